@@ -163,6 +163,9 @@ type Request struct {
 	Trailer Header
 
 	RemoteAddr netip.AddrPort // the TCP peer
+	// ClientIP is the address aya treats as the client: the peer, or the address a trusted
+	// proxy reported in X-Forwarded-For/Forwarded. Set by the gateway before routing.
+	ClientIP netip.Addr
 	LocalAddr  netip.AddrPort // the listener address the request arrived on
 	Listener   string         // name of the listener (config) the request arrived on
 	TLS        *tls.ConnectionState
