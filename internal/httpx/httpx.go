@@ -165,10 +165,10 @@ type Request struct {
 	RemoteAddr netip.AddrPort // the TCP peer
 	// ClientIP is the address aya treats as the client: the peer, or the address a trusted
 	// proxy reported in X-Forwarded-For/Forwarded. Set by the gateway before routing.
-	ClientIP netip.Addr
-	LocalAddr  netip.AddrPort // the listener address the request arrived on
-	Listener   string         // name of the listener (config) the request arrived on
-	TLS        *tls.ConnectionState
+	ClientIP  netip.Addr
+	LocalAddr netip.AddrPort // the listener address the request arrived on
+	Listener  string         // name of the listener (config) the request arrived on
+	TLS       *tls.ConnectionState
 
 	// ID is the request id (set by the gateway before policies run).
 	ID string
@@ -317,9 +317,9 @@ func (f HandlerFunc) ServeHTTPX(w ResponseWriter, r *Request) { f(w, r) }
 
 // Response is an upstream's answer as read by a client transport.
 type Response struct {
-	Status     int
-	Proto      string
-	Header     Header
+	Status int
+	Proto  string
+	Header Header
 	// ContentLength is -1 when unknown (chunked or read-to-close).
 	ContentLength int64
 	// Body streams the response body. Close it to release the upstream connection (back to the
