@@ -1,0 +1,233 @@
+package config
+
+import "net/netip"
+
+// Config is one validated aya configuration. Load and Parse return it with every default
+// applied, so a zero value in a field below means the user asked for zero (usually "no limit"),
+// never "unset". Line fields hold the 1-based line of the object in File, for runtime errors
+// that must point at the config ("file:line: reason").
+type Config struct {
+	// File is the path the config was read from (as given to Load or Parse).
+	File string `yaml:"-"`
+
+	Listeners []Listener `yaml:"listeners"`
+	Upstreams []Upstream `yaml:"upstreams"`
+	Routes    []Route    `yaml:"routes"`
+	Admin     Admin      `yaml:"admin"`
+	Shutdown  Shutdown   `yaml:"shutdown"`
+	Log       Log        `yaml:"log"`
+}
+
+// Listener is one address aya accepts HTTP on: plain HTTP/1.1, TLS (HTTP/1.1 and h2 by ALPN)
+// or cleartext HTTP/2 (h2c).
+type Listener struct {
+	Line int `yaml:"-"`
+
+	Name    string       `yaml:"name"`
+	Address string       `yaml:"address"` // host:port; host may be empty (all interfaces)
+	TLS     *ListenerTLS `yaml:"tls"`     // nil: plain TCP
+	H2C     bool         `yaml:"h2c"`     // accept the HTTP/2 preface on a plain listener
+
+	Timeouts ListenerTimeouts `yaml:"timeouts"`
+	Limits   ListenerLimits   `yaml:"limits"`
+	H2       ListenerH2       `yaml:"h2"`
+
+	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded headers aya believes for
+	// the client IP. A bare address in the YAML becomes a /32 or /128 prefix.
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+}
+
+// ListenerTimeouts bound how long a client may take. Zero disables a timeout.
+type ListenerTimeouts struct {
+	ReadHeader Duration `yaml:"read_header" default:"10s"` // from first byte to end of the head
+	Idle       Duration `yaml:"idle" default:"60s"`        // keep-alive wait between requests
+	BodyRead   Duration `yaml:"body_read" default:"60s"`   // reading the whole request body
+	Write      Duration `yaml:"write" default:"60s"`       // between successive response writes
+}
+
+// ListenerLimits protect the listener from too many or too large requests. Zero means unlimited
+// for the connection counts; the size limits always apply.
+type ListenerLimits struct {
+	MaxConns       int  `yaml:"max_conns"`                       // open connections, 0 = unlimited
+	MaxConnsPerIP  int  `yaml:"max_conns_per_ip"`                // per client IP, 0 = unlimited
+	MaxRequestLine Size `yaml:"max_request_line" default:"8KB"`  // 414 above it
+	MaxHeaderBytes Size `yaml:"max_header_bytes" default:"64KB"` // whole head, 431 above it
+	MaxHeaderCount int  `yaml:"max_header_count" default:"100"`  // header fields, 431 above it
+}
+
+// ListenerH2 tunes HTTP/2 on TLS (ALPN h2) and h2c listeners.
+type ListenerH2 struct {
+	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams" default:"250"`
+}
+
+// Client authentication modes for ListenerTLS.ClientAuth.
+const (
+	ClientAuthNone    = "none"
+	ClientAuthRequest = "request" // ask for a certificate, verify it if sent
+	ClientAuthRequire = "require" // a verified certificate is mandatory
+)
+
+// ListenerTLS terminates TLS on a listener. Certificate files have been loaded once with
+// tls.LoadX509KeyPair during validation; paths are already resolved against the config
+// file's directory.
+type ListenerTLS struct {
+	Line int `yaml:"-"`
+
+	Certificates []Certificate `yaml:"certificates"`
+	MinVersion   string        `yaml:"min_version" default:"1.2"` // "1.2" or "1.3"; see MinTLSVersion
+	ClientCA     string        `yaml:"client_ca"`                 // PEM bundle to verify clients
+	// ClientAuth is none, request or require; it defaults to require when ClientCA is set,
+	// else none.
+	ClientAuth string `yaml:"client_auth"`
+}
+
+// Certificate is one certificate chain and its private key, both PEM files.
+type Certificate struct {
+	Line int `yaml:"-"`
+
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Balancing algorithms for Upstream.Balance.
+const (
+	BalanceRoundRobin         = "round_robin"
+	BalanceWeightedRoundRobin = "weighted_round_robin"
+	BalanceLeastConn          = "least_conn"
+	BalanceWeightedLeastConn  = "weighted_least_conn"
+	BalanceRandom             = "random"
+	BalanceP2C                = "p2c"
+	BalanceLeastTime          = "least_time"
+	BalanceIPHash             = "ip_hash"
+	BalanceConsistentHash     = "consistent_hash"
+	BalanceMaglev             = "maglev"
+)
+
+// Upstream is a named pool of targets and how to reach and choose them.
+type Upstream struct {
+	Line int `yaml:"-"`
+
+	Name    string   `yaml:"name"`
+	Balance string   `yaml:"balance" default:"round_robin"` // one of the Balance* constants
+	HashKey HashKey  `yaml:"hash_key" default:"ip"`         // for ip_hash, consistent_hash, maglev
+	Targets []Target `yaml:"targets"`
+
+	Timeouts UpstreamTimeouts `yaml:"timeouts"`
+	Pool     Pool             `yaml:"pool"`
+	TLS      *UpstreamTLS     `yaml:"tls"` // nil: system roots, SNI from the target host
+	// PreserveHost sends the client's Host upstream; false sets Host to the target's host.
+	PreserveHost bool `yaml:"preserve_host"`
+}
+
+// Target schemes and protocols.
+const (
+	SchemeHTTP  = "http"
+	SchemeHTTPS = "https"
+	SchemeH2C   = "h2c" // cleartext HTTP/2 (gRPC without TLS)
+
+	ProtocolH1 = "h1"
+	ProtocolH2 = "h2" // only with https: HTTP/2 over TLS (gRPC over TLS)
+)
+
+// Target is one upstream server.
+type Target struct {
+	Line int `yaml:"-"`
+
+	URL      string `yaml:"url"`                   // http://, https:// or h2c://host[:port]
+	Weight   int    `yaml:"weight" default:"1"`    // >= 1
+	Protocol string `yaml:"protocol" default:"h1"` // h1 or h2 (https only); h2c targets are always h2
+
+	// Filled by validation from URL, so the gateway never parses it again.
+	Scheme string `yaml:"-"` // http, https or h2c
+	Host   string `yaml:"-"` // host:port, the port made explicit (80 for http/h2c, 443 for https)
+}
+
+// UpstreamTimeouts bound each phase of an upstream exchange. Zero disables a timeout.
+type UpstreamTimeouts struct {
+	Connect        Duration `yaml:"connect" default:"5s"`
+	TLSHandshake   Duration `yaml:"tls_handshake" default:"10s"`
+	ResponseHeader Duration `yaml:"response_header" default:"60s"` // request sent → response head
+	Idle           Duration `yaml:"idle" default:"90s"`            // pooled connection kept unused
+	Read           Duration `yaml:"read" default:"60s"`            // between reads of the body
+	Write          Duration `yaml:"write" default:"60s"`           // between writes of the request
+}
+
+// Pool sizes the per-target connection pool.
+type Pool struct {
+	MaxIdle  int `yaml:"max_idle" default:"64"` // idle keep-alive connections kept per target
+	MaxConns int `yaml:"max_conns"`             // open connections per target, 0 = unlimited
+}
+
+// UpstreamTLS configures how aya verifies and authenticates to https/h2 targets.
+type UpstreamTLS struct {
+	Line int `yaml:"-"`
+
+	CA                 string `yaml:"ca"`          // PEM bundle; empty: system roots
+	ServerName         string `yaml:"server_name"` // SNI and verified name; empty: the target host
+	Cert               string `yaml:"cert"`        // client certificate (mTLS), with Key
+	Key                string `yaml:"key"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Route sends matching requests to an upstream, editing headers on the way.
+type Route struct {
+	Line int `yaml:"-"`
+
+	Name string `yaml:"name"`
+	// Listeners the route serves on; validation fills in every listener when the YAML omits it.
+	Listeners []string `yaml:"listeners"`
+	Match     Match    `yaml:"match"`
+
+	RequestHeaders  HeaderOps `yaml:"request_headers"`
+	ResponseHeaders HeaderOps `yaml:"response_headers"`
+
+	Upstream string `yaml:"upstream"`
+	// StripPrefix is removed from the start of the path before proxying ("/api/x" → "/x").
+	StripPrefix string   `yaml:"strip_prefix"`
+	Timeout     Duration `yaml:"timeout"`  // whole exchange, 0 = none beyond the upstream's timeouts
+	MaxBody     Size     `yaml:"max_body"` // request body bytes, 0 = unlimited; 413 above it
+	// PreserveHost overrides the upstream's preserve_host when set.
+	PreserveHost *bool `yaml:"preserve_host"`
+}
+
+// Match selects requests. Every non-empty field must match. Path holds exact ("/a"),
+// prefix ("/a/*", also matching "/a") or parameter ("/users/{id}") patterns; a regex
+// (written as path_regex or as path "~regex") is moved to PathRegex by validation, so at most
+// one of Path and PathRegex is set.
+type Match struct {
+	Line int `yaml:"-"`
+
+	Host      string            `yaml:"host"` // exact or "*.example.com"; case-insensitive, port ignored
+	Path      string            `yaml:"path"`
+	PathRegex string            `yaml:"path_regex"`
+	Methods   []string          `yaml:"methods"` // upper-cased by validation
+	Headers   map[string]string `yaml:"headers"` // exact value; "*" = present with any value
+	Query     map[string]string `yaml:"query"`   // exact raw value; "*" = present with any value
+}
+
+// HeaderOps edits a header: Remove first, then Set (replace), then Add (append).
+type HeaderOps struct {
+	Set    map[string]string `yaml:"set"`
+	Add    map[string]string `yaml:"add"`
+	Remove []string          `yaml:"remove"`
+}
+
+// Admin is the admin API listener.
+type Admin struct {
+	Line int `yaml:"-"`
+
+	Address string `yaml:"address" default:"127.0.0.1:9901"`
+	// Token is the bearer token the admin API requires; mandatory when Address is not loopback.
+	Token string `yaml:"token"`
+}
+
+// Shutdown controls the graceful stop on SIGTERM.
+type Shutdown struct {
+	DrainTimeout Duration `yaml:"drain_timeout" default:"30s"`
+}
+
+// Log configures aya's own logs (not access logs).
+type Log struct {
+	Level  string `yaml:"level" default:"info"`  // debug, info, warn, error
+	Format string `yaml:"format" default:"json"` // json or text
+}
