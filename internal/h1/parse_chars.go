@@ -1,0 +1,92 @@
+package h1
+
+// Byte classes from RFC 9110 §5.6.2 (token) and §5.5 (field values). Tables, not switch
+// statements, because the parser tests every byte of every request head against them.
+
+// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" /
+// "~" / DIGIT / ALPHA
+var isTokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// field-vchar / SP / HTAB, plus obs-text (0x80-0xFF), which RFC 9110 lets recipients accept
+// and which net/http accepts. Every other control byte (CR, LF, NUL, DEL, ...) is refused,
+// because a CR or LF smuggled into a value is how header injection starts.
+var isValueByte = func() (t [256]bool) {
+	for c := 0x21; c <= 0x7e; c++ {
+		t[c] = true
+	}
+	for c := 0x80; c <= 0xff; c++ {
+		t[c] = true
+	}
+	t[' '] = true
+	t['\t'] = true
+	return t
+}()
+
+// validToken reports whether s is a non-empty token.
+func validToken(s []byte) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for _, c := range s {
+		if !isTokenByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue reports whether every byte of s may appear in a field value.
+func validValue(s []byte) bool {
+	for _, c := range s {
+		if !isValueByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// validTokenString and validValueString are the string forms, used when validating what a
+// handler asks us to send, so that a handler bug cannot inject a header line.
+func validTokenString(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+func validValueString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isValueByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// trimOWS strips optional whitespace (SP / HTAB) from both ends.
+func trimOWS(s []byte) []byte {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
