@@ -1,0 +1,49 @@
+# aya — the two commands that matter are `make demo` and `make test` (see README.md).
+GO        ?= go
+BIN       := bin/aya
+TOOLS     := $(CURDIR)/.tools
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: build demo test unit e2e bench lint fuzz clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/aya
+
+demo: build
+	./$(BIN) demo
+
+# Everything CI runs: vet, unit tests with the race detector, then end-to-end tests that drive
+# the real binary one package at a time.
+test: build
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 10m ./internal/... ./cmd/...
+	AYA_BIN=$(CURDIR)/$(BIN) $(GO) test -p 1 -count=1 -timeout 15m ./test/...
+
+unit:
+	$(GO) test -race -count=1 ./internal/... ./cmd/...
+
+e2e: build
+	AYA_BIN=$(CURDIR)/$(BIN) $(GO) test -p 1 -count=1 -timeout 15m -v ./test/...
+
+bench: build
+	bash bench/run.sh
+
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(TOOLS)/staticcheck
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+
+# Short fuzzing pass over every parser (FUZZTIME per target).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/h1/ -run '^$$' -fuzz '^FuzzParseRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/h1/ -run '^$$' -fuzz '^FuzzParseResponse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/config/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/route/ -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin .tools

@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"net"
+	"net/http"
+	"time"
+
+	"aya/internal/config"
+)
+
+// adminServer is the operator's API. It runs on net/http: it is not a hot path, and the
+// observability work plugs promhttp and friends into the same mux.
+type adminServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+func startAdmin(g *Gateway, cfg config.Admin) (*adminServer, error) {
+	ln, err := net.Listen("tcp", cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		if !g.Ready() {
+			writeJSON(w, 503, map[string]any{"status": "starting"})
+			return
+		}
+		writeJSON(w, 200, map[string]any{"status": "ok"})
+	})
+	mux.Handle("GET /routes", auth(cfg.Token, http.HandlerFunc(g.handleRoutes)))
+	mux.Handle("GET /upstreams", auth(cfg.Token, http.HandlerFunc(g.handleUpstreams)))
+	mux.Handle("GET /config/status", auth(cfg.Token, http.HandlerFunc(g.handleConfigStatus)))
+	mux.Handle("POST /reload", auth(cfg.Token, http.HandlerFunc(g.handleReload)))
+	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
+	go a.srv.Serve(ln)
+	return a, nil
+}
+
+func (a *adminServer) addr() string { return a.ln.Addr().String() }
+
+func (a *adminServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	a.srv.Shutdown(ctx)
+}
+
+// auth requires "Authorization: Bearer <token>" when a token is configured.
+func auth(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="aya-admin"`)
+			writeJSON(w, 401, map[string]any{"error": map[string]any{"code": 401, "message": "admin API needs Authorization: Bearer <admin.token>"}})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func (g *Gateway) handleRoutes(w http.ResponseWriter, _ *http.Request) {
+	s := g.snap.Load()
+	out := make([]map[string]any, 0, len(s.cfg.Routes))
+	for _, r := range s.cfg.Routes {
+		out = append(out, map[string]any{"name": r.Name, "listeners": r.Listeners, "match": r.Match, "upstream": r.Upstream})
+	}
+	writeJSON(w, 200, map[string]any{"routes": out})
+}
+
+func (g *Gateway) handleUpstreams(w http.ResponseWriter, _ *http.Request) {
+	s := g.snap.Load()
+	out := make([]map[string]any, 0, len(s.cfg.Upstreams))
+	for _, u := range s.cfg.Upstreams {
+		p := s.pools[u.Name].pool
+		ts := make([]map[string]any, 0, len(p.Targets))
+		for _, t := range p.Targets {
+			ts = append(ts, map[string]any{
+				"url":          t.Name,
+				"weight":       t.Balance.Weight,
+				"protocol":     t.Protocol,
+				"in_flight":    t.Balance.InFlight(),
+				"ewma_latency": t.Balance.Latency().Seconds(),
+			})
+		}
+		out = append(out, map[string]any{"name": u.Name, "balance": u.Balance, "targets": ts})
+	}
+	writeJSON(w, 200, map[string]any{"upstreams": out})
+}
+
+func (g *Gateway) handleConfigStatus(w http.ResponseWriter, _ *http.Request) {
+	st := map[string]any{
+		"file":          g.snap.Load().cfg.File,
+		"reloads":       g.reloads.Load(),
+		"reload_errors": g.reloadErrors.Load(),
+		"last_reload":   time.Unix(0, g.lastReload.Load()).UTC().Format(time.RFC3339Nano),
+	}
+	if e := g.lastReloadErr.Load(); e != nil {
+		st["last_error"] = *e
+	}
+	writeJSON(w, 200, st)
+}
+
+func (g *Gateway) handleReload(w http.ResponseWriter, _ *http.Request) {
+	path := g.snap.Load().cfg.File
+	cfg, err := config.Load(path)
+	if err != nil {
+		g.ReloadFailed(err)
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"code": 400, "message": err.Error()}})
+		return
+	}
+	if err := g.Reload(cfg); err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"code": 400, "message": err.Error()}})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"status": "reloaded"})
+}

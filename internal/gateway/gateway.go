@@ -1,0 +1,294 @@
+// Package gateway turns a config into a running gateway: it builds an immutable runtime
+// snapshot (route table, per-route handlers, upstream pools), serves it on every listener with
+// the h1 engine and HTTP/2, swaps snapshots atomically on reload, and drains on shutdown.
+//
+// It is the one package that wires the others together; nothing imports it but cmd/aya.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"aya/internal/config"
+)
+
+// Gateway is a running aya.
+type Gateway struct {
+	log  *slog.Logger
+	snap atomic.Pointer[snapshot]
+	disp *dispatcher
+
+	mu        sync.Mutex // serializes Start, Reload and Shutdown
+	listeners map[string]*listener
+	admin     *adminServer
+	ctx       context.Context
+	cancel    context.CancelFunc
+	ready     atomic.Bool
+
+	reloads       atomic.Int64
+	reloadErrors  atomic.Int64
+	lastReload    atomic.Int64 // unix nanoseconds of the last successful reload
+	lastReloadErr atomic.Pointer[string]
+	draining      sync.WaitGroup
+}
+
+// New builds the first snapshot from cfg. Nothing is bound until Start.
+func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	g := &Gateway{log: log, listeners: map[string]*listener{}}
+	g.disp = &dispatcher{snap: &g.snap, ids: newIDGen()}
+	s, err := buildSnapshot(cfg, nil, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	g.snap.Store(s)
+	return g, nil
+}
+
+// Check builds a snapshot from cfg without serving it, to find the problems that only
+// building shows (a route table that does not compile, a TLS file that does not load).
+func Check(cfg *config.Config) error {
+	s, err := buildSnapshot(cfg, nil, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	for _, p := range s.pools {
+		p.pool.Close()
+	}
+	return nil
+}
+
+// Start binds every listener and the admin API and starts serving. It returns once all are
+// bound (so /health is 200 when Start returns nil), or the first bind error.
+func (g *Gateway) Start(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ctx, g.cancel = context.WithCancel(ctx)
+	cfg := g.snap.Load().cfg
+	for _, lc := range cfg.Listeners {
+		l, err := g.startListener(lc)
+		if err != nil {
+			g.closeAll()
+			return err
+		}
+		g.listeners[lc.Name] = l
+	}
+	a, err := startAdmin(g, cfg.Admin)
+	if err != nil {
+		g.closeAll()
+		return fmt.Errorf("%s:%d: admin: %w", cfg.File, cfg.Admin.Line, err)
+	}
+	g.admin = a
+	g.ready.Store(true)
+	g.lastReload.Store(time.Now().UnixNano())
+	g.log.Info("aya started", "listeners", len(cfg.Listeners), "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams), "admin", a.addr())
+	return nil
+}
+
+func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
+	file := g.snap.Load().cfg.File
+	l, err := newListener(lc, g.disp, g.log)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d: listener %q: %w", file, lc.Line, lc.Name, err)
+	}
+	if err := l.listen(g.ctx); err != nil {
+		return nil, fmt.Errorf("%s:%d: listener %q: %w", file, lc.Line, lc.Name, err)
+	}
+	go l.serve(g.ctx)
+	g.log.Info("listening", "listener", lc.Name, "address", l.ln.Addr().String(), "tls", lc.TLS != nil, "h2c", lc.H2C)
+	return l, nil
+}
+
+func (g *Gateway) closeAll() {
+	for _, l := range g.listeners {
+		l.closed.Store(true)
+		l.ln.Close()
+	}
+	if g.admin != nil {
+		g.admin.close()
+	}
+}
+
+// Ready reports whether every listener is up.
+func (g *Gateway) Ready() bool { return g.ready.Load() }
+
+// Reload builds a snapshot from cfg beside the running one and swaps it in. On any error the
+// running config keeps serving and the error is returned (and counted).
+func (g *Gateway) Reload(cfg *config.Config) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	err := g.reload(cfg)
+	if err != nil {
+		g.reloadErrors.Add(1)
+		msg := err.Error()
+		g.lastReloadErr.Store(&msg)
+		g.log.Error("reload refused; the previous config keeps serving", "error", err)
+		return err
+	}
+	g.reloads.Add(1)
+	g.lastReload.Store(time.Now().UnixNano())
+	g.lastReloadErr.Store(nil)
+	g.log.Info("config reloaded", "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams))
+	return nil
+}
+
+// ReloadFailed counts a reload that failed before a config could be built (parse errors).
+func (g *Gateway) ReloadFailed(err error) {
+	g.reloadErrors.Add(1)
+	msg := err.Error()
+	g.lastReloadErr.Store(&msg)
+	g.log.Error("reload refused; the previous config keeps serving", "error", err)
+}
+
+func (g *Gateway) reload(cfg *config.Config) error {
+	old := g.snap.Load()
+	next, err := buildSnapshot(cfg, old, g.log, nil)
+	if err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(old.cfg.Admin, cfg.Admin) {
+		g.log.Warn("admin settings changed; they take effect on restart")
+	}
+
+	// Listeners: keep unchanged ones, start new ones, replace changed ones, stop removed ones.
+	oldByName := make(map[string]config.Listener, len(old.cfg.Listeners))
+	for _, lc := range old.cfg.Listeners {
+		oldByName[lc.Name] = lc
+	}
+	want := make(map[string]bool, len(cfg.Listeners))
+	var retire []*listener
+	started := map[string]*listener{}
+	for _, lc := range cfg.Listeners {
+		want[lc.Name] = true
+		if prev, ok := oldByName[lc.Name]; ok && sameListener(prev, lc) {
+			continue
+		}
+		if cur, ok := g.listeners[lc.Name]; ok {
+			// Release the address before binding it again.
+			cur.closed.Store(true)
+			cur.ln.Close()
+			retire = append(retire, cur)
+		}
+		l, err := g.startListener(lc)
+		if err != nil {
+			for _, s := range started {
+				s.closed.Store(true)
+				s.ln.Close()
+			}
+			return err
+		}
+		started[lc.Name] = l
+	}
+	for name, l := range g.listeners {
+		if !want[name] {
+			retire = append(retire, l)
+			delete(g.listeners, name)
+		}
+	}
+	for name, l := range started {
+		g.listeners[name] = l
+	}
+
+	g.snap.Store(next)
+	g.retire(old, next, retire)
+	return nil
+}
+
+// retire drains replaced listeners and closes pools the new snapshot dropped, in the
+// background, once requests that started on the old snapshot had time to finish.
+func (g *Gateway) retire(old, next *snapshot, ls []*listener) {
+	drain := old.cfg.Shutdown.DrainTimeout.D()
+	if drain <= 0 {
+		drain = 30 * time.Second
+	}
+	g.draining.Add(1)
+	go func() {
+		defer g.draining.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		defer cancel()
+		for _, l := range ls {
+			l.shutdown(ctx)
+		}
+		// Idle pooled connections of dropped upstreams can go at once; busy ones close when
+		// their exchange ends.
+		closePoolsNotIn(old, next)
+	}()
+}
+
+func sameListener(a, b config.Listener) bool {
+	a.Line, b.Line = 0, 0
+	if a.TLS != nil {
+		t := *a.TLS
+		t.Line = 0
+		t.Certificates = stripCertLines(t.Certificates)
+		a.TLS = &t
+	}
+	if b.TLS != nil {
+		t := *b.TLS
+		t.Line = 0
+		t.Certificates = stripCertLines(t.Certificates)
+		b.TLS = &t
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func stripCertLines(cs []config.Certificate) []config.Certificate {
+	out := make([]config.Certificate, len(cs))
+	for i, c := range cs {
+		c.Line = 0
+		out[i] = c
+	}
+	return out
+}
+
+// Shutdown stops accepting on every listener and drains in-flight requests until ctx ends.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ready.Store(false)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(g.listeners))
+	for _, l := range g.listeners {
+		wg.Add(1)
+		go func(l *listener) {
+			defer wg.Done()
+			if err := l.shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("listener %q: %w", l.cfg.Name, err)
+			}
+		}(l)
+	}
+	wg.Wait()
+	close(errs)
+	var err error
+	for e := range errs {
+		err = errors.Join(err, e)
+	}
+	if g.admin != nil {
+		g.admin.close()
+	}
+	for _, p := range g.snap.Load().pools {
+		p.pool.Close()
+	}
+	if g.cancel != nil {
+		g.cancel()
+	}
+	return err
+}
+
+// Addr returns the bound address of a listener (useful with port 0), or "".
+func (g *Gateway) Addr(name string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if l, ok := g.listeners[name]; ok {
+		return l.ln.Addr().String()
+	}
+	return ""
+}

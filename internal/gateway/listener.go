@@ -1,0 +1,264 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"aya/internal/config"
+	"aya/internal/h1"
+)
+
+// listener is one bound socket with its engines: the h1 server for HTTP/1.x and an HTTP/2
+// server for TLS connections that chose h2 by ALPN and for h2c prior-knowledge connections.
+type listener struct {
+	cfg    config.Listener
+	ln     net.Listener
+	h1     *h1.Server
+	h2     *http2.Server
+	h2base *http.Server
+	h2h    *h2Adapter
+	tls    *tls.Config
+	certs  *certStore
+	limit  *connLimiter
+	log    *slog.Logger
+
+	stopCerts context.CancelFunc
+	h2conns   sync.WaitGroup
+	closed    atomic.Bool
+}
+
+func newListener(cfg config.Listener, d *dispatcher, log *slog.Logger) (*listener, error) {
+	l := &listener{cfg: cfg, log: log.With("listener", cfg.Name)}
+	t := cfg.Timeouts
+	lim := cfg.Limits
+	l.h1 = &h1.Server{
+		Handler:             d,
+		Listener:            cfg.Name,
+		ReadHeaderTimeout:   t.ReadHeader.D(),
+		IdleTimeout:         t.Idle.D(),
+		BodyReadTimeout:     t.BodyRead.D(),
+		WriteTimeout:        t.Write.D(),
+		MaxRequestLineBytes: int(lim.MaxRequestLine),
+		MaxHeaderBytes:      int(lim.MaxHeaderBytes),
+		MaxHeaderCount:      lim.MaxHeaderCount,
+		Logger:              l.log,
+	}
+	l.h2h = &h2Adapter{listener: cfg.Name, handler: d}
+	l.h2 = &http2.Server{
+		MaxConcurrentStreams: cfg.H2.MaxConcurrentStreams,
+		IdleTimeout:          t.Idle.D(),
+		// x/net/http2 bounds header lists (CONTINUATION floods) by MaxHeaderBytes of the base
+		// server, and limits rapid resets itself.
+		MaxReadFrameSize: 1 << 20,
+	}
+	l.h2base = &http.Server{Handler: l.h2h, MaxHeaderBytes: int(lim.MaxHeaderBytes), ErrorLog: slog.NewLogLogger(l.log.Handler(), slog.LevelDebug)}
+	if err := http2.ConfigureServer(l.h2base, l.h2); err != nil {
+		return nil, err
+	}
+	if cfg.H2C {
+		l.h1.OnH2C = l.serveH2C
+	}
+	if cfg.TLS != nil {
+		store, err := newCertStore(cfg.TLS.Certificates, l.log)
+		if err != nil {
+			return nil, err
+		}
+		l.certs = store
+		if l.tls, err = serverTLS(&cfg, store); err != nil {
+			return nil, err
+		}
+	}
+	if lim.MaxConns > 0 || lim.MaxConnsPerIP > 0 {
+		l.limit = &connLimiter{max: int64(lim.MaxConns), perIP: lim.MaxConnsPerIP, byIP: map[netip.Addr]int{}}
+	}
+	return l, nil
+}
+
+// listen binds the socket.
+func (l *listener) listen(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", l.cfg.Address)
+	if err != nil {
+		return err
+	}
+	l.ln = ln
+	return nil
+}
+
+// serve runs the accept loop until the listener is closed.
+func (l *listener) serve(ctx context.Context) {
+	if l.certs != nil {
+		cctx, cancel := context.WithCancel(ctx)
+		l.stopCerts = cancel
+		go l.certs.watch(cctx, 2*time.Second)
+	}
+	var backoff time.Duration
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if l.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off instead of spinning.
+			backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
+			l.log.Warn("accept failed", "error", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if l.limit != nil {
+			lc, ok := l.limit.admit(c)
+			if !ok {
+				c.Close()
+				continue
+			}
+			c = lc
+		}
+		go l.handle(c)
+	}
+}
+
+func (l *listener) handle(c net.Conn) {
+	if l.tls == nil {
+		l.h1.ServeConn(c)
+		return
+	}
+	tc := tls.Server(c, l.tls)
+	hsTimeout := l.cfg.Timeouts.ReadHeader.D()
+	if hsTimeout <= 0 {
+		hsTimeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hsTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		l.log.Debug("TLS handshake failed", "remote", c.RemoteAddr().String(), "error", err)
+		c.Close()
+		return
+	}
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		l.serveH2(tc)
+		return
+	}
+	l.h1.ServeConn(tc)
+}
+
+func (l *listener) serveH2(c net.Conn) {
+	l.h2conns.Add(1)
+	defer l.h2conns.Done()
+	l.h2.ServeConn(c, &http2.ServeConnOpts{BaseConfig: l.h2base, Handler: l.h2h})
+}
+
+// serveH2C takes a plain connection whose first bytes were the HTTP/2 preface.
+func (l *listener) serveH2C(c net.Conn, preface []byte) {
+	l.serveH2(&prefixConn{Conn: c, r: io.MultiReader(bytes.NewReader(preface), c)})
+}
+
+// shutdown stops accepting and drains: h1 connections finish their current request, h2
+// connections get GOAWAY and finish their streams, until ctx ends.
+func (l *listener) shutdown(ctx context.Context) error {
+	l.closed.Store(true)
+	if l.stopCerts != nil {
+		l.stopCerts()
+	}
+	l.ln.Close()
+	done := make(chan struct{})
+	go func() {
+		l.h2base.Shutdown(ctx)
+		l.h2conns.Wait()
+		close(done)
+	}()
+	err := l.h1.Shutdown(ctx)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	return err
+}
+
+// prefixConn replays bytes the h1 engine already read.
+type prefixConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// connLimiter caps open connections per listener and per client IP. Over a cap the new
+// connection is closed at once: cheaper for aya than queueing it, and clear to the client.
+type connLimiter struct {
+	max   int64
+	perIP int
+	open  atomic.Int64
+	mu    sync.Mutex
+	byIP  map[netip.Addr]int
+}
+
+func (cl *connLimiter) admit(c net.Conn) (net.Conn, bool) {
+	if cl.max > 0 && cl.open.Add(1) > cl.max {
+		cl.open.Add(-1)
+		return nil, false
+	} else if cl.max <= 0 {
+		cl.open.Add(1)
+	}
+	var ip netip.Addr
+	if cl.perIP > 0 {
+		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+			ip = ap.Addr().Unmap()
+		}
+		cl.mu.Lock()
+		if cl.byIP[ip] >= cl.perIP {
+			cl.mu.Unlock()
+			cl.open.Add(-1)
+			return nil, false
+		}
+		cl.byIP[ip]++
+		cl.mu.Unlock()
+	}
+	return &limitedConn{Conn: c, cl: cl, ip: ip}, true
+}
+
+func (cl *connLimiter) release(ip netip.Addr) {
+	cl.open.Add(-1)
+	if cl.perIP > 0 {
+		cl.mu.Lock()
+		if n := cl.byIP[ip] - 1; n > 0 {
+			cl.byIP[ip] = n
+		} else {
+			delete(cl.byIP, ip)
+		}
+		cl.mu.Unlock()
+	}
+}
+
+type limitedConn struct {
+	net.Conn
+	cl   *connLimiter
+	ip   netip.Addr
+	once sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	c.once.Do(func() { c.cl.release(c.ip) })
+	return c.Conn.Close()
+}
+
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}

@@ -1,0 +1,232 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"strings"
+
+	"aya/internal/balance"
+	"aya/internal/config"
+	"aya/internal/h1"
+	"aya/internal/httpx"
+	"aya/internal/proxy"
+	"aya/internal/route"
+	"aya/internal/upstream"
+)
+
+// snapshot is everything one config produces, immutable once built. A reload builds a new one
+// beside the old and swaps a pointer; requests in flight finish on the snapshot they started on.
+type snapshot struct {
+	cfg      *config.Config
+	table    *route.Table
+	handlers []httpx.Handler // by route index, in config order
+	routes   []string        // route names by index
+	pools    map[string]*pooled
+	trust    map[string]proxy.Trust // by listener name
+}
+
+// pooled is a pool with the config that built it, so a reload can tell whether an upstream
+// changed and hand the pool (connections, balancer counters) over when it did not.
+type pooled struct {
+	cfg  config.Upstream
+	pool *upstream.Pool
+}
+
+// buildSnapshot turns cfg into a runtime snapshot, reusing pools of unchanged upstreams from
+// prev (may be nil). Errors name the config object and line.
+func buildSnapshot(cfg *config.Config, prev *snapshot, log *slog.Logger, obs proxy.Observer) (*snapshot, error) {
+	s := &snapshot{cfg: cfg, pools: make(map[string]*pooled, len(cfg.Upstreams)), trust: map[string]proxy.Trust{}}
+	for _, l := range cfg.Listeners {
+		s.trust[l.Name] = proxy.Trust(l.TrustedProxies)
+	}
+	for i := range cfg.Upstreams {
+		u := &cfg.Upstreams[i]
+		if prev != nil {
+			if old, ok := prev.pools[u.Name]; ok && reflect.DeepEqual(stripLines(old.cfg), stripLines(*u)) {
+				s.pools[u.Name] = old
+				continue
+			}
+		}
+		p, err := buildPool(u, log)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: upstream %q: %w", cfg.File, u.Line, u.Name, err)
+		}
+		s.pools[u.Name] = &pooled{cfg: *u, pool: p}
+	}
+
+	specs := make([]route.Spec, len(cfg.Routes))
+	s.handlers = make([]httpx.Handler, len(cfg.Routes))
+	s.routes = make([]string, len(cfg.Routes))
+	for i := range cfg.Routes {
+		rc := &cfg.Routes[i]
+		m := rc.Match
+		specs[i] = route.Spec{
+			Listeners: rc.Listeners,
+			Host:      m.Host,
+			Path:      m.Path,
+			PathRegex: m.PathRegex,
+			Methods:   m.Methods,
+			Headers:   m.Headers,
+			Query:     m.Query,
+		}
+		s.routes[i] = rc.Name
+		p, ok := s.pools[rc.Upstream]
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: route %q: unknown upstream %q", cfg.File, rc.Line, rc.Name, rc.Upstream)
+		}
+		preserve := p.cfg.PreserveHost
+		if rc.PreserveHost != nil {
+			preserve = *rc.PreserveHost
+		}
+		pr := proxy.Route{
+			Name:            rc.Name,
+			Pool:            p.pool,
+			RequestHeaders:  headerRules(rc.RequestHeaders),
+			ResponseHeaders: headerRules(rc.ResponseHeaders),
+			PreserveHost:    preserve,
+			StripPrefix:     rc.StripPrefix,
+			Timeout:         rc.Timeout.D(),
+			MaxBody:         int64(rc.MaxBody),
+		}
+		s.handlers[i] = proxy.New(pr, log.With("route", rc.Name), obs)
+	}
+	t, err := route.Compile(specs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: routes: %w", cfg.File, err)
+	}
+	s.table = t
+	return s, nil
+}
+
+// stripLines zeroes line numbers so moving an upstream in the file does not count as a change.
+func stripLines(u config.Upstream) config.Upstream {
+	u.Line = 0
+	if u.TLS != nil {
+		t := *u.TLS
+		t.Line = 0
+		u.TLS = &t
+	}
+	ts := make([]config.Target, len(u.Targets))
+	for i, t := range u.Targets {
+		t.Line = 0
+		ts[i] = t
+	}
+	u.Targets = ts
+	return u
+}
+
+// headerRules turns a config header edit into the proxy's ordered form. Map order is random, so
+// names are sorted to make the applied order (and so the wire) deterministic.
+func headerRules(h config.HeaderOps) proxy.HeaderRules {
+	r := proxy.HeaderRules{Remove: h.Remove}
+	r.Set = sortedFields(h.Set)
+	r.Add = sortedFields(h.Add)
+	return r
+}
+
+func sortedFields(m map[string]string) []httpx.Field {
+	if len(m) == 0 {
+		return nil
+	}
+	fs := make([]httpx.Field, 0, len(m))
+	for k, v := range m {
+		fs = append(fs, httpx.Field{Name: k, Value: v})
+	}
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+	return fs
+}
+
+func buildPool(u *config.Upstream, log *slog.Logger) (*upstream.Pool, error) {
+	b, err := balance.New(u.Balance, balance.Options{HashKey: u.HashKey.String()})
+	if err != nil {
+		return nil, err
+	}
+	targets := make([]*upstream.Target, 0, len(u.Targets))
+	for _, tc := range u.Targets {
+		t, err := buildTarget(u, tc, log)
+		if err != nil {
+			return nil, fmt.Errorf("target %q: %w", tc.URL, err)
+		}
+		targets = append(targets, t)
+	}
+	return upstream.NewPool(u.Name, b, targets), nil
+}
+
+func buildTarget(u *config.Upstream, tc config.Target, log *slog.Logger) (*upstream.Target, error) {
+	to := u.Timeouts
+	hostOnly := tc.Host
+	if i := strings.LastIndexByte(hostOnly, ':'); i >= 0 {
+		hostOnly = strings.Trim(hostOnly[:i], "[]")
+	}
+	t := &upstream.Target{
+		Name:     tc.URL,
+		Host:     hostHeader(tc),
+		Protocol: tc.Protocol,
+		Balance:  balance.NewTarget(tc.URL, tc.Weight),
+	}
+	switch {
+	case tc.Scheme == config.SchemeH2C:
+		t.Protocol = config.ProtocolH2
+		t.Transport = upstream.NewH2(upstream.H2Options{Addr: tc.Host, DialTimeout: to.Connect.D(), ResponseHeader: to.ResponseHeader.D(), IdleTimeout: to.Idle.D()})
+	case tc.Scheme == config.SchemeHTTPS && tc.Protocol == config.ProtocolH2:
+		tcfg, err := upstreamTLS(u, hostOnly, log)
+		if err != nil {
+			return nil, err
+		}
+		t.Transport = upstream.NewH2(upstream.H2Options{Addr: tc.Host, TLS: tcfg, DialTimeout: to.Connect.D(), ResponseHeader: to.ResponseHeader.D(), IdleTimeout: to.Idle.D()})
+	default:
+		c := &h1.Client{
+			Addr:                  tc.Host,
+			MaxIdle:               u.Pool.MaxIdle,
+			IdleTimeout:           to.Idle.D(),
+			DialTimeout:           to.Connect.D(),
+			TLSHandshakeTimeout:   to.TLSHandshake.D(),
+			ResponseHeaderTimeout: to.ResponseHeader.D(),
+			ReadTimeout:           to.Read.D(),
+			WriteTimeout:          to.Write.D(),
+		}
+		if tc.Scheme == config.SchemeHTTPS {
+			tcfg, err := upstreamTLS(u, hostOnly, log)
+			if err != nil {
+				return nil, err
+			}
+			tcfg.NextProtos = []string{"http/1.1"}
+			c.TLS = tcfg
+		}
+		t.Transport = h1Transport{c}
+	}
+	return t, nil
+}
+
+// hostHeader is the Host aya sends to a target: the port is left out when it is the scheme's
+// default, as browsers do, since some servers route on the bare name.
+func hostHeader(tc config.Target) string {
+	h := tc.Host
+	switch {
+	case (tc.Scheme == config.SchemeHTTP || tc.Scheme == config.SchemeH2C) && strings.HasSuffix(h, ":80"):
+		return strings.TrimSuffix(h, ":80")
+	case tc.Scheme == config.SchemeHTTPS && strings.HasSuffix(h, ":443"):
+		return strings.TrimSuffix(h, ":443")
+	}
+	return h
+}
+
+// h1Transport adapts the h1 client to upstream.Transport.
+type h1Transport struct{ *h1.Client }
+
+func (t h1Transport) Close() { t.Client.Close() }
+
+// closePoolsNotIn releases pools of old that next no longer uses.
+func closePoolsNotIn(old, next *snapshot) {
+	if old == nil {
+		return
+	}
+	for name, p := range old.pools {
+		if n, ok := next.pools[name]; ok && n == p {
+			continue
+		}
+		p.pool.Close()
+	}
+}

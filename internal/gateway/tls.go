@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"aya/internal/config"
+)
+
+// certStore serves a listener's certificates, chosen by SNI, and reloads them when their files
+// change so a renewed certificate is served without a restart.
+type certStore struct {
+	files []config.Certificate
+	certs atomic.Pointer[[]tls.Certificate]
+	mtime []time.Time
+	log   *slog.Logger
+}
+
+func newCertStore(files []config.Certificate, log *slog.Logger) (*certStore, error) {
+	s := &certStore{files: files, log: log, mtime: make([]time.Time, len(files))}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *certStore) load() error {
+	certs := make([]tls.Certificate, 0, len(s.files))
+	for i, f := range s.files {
+		c, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		if err != nil {
+			return fmt.Errorf("certificate %s / key %s: %w", f.Cert, f.Key, err)
+		}
+		if c.Leaf == nil && len(c.Certificate) > 0 {
+			c.Leaf, _ = x509.ParseCertificate(c.Certificate[0])
+		}
+		certs = append(certs, c)
+		s.mtime[i] = modTime(f.Cert, f.Key)
+	}
+	s.certs.Store(&certs)
+	return nil
+}
+
+func modTime(paths ...string) time.Time {
+	var latest time.Time
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil && st.ModTime().After(latest) {
+			latest = st.ModTime()
+		}
+	}
+	return latest
+}
+
+// watch polls the files' modification times. Polling (not fsnotify) because certificate
+// managers swap files in many ways (rename, symlink flip, in-place write) and a 2 s stat loop
+// sees all of them at negligible cost.
+func (s *certStore) watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed := false
+		for i, f := range s.files {
+			if !modTime(f.Cert, f.Key).Equal(s.mtime[i]) {
+				changed = true
+			}
+		}
+		if !changed {
+			continue
+		}
+		if err := s.load(); err != nil {
+			s.log.Error("certificate reload failed; keeping the previous certificates", "error", err)
+			continue
+		}
+		s.log.Info("certificates reloaded", "count", len(s.files))
+	}
+}
+
+// get picks the first certificate valid for the client's SNI, or the first one.
+func (s *certStore) get(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	certs := *s.certs.Load()
+	if len(certs) == 0 {
+		return nil, errors.New("no certificate configured")
+	}
+	for i := range certs {
+		if hello.SupportsCertificate(&certs[i]) == nil {
+			return &certs[i], nil
+		}
+	}
+	return &certs[0], nil
+}
+
+// serverTLS builds the listener's tls.Config: SNI selection, minimum version, optional client
+// certificates, and ALPN offering h2 before http/1.1.
+func serverTLS(l *config.Listener, store *certStore) (*tls.Config, error) {
+	c := &tls.Config{
+		GetCertificate: store.get,
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1"},
+	}
+	if l.TLS.MinVersion == "1.3" {
+		c.MinVersion = tls.VersionTLS13
+	}
+	if l.TLS.ClientCA != "" {
+		pem, err := os.ReadFile(l.TLS.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("listener %q: client_ca: %w", l.Name, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("listener %q: client_ca %s: no PEM certificates found", l.Name, l.TLS.ClientCA)
+		}
+		c.ClientCAs = pool
+	}
+	switch l.TLS.ClientAuth {
+	case config.ClientAuthRequire:
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+	case config.ClientAuthRequest:
+		c.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return c, nil
+}
+
+// clientCertHeader describes a verified client certificate for the upstream, in the shape of
+// Envoy's X-Forwarded-Client-Cert: the certificate hash and its subject.
+func clientCertHeader(cs *tls.ConnectionState) string {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	leaf := cs.PeerCertificates[0]
+	sum := sha256.Sum256(leaf.Raw)
+	return "Hash=" + hex.EncodeToString(sum[:]) + `;Subject="` + leaf.Subject.String() + `"`
+}
+
+// upstreamTLS builds the client tls.Config for https and h2 targets.
+func upstreamTLS(u *config.Upstream, host string, log *slog.Logger) (*tls.Config, error) {
+	c := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if u.TLS == nil {
+		return c, nil
+	}
+	if u.TLS.ServerName != "" {
+		c.ServerName = u.TLS.ServerName
+	}
+	if u.TLS.CA != "" {
+		pem, err := os.ReadFile(u.TLS.CA)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: tls.ca: %w", u.Name, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("upstream %q: tls.ca %s: no PEM certificates found", u.Name, u.TLS.CA)
+		}
+		c.RootCAs = pool
+	}
+	if u.TLS.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(u.TLS.Cert, u.TLS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: client certificate: %w", u.Name, err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	if u.TLS.InsecureSkipVerify {
+		log.Warn("upstream TLS verification is disabled; traffic to it can be intercepted", "upstream", u.Name)
+		c.InsecureSkipVerify = true
+	}
+	return c, nil
+}

@@ -1,0 +1,61 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+
+	"aya/internal/httpx"
+)
+
+// classify maps an exchange error to the status aya answers with: 504 when a deadline passed
+// (the route's total timeout or an upstream phase timeout), 502 for everything else (connect
+// refused, reset, malformed response).
+func classify(err error, ctx context.Context) (int, string) {
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+		return 504, "upstream timed out"
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return 504, "upstream timed out"
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; the status is for the log only.
+		return 499, "client closed the request"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return 502, "upstream connect failed"
+	}
+	return 502, "upstream exchange failed"
+}
+
+// WriteError answers with aya's JSON error shape: {"error":{"code","message","request_id"}}.
+func WriteError(w httpx.ResponseWriter, r *httpx.Request, status int, msg string) {
+	if status == 499 {
+		return
+	}
+	body := make([]byte, 0, 128)
+	body = append(body, `{"error":{"code":`...)
+	body = strconv.AppendInt(body, int64(status), 10)
+	body = append(body, `,"message":`...)
+	body = strconv.AppendQuote(body, msg)
+	if r != nil && r.ID != "" {
+		body = append(body, `,"request_id":`...)
+		body = strconv.AppendQuote(body, r.ID)
+	}
+	body = append(body, "}}\n"...)
+	h := w.Header()
+	h.Reset()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if r != nil && r.ID != "" {
+		h.Set("X-Request-ID", r.ID)
+	}
+	if status == 503 {
+		h.Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+}

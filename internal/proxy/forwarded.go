@@ -1,0 +1,148 @@
+package proxy
+
+import (
+	"net/netip"
+
+	"aya/internal/httpx"
+)
+
+// Trust is the set of proxies whose X-Forwarded-For aya believes when it decides the client IP.
+type Trust []netip.Prefix
+
+func (t Trust) contains(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range t {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientIP returns the address aya treats as the client. With no trusted proxies it is the TCP
+// peer. When the peer is trusted, X-Forwarded-For is walked right to left past trusted hops and
+// the first untrusted address wins: the left-most entries are client-supplied and can be forged,
+// so they only count once every hop after them is one we trust.
+func ClientIP(r *httpx.Request, trust Trust) netip.Addr {
+	peer := r.RemoteAddr.Addr().Unmap()
+	if len(trust) == 0 || !trust.contains(peer) {
+		return peer
+	}
+	client := peer
+	// Fields are walked from the last; within a field, entries from the last comma.
+	for i := len(r.Header) - 1; i >= 0; i-- {
+		if !httpx.EqualFold(r.Header[i].Name, "X-Forwarded-For") {
+			continue
+		}
+		v := r.Header[i].Value
+		for end := len(v); end > 0; {
+			start := end - 1
+			for start >= 0 && v[start] != ',' {
+				start--
+			}
+			a, err := netip.ParseAddr(trimOWS(v[start+1 : end]))
+			if err != nil {
+				return client
+			}
+			client = a.Unmap()
+			if !trust.contains(client) {
+				return client
+			}
+			end = start
+		}
+	}
+	return client
+}
+
+// setForwarded writes X-Forwarded-For (existing values plus the peer, always — the trust list
+// only decides which address aya uses, not what it reports), X-Forwarded-Proto, X-Forwarded-Host
+// and RFC 7239 Forwarded into out. Incoming X-Forwarded-Proto/Host and Forwarded are kept only
+// from trusted peers; from anyone else they are replaced, since they would be forged.
+func setForwarded(out *httpx.Header, r *httpx.Request, trusted bool, sc *scratch) {
+	peer := r.RemoteAddr.Addr()
+	proto := r.Scheme()
+
+	start := len(sc.buf)
+	n := 0
+	for i := range r.Header {
+		if httpx.EqualFold(r.Header[i].Name, "X-Forwarded-For") {
+			if n > 0 {
+				sc.buf = append(sc.buf, ", "...)
+			}
+			sc.buf = append(sc.buf, r.Header[i].Value...)
+			n++
+		}
+	}
+	if n > 0 {
+		sc.buf = append(sc.buf, ", "...)
+	}
+	sc.appendAddr(peer, false)
+	out.Set("X-Forwarded-For", sc.str(start))
+
+	if !trusted || !out.Has("X-Forwarded-Proto") {
+		out.Set("X-Forwarded-Proto", proto)
+	}
+	if (!trusted || !out.Has("X-Forwarded-Host")) && r.Host != "" {
+		out.Set("X-Forwarded-Host", r.Host)
+	}
+
+	start = len(sc.buf)
+	if trusted {
+		for i := range r.Header {
+			if httpx.EqualFold(r.Header[i].Name, "Forwarded") {
+				sc.buf = append(sc.buf, r.Header[i].Value...)
+				sc.buf = append(sc.buf, ", "...)
+			}
+		}
+	}
+	sc.buf = append(sc.buf, "for="...)
+	if peer.Unmap().Is6() {
+		sc.buf = append(sc.buf, '"')
+		sc.appendAddr(peer, true)
+		sc.buf = append(sc.buf, '"')
+	} else {
+		sc.appendAddr(peer, false)
+	}
+	switch forwardedValue(r.Host) {
+	case token:
+		sc.buf = append(sc.buf, ";host="...)
+		sc.buf = append(sc.buf, r.Host...)
+	case quoted:
+		sc.buf = append(sc.buf, ";host=\""...)
+		sc.buf = append(sc.buf, r.Host...)
+		sc.buf = append(sc.buf, '"')
+	}
+	sc.buf = append(sc.buf, ";proto="...)
+	sc.buf = append(sc.buf, proto...)
+	out.Set("Forwarded", sc.str(start))
+}
+
+type valueForm int
+
+const (
+	omit valueForm = iota
+	token
+	quoted
+)
+
+// forwardedValue says how s may appear in a Forwarded parameter (RFC 7239 §4): bare when it is
+// a token, quoted when it only has safe characters otherwise (a host:port), and not at all when
+// quoting it would need escapes — a hostile Host must not inject parameters.
+func forwardedValue(s string) valueForm {
+	if s == "" {
+		return omit
+	}
+	form := token
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.' || c == '-' || c == '_' || c == '~':
+		case c == ':' || c == '[' || c == ']':
+			form = quoted
+		default:
+			return omit
+		}
+	}
+	return form
+}
