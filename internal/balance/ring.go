@@ -1,0 +1,88 @@
+package balance
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	"aya/internal/httpx"
+)
+
+const (
+	// DefaultVirtualNodes is the number of points consistent_hash puts on the ring per unit of
+	// weight when Options.VirtualNodes is 0 (ketama's and nginx's 160). A target's share then
+	// deviates from its weight by about 1/√(160×weight), 8% for weight 1.
+	DefaultVirtualNodes = 160
+	// maxVirtualNodes bounds Options.VirtualNodes.
+	maxVirtualNodes = 10_000
+	// maxRingPoints bounds a ring (12 bytes per point, so 12 MiB); larger weight sums get
+	// fewer points per weight unit, never fewer than one per target.
+	maxRingPoints = 1 << 20
+)
+
+// consistentHash is a hash ring (Karger et al., ketama): each target owns weight × virtual
+// nodes points placed by hashing its Name, and a key goes to the first point at or after its
+// hash. Removing a target moves only the keys it owned; adding one takes keys only for
+// itself. Lookup is a binary search, O(log points).
+type consistentHash struct {
+	keys  keyHasher
+	rings setCache[ring]
+}
+
+func newConsistentHash(key keySource, virtualNodes int) *consistentHash {
+	return &consistentHash{
+		keys:  keyHasher{key: key},
+		rings: setCache[ring]{build: func(t []*Target) ring { return buildRing(t, virtualNodes) }},
+	}
+}
+
+func (b *consistentHash) Pick(r *httpx.Request, targets []*Target) *Target {
+	if len(targets) == 0 {
+		return nil
+	}
+	h := b.keys.sum(r)
+	rg := b.rings.get(targets)
+	i, _ := slices.BinarySearch(rg.points, h)
+	if i == len(rg.points) {
+		i = 0
+	}
+	return targets[rg.owners[i]]
+}
+
+// ring is a sorted list of points and, beside it, the index (into the target slice) of
+// each point's owner; two flat arrays keep the binary search on 8-byte keys.
+type ring struct {
+	points []uint64
+	owners []uint32
+}
+
+func buildRing(targets []*Target, virtualNodes int) ring {
+	sum := 0
+	for _, t := range targets {
+		sum += weightOf(t)
+	}
+	budget := min(sum*virtualNodes, maxRingPoints)
+	type point struct {
+		hash  uint64
+		owner uint32
+	}
+	pts := make([]point, 0, budget+len(targets))
+	var buf []byte
+	for i, t := range targets {
+		n := max(1, weightOf(t)*budget/sum)
+		for v := range n {
+			buf = strconv.AppendInt(append(append(buf[:0], t.Name...), '#'), int64(v), 10)
+			pts = append(pts, point{hash(buf), uint32(i)})
+		}
+	}
+	// Ties (two targets with one name, or a 64-bit collision) go to the earlier target, so
+	// the ring is a function of the slice alone.
+	slices.SortFunc(pts, func(a, b point) int {
+		return cmp.Or(cmp.Compare(a.hash, b.hash), cmp.Compare(a.owner, b.owner))
+	})
+	rg := ring{points: make([]uint64, len(pts)), owners: make([]uint32, len(pts))}
+	for i, p := range pts {
+		rg.points[i], rg.owners[i] = p.hash, p.owner
+	}
+	return rg
+}
