@@ -31,7 +31,7 @@ var (
 
 type decoder struct {
 	p       *problems
-	lines   map[string]int    // value path ("routes[0].match.path") → line
+	lines   map[string]int // value path ("routes[0].match.path") → line
 	anchors map[string]ast.Node
 	work    int
 	tooBig  bool
