@@ -55,6 +55,7 @@ func New(route Route, log *slog.Logger, obs Observer) *Proxy {
 
 // exchange is the per-request working set, pooled so steady-state proxying allocates nothing.
 type exchange struct {
+	body clientBody
 	out  httpx.Request
 	resp httpx.Response
 	sc   scratch
@@ -74,6 +75,7 @@ func (x *exchange) release() {
 	x.out.Header.Reset()
 	x.out.Trailer.Reset()
 	x.out.Body = nil
+	x.body = clientBody{}
 	x.out.SetContext(nil)
 	x.resp.Reset()
 	x.sc.reset()
@@ -97,6 +99,10 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	defer x.release()
 	out := &x.out
 	p.buildRequest(out, r, t, &x.sc)
+	if out.ContentLength != 0 {
+		x.body.r = out.Body
+		out.Body = &x.body
+	}
 
 	ctx := r.Context()
 	if rt.Timeout > 0 {
@@ -112,8 +118,15 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		d := time.Since(start)
 		t.Balance.End(d, true)
 		status, msg := classify(err, ctx)
-		if errors.Is(err, errBodyTooLarge) {
+		switch {
+		case errors.Is(err, errBodyTooLarge) || errors.Is(x.body.err, errBodyTooLarge):
 			status, msg = 413, "request body larger than the route's max_body"
+			r.Close = true
+		case x.body.err != nil:
+			// The client's body broke (bad chunk framing, client gone): the client's fault,
+			// and the connection cannot be trusted for another request.
+			status, msg = 400, "malformed or incomplete request body"
+			r.Close = true
 		}
 		p.log.Warn("upstream exchange failed", "route", rt.Name, "upstream", rt.Pool.Name,
 			"target", t.Name, "request_id", r.ID, "error", err)
@@ -221,6 +234,21 @@ func copyBody(w httpx.ResponseWriter, src io.Reader, buf []byte) error {
 			return err
 		}
 	}
+}
+
+// clientBody remembers why reading the client's body failed, so a failed exchange can be
+// blamed on the right side.
+type clientBody struct {
+	r   io.Reader
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 var errBodyTooLarge = errors.New("request body larger than the route's max_body")

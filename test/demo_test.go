@@ -1,0 +1,90 @@
+package test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo starts `aya demo` as a user would and checks /api/ is answered by all 3 backends,
+// the admin health is 200, and SIGTERM stops everything with exit 0.
+func TestDemo(t *testing.T) {
+	listen, admin := freePort(t), freePort(t)
+	start := time.Now()
+	p := startProc(t, []string{"demo", "--listen", listen, "--admin", admin})
+	p.Admin = admin
+	p.waitHealthy(3 * time.Second)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("demo ready after %v, want within 3s", d)
+	}
+	if !p.waitOutput("curl", 2*time.Second) {
+		t.Fatalf("demo printed no sample curl lines:\n%s", p.out.String())
+	}
+
+	seen := map[string]int{}
+	c := client()
+	for i := 0; i < 30; i++ {
+		resp, err := c.Get("http://" + listen + "/api/hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Backend string `json:"backend"`
+			Path    string `json:"path"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		b := resp.Header.Get("X-Demo-Backend")
+		if b == "" || b != body.Backend {
+			t.Fatalf("X-Demo-Backend %q, body backend %q", b, body.Backend)
+		}
+		seen[b]++
+	}
+	if len(seen) != 3 {
+		t.Fatalf("backends seen %v, want all 3", seen)
+	}
+	for b, n := range seen {
+		if n != 10 {
+			t.Errorf("round robin: backend %s answered %d of 30, want 10", b, n)
+		}
+	}
+
+	resp, err := c.Get("http://" + listen + "/nowhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(body), `"error"`) {
+		t.Fatalf("no route: %d %s", resp.StatusCode, body)
+	}
+
+	if code := p.stop(10 * time.Second); code != 0 {
+		t.Fatalf("demo exit code %d after SIGTERM", code)
+	}
+	// The demo backends lived inside the process: nothing answers on the gateway port now.
+	if _, err := c.Get("http://" + listen + "/api/"); err == nil {
+		t.Fatal("gateway still answering after SIGTERM")
+	}
+}
+
+// TestVersionAndUsage checks the small commands.
+func TestVersionAndUsage(t *testing.T) {
+	out, err := exec.Command(ayaBin(t), "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "aya ") {
+		t.Fatalf("aya version: %v %q", err, out)
+	}
+	cmd := exec.Command(ayaBin(t), "bogus")
+	out, _ = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "unknown command") {
+		t.Fatalf("aya bogus: exit %d %q", cmd.ProcessState.ExitCode(), out)
+	}
+}
