@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -89,6 +90,7 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, log *slog.Logger, obs pro
 			StripPrefix:     rc.StripPrefix,
 			Timeout:         rc.Timeout.D(),
 			MaxBody:         int64(rc.MaxBody),
+			Trust:           routeTrust(cfg, rc),
 		}
 		s.handlers[i] = proxy.New(pr, log.With("route", rc.Name), obs)
 	}
@@ -98,6 +100,17 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, log *slog.Logger, obs pro
 	}
 	s.table = t
 	return s, nil
+}
+
+// routeTrust is the union of the trusted proxies of the listeners the route serves on.
+func routeTrust(cfg *config.Config, rc *config.Route) proxy.Trust {
+	var t proxy.Trust
+	for _, l := range cfg.Listeners {
+		if len(rc.Listeners) == 0 || slices.Contains(rc.Listeners, l.Name) {
+			t = append(t, l.TrustedProxies...)
+		}
+	}
+	return t
 }
 
 // stripLines zeroes line numbers so moving an upstream in the file does not count as a change.

@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -132,17 +130,6 @@ func serverTLS(l *config.Listener, store *certStore) (*tls.Config, error) {
 		c.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return c, nil
-}
-
-// clientCertHeader describes a verified client certificate for the upstream, in the shape of
-// Envoy's X-Forwarded-Client-Cert: the certificate hash and its subject.
-func clientCertHeader(cs *tls.ConnectionState) string {
-	if cs == nil || len(cs.PeerCertificates) == 0 {
-		return ""
-	}
-	leaf := cs.PeerCertificates[0]
-	sum := sha256.Sum256(leaf.Raw)
-	return "Hash=" + hex.EncodeToString(sum[:]) + `;Subject="` + leaf.Subject.String() + `"`
 }
 
 // upstreamTLS builds the client tls.Config for https and h2 targets.

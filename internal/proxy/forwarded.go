@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"net/netip"
 
 	"aya/internal/httpx"
@@ -145,4 +148,15 @@ func forwardedValue(s string) valueForm {
 		}
 	}
 	return form
+}
+
+// clientCertHeader describes a verified client certificate for the upstream, in the shape of
+// Envoy's X-Forwarded-Client-Cert: the certificate hash and its subject.
+func clientCertHeader(cs *tls.ConnectionState) string {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	leaf := cs.PeerCertificates[0]
+	sum := sha256.Sum256(leaf.Raw)
+	return "Hash=" + hex.EncodeToString(sum[:]) + `;Subject="` + leaf.Subject.String() + `"`
 }

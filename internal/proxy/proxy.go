@@ -205,7 +205,13 @@ func (p *Proxy) buildRequest(out *httpx.Request, r *httpx.Request, t *upstream.T
 	}
 	// Expect is answered by aya's server side (100 Continue when the body is first read).
 	out.Header.Del("Expect")
-	setForwarded(&out.Header, r, rt.Trust.contains(r.RemoteAddr.Addr()), sc)
+	trusted := rt.Trust.contains(r.RemoteAddr.Addr())
+	setForwarded(&out.Header, r, trusted, sc)
+	if v := clientCertHeader(r.TLS); v != "" {
+		out.Header.Set("X-Forwarded-Client-Cert", v)
+	} else if !trusted {
+		out.Header.Del("X-Forwarded-Client-Cert")
+	}
 	if r.ID != "" {
 		out.Header.Set("X-Request-ID", r.ID)
 	}
