@@ -33,12 +33,15 @@ type decoder struct {
 	p       *problems
 	lines   map[string]int // value path ("routes[0].match.path") → line
 	anchors map[string]ast.Node
-	work    int
-	tooBig  bool
+	// bad holds the paths of values that failed to decode, so validation does not
+	// complain again about the zero value left in their place.
+	bad    map[string]bool
+	work   int
+	tooBig bool
 }
 
 func newDecoder(p *problems, root ast.Node) *decoder {
-	d := &decoder{p: p, lines: make(map[string]int), anchors: make(map[string]ast.Node)}
+	d := &decoder{p: p, lines: make(map[string]int), anchors: make(map[string]ast.Node), bad: make(map[string]bool)}
 	if root != nil {
 		ast.Walk(anchorCollector(d.anchors), root)
 	}
@@ -289,6 +292,9 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path, ctx string, li
 			d.p.add(kline, "%skeys must be plain strings", prefix(ctx))
 			continue
 		}
+		if ctx == "" && path == "" && strings.HasPrefix(key, "x-") {
+			continue // top-level extension keys hold anchors for reuse (as in Compose files)
+		}
 		i := fieldIndex(t, key)
 		if i < 0 {
 			where := " at the top level"
@@ -303,12 +309,16 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path, ctx string, li
 			continue
 		}
 		seen[key] = kline
+		p := joinPath(path, key)
 		val := d.resolve(e.Value)
+		if val == nil && e.Value != nil {
+			d.bad[p] = true // a broken alias, already reported
+			continue
+		}
 		if isNull(val) {
 			continue // an empty value means "use the default"
 		}
 		present[key] = true
-		p := joinPath(path, key)
 		d.lines[p] = valueLine(val, kline)
 		d.decodeValue(val, v.Field(i), p, ctx, key, kline)
 	}
@@ -404,7 +414,8 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return p.Masked(), nil
 }
 
-func (d *decoder) typeErr(n ast.Node, ctx, label, want string, line int) {
+func (d *decoder) typeErr(n ast.Node, path, ctx, label, want string, line int) {
+	d.bad[path] = true
 	hint := ""
 	if want == "a list" {
 		if s, ok := scalarText(n); ok {
@@ -426,10 +437,11 @@ func (d *decoder) decodeValue(n ast.Node, v reflect.Value, path, ctx, label stri
 	if isTextType(v) {
 		s, ok := scalarText(n)
 		if !ok {
-			d.typeErr(n, ctx, label, "a string", line)
+			d.typeErr(n, path, ctx, label, "a string", line)
 			return
 		}
 		if err := setText(v, s); err != nil {
+			d.bad[path] = true
 			d.p.add(valueLine(n, line), "%s%s: %v", prefix(ctx), label, err)
 		}
 		return
@@ -441,7 +453,7 @@ func (d *decoder) decodeValue(n ast.Node, v reflect.Value, path, ctx, label stri
 		v.Set(nv)
 	case reflect.Struct:
 		if !isMapping(n) {
-			d.typeErr(n, ctx, label, "a mapping", line)
+			d.typeErr(n, path, ctx, label, "a mapping", line)
 			applyDefault(v, reflect.StructField{})
 			return
 		}
@@ -453,28 +465,34 @@ func (d *decoder) decodeValue(n ast.Node, v reflect.Value, path, ctx, label stri
 	case reflect.String:
 		s, ok := scalarText(n)
 		if !ok {
-			d.typeErr(n, ctx, label, "a string", line)
+			d.typeErr(n, path, ctx, label, "a string", line)
 			return
 		}
 		v.SetString(s)
 	case reflect.Bool:
 		b, ok := n.(*ast.BoolNode)
 		if !ok {
-			d.typeErr(n, ctx, label, "true or false", line)
+			d.typeErr(n, path, ctx, label, "true or false", line)
 			return
 		}
 		v.SetBool(b.Value)
 	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint32, reflect.Uint64, reflect.Uint:
-		d.decodeInt(n, v, ctx, label, line)
+		d.decodeInt(n, v, path, ctx, label, line)
 	default:
 		panic(fmt.Sprintf("config: no decoder for %s", v.Type()))
 	}
 }
 
-func (d *decoder) decodeInt(n ast.Node, v reflect.Value, ctx, label string, line int) {
+func (d *decoder) decodeInt(n ast.Node, v reflect.Value, path, ctx, label string, line int) {
 	in, ok := n.(*ast.IntegerNode)
 	if !ok {
-		d.typeErr(n, ctx, label, "an integer", line)
+		if s, ok := scalarText(n); ok && isDigits(strings.TrimPrefix(s, "-")) {
+			// Too large for the YAML parser's integers, so it became another scalar.
+			d.bad[path] = true
+			d.p.add(valueLine(n, line), "%s%s: %s is out of range", prefix(ctx), label, s)
+			return
+		}
+		d.typeErr(n, path, ctx, label, "an integer", line)
 		return
 	}
 	var (
@@ -484,29 +502,30 @@ func (d *decoder) decodeInt(n ast.Node, v reflect.Value, ctx, label string, line
 	)
 	switch x := in.Value.(type) {
 	case int64:
-		i64, negative = x, x < 0
-		fits = true
+		i64, negative, fits = x, x < 0, true
 	case uint64:
-		i64 = int64(x)
-		fits = x <= 1<<63-1
+		i64, fits = int64(x), x <= 1<<63-1
 	}
-	line = valueLine(n, line)
 	switch {
 	case v.CanInt() && fits && !v.OverflowInt(i64):
 		v.SetInt(i64)
-	case v.CanUint() && negative:
-		d.p.add(line, "%s%s: must not be negative, got %s", prefix(ctx), label, in.GetToken().Value)
-	case v.CanUint() && fits && !v.OverflowUint(uint64(i64)):
+		return
+	case v.CanUint() && fits && !negative && !v.OverflowUint(uint64(i64)):
 		v.SetUint(uint64(i64))
-	default:
-		d.p.add(line, "%s%s: %s is out of range", prefix(ctx), label, in.GetToken().Value)
+		return
 	}
+	d.bad[path] = true
+	if v.CanUint() && negative {
+		d.p.add(valueLine(n, line), "%s%s: must not be negative, got %s", prefix(ctx), label, in.GetToken().Value)
+		return
+	}
+	d.p.add(valueLine(n, line), "%s%s: %s is out of range", prefix(ctx), label, in.GetToken().Value)
 }
 
 func (d *decoder) decodeSlice(n ast.Node, v reflect.Value, path, ctx, label string, line int) {
 	seq, ok := n.(*ast.SequenceNode)
 	if !ok {
-		d.typeErr(n, ctx, label, "a list", line)
+		d.typeErr(n, path, ctx, label, "a list", line)
 		return
 	}
 	et := v.Type().Elem()
@@ -528,7 +547,7 @@ func (d *decoder) decodeSlice(n ast.Node, v reflect.Value, path, ctx, label stri
 		}
 		if et.Kind() == reflect.Struct && !isTextType(s.Index(i)) {
 			if !isMapping(el) {
-				d.typeErr(el, ctx, fmt.Sprintf("%s #%d", label, i+1), "a mapping", elLine)
+				d.typeErr(el, p, ctx, fmt.Sprintf("%s #%d", label, i+1), "a mapping", elLine)
 				continue
 			}
 			d.decodeStruct(el, s.Index(i), p, d.elemCtx(et, ctx, el, i), elLine)
@@ -558,7 +577,7 @@ func (d *decoder) elemCtx(t reflect.Type, parent string, n ast.Node, i int) stri
 
 func (d *decoder) decodeMap(n ast.Node, v reflect.Value, path, ctx, label string, line int) {
 	if !isMapping(n) {
-		d.typeErr(n, ctx, label, "a mapping", line)
+		d.typeErr(n, path, ctx, label, "a mapping", line)
 		return
 	}
 	m := reflect.MakeMap(v.Type())
@@ -579,7 +598,7 @@ func (d *decoder) decodeMap(n ast.Node, v reflect.Value, path, ctx, label string
 		s := ""
 		if !isNull(val) {
 			if s, ok = scalarText(val); !ok {
-				d.typeErr(val, ctx, label+"."+key, "a string", kline)
+				d.typeErr(val, joinPath(path, key), ctx, label+"."+key, "a string", kline)
 				continue
 			}
 		}
@@ -588,4 +607,13 @@ func (d *decoder) decodeMap(n ast.Node, v reflect.Value, path, ctx, label string
 		m.SetMapIndex(reflect.ValueOf(key), reflect.ValueOf(s))
 	}
 	v.Set(m)
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

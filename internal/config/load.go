@@ -81,7 +81,7 @@ func parse(filename string, data []byte, lookup func(string) (string, bool)) (*C
 	if filename == "" {
 		dir = "."
 	}
-	validate(cfg, p, d.lines, dir)
+	validate(cfg, p, d.lines, d.bad, dir)
 	if err := p.err(); err != nil {
 		return nil, err
 	}

@@ -15,16 +15,13 @@ type validator struct {
 	p     *problems
 	lines map[string]int
 	dir   string // base directory for relative file paths
-	// decodeLines are lines that already carry a decode error (a wrong type, say); checks of
-	// the zero value left behind would only repeat the problem.
-	decodeLines map[int]bool
+	// bad are the paths of values that already failed to decode (a wrong type, say); checks
+	// of the zero value left behind would only repeat the problem.
+	bad map[string]bool
 }
 
-func validate(cfg *Config, p *problems, lines map[string]int, dir string) {
-	v := &validator{p: p, lines: lines, dir: dir, decodeLines: make(map[int]bool)}
-	for _, e := range p.list {
-		v.decodeLines[e.Line] = true
-	}
+func validate(cfg *Config, p *problems, lines map[string]int, bad map[string]bool, dir string) {
+	v := &validator{p: p, lines: lines, dir: dir, bad: bad}
 	v.listeners(cfg)
 	v.upstreams(cfg)
 	v.routes(cfg)
@@ -33,10 +30,16 @@ func validate(cfg *Config, p *problems, lines map[string]int, dir string) {
 }
 
 func (v *validator) errf(line int, format string, args ...any) {
-	if v.decodeLines[line] {
+	v.p.add(line, format, args...)
+}
+
+// errAt reports a problem with the value at path, at its line (fallback when the key was not
+// written), unless that value already failed to decode.
+func (v *validator) errAt(path string, fallback int, format string, args ...any) {
+	if v.bad[path] {
 		return
 	}
-	v.p.add(line, format, args...)
+	v.p.add(v.line(path, fallback), format, args...)
 }
 
 // line returns the line of the value at path, or fallback when the key was not written.
@@ -58,20 +61,20 @@ func objName(kind, name string, i int) string {
 // names checks that an object has a usable, unique name. Names show up in metrics labels,
 // logs and admin URLs, so they are restricted to a safe alphabet.
 func (v *validator) name(kind, name string, i int, path string, line int, seen map[string]int) {
+	np := path + ".name"
 	if name == "" {
-		v.errf(line, "%s: name is required", objName(kind, "", i))
+		v.errAt(np, line, "%s: name is required", objName(kind, "", i))
 		return
 	}
-	l := v.line(path+".name", line)
 	if !validName(name) {
-		v.errf(l, "%s: invalid name: use letters, digits, '-', '_' and '.'", objName(kind, name, 0))
+		v.errAt(np, line, "%s: invalid name: use letters, digits, '-', '_' and '.'", objName(kind, name, 0))
 		return
 	}
 	if first, dup := seen[name]; dup {
-		v.errf(l, "%s: duplicate name (first defined at line %d)", objName(kind, name, 0), first)
+		v.errAt(np, line, "%s: duplicate name (first defined at line %d)", objName(kind, name, 0), first)
 		return
 	}
-	seen[name] = l
+	seen[name] = v.line(np, line)
 }
 
 func validName(s string) bool {
@@ -198,11 +201,11 @@ func (v *validator) admin(cfg *Config) {
 	l := v.line("admin.address", v.line("admin", 0))
 	host, port, msg := splitAddress(a.Address, true)
 	if msg != "" {
-		v.errf(l, "admin: %s", msg)
+		v.errAt("admin.address", l, "admin: %s", msg)
 		return
 	}
 	if !isLoopback(host) && a.Token == "" {
-		v.errf(l, "admin: address %q is not loopback, so a token is required: set admin.token (for example token: ${AYA_ADMIN_TOKEN}) or bind to 127.0.0.1", a.Address)
+		v.errAt("admin.token", l, "admin: address %q is not loopback, so a token is required: set admin.token (for example token: ${AYA_ADMIN_TOKEN}) or bind to 127.0.0.1", a.Address)
 	}
 	b := bound{what: "admin", addr: a.Address, host: host, port: port, line: l}
 	for i, li := range cfg.Listeners {
@@ -221,12 +224,12 @@ func (v *validator) log(cfg *Config) {
 	switch cfg.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		v.errf(v.line("log.level", 0), "log: invalid level %q: use debug, info, warn or error%s", cfg.Log.Level,
+		v.errAt("log.level", 0, "log: invalid level %q: use debug, info, warn or error%s", cfg.Log.Level,
 			didYouMean(cfg.Log.Level, []string{"debug", "info", "warn", "error"}))
 	}
 	switch cfg.Log.Format {
 	case "json", "text":
 	default:
-		v.errf(v.line("log.format", 0), "log: invalid format %q: use json or text", cfg.Log.Format)
+		v.errAt("log.format", 0, "log: invalid format %q: use json or text", cfg.Log.Format)
 	}
 }

@@ -4,7 +4,7 @@ import "fmt"
 
 func (v *validator) listeners(cfg *Config) {
 	if len(cfg.Listeners) == 0 {
-		v.errf(v.line("listeners", 1), `no listeners: add one, like listeners: [{name: web, address: "127.0.0.1:8080"}]`)
+		v.errAt("listeners", 1, `no listeners: add one, like listeners: [{name: web, address: "127.0.0.1:8080"}]`)
 		return
 	}
 	names := make(map[string]int)
@@ -18,7 +18,7 @@ func (v *validator) listeners(cfg *Config) {
 		al := v.line(path+".address", l.Line)
 		host, port, msg := splitAddress(l.Address, true)
 		if msg != "" {
-			v.errf(al, "%s: %s", ctx, msg)
+			v.errAt(path+".address", l.Line, "%s: %s", ctx, msg)
 		} else {
 			b := bound{what: ctx, addr: l.Address, host: host, port: port, line: al}
 			if c, ok := conflict(addrs, b); ok {
@@ -30,7 +30,7 @@ func (v *validator) listeners(cfg *Config) {
 		if l.TLS != nil {
 			v.listenerTLS(l.TLS, path+".tls", ctx+" tls")
 			if l.H2C {
-				v.errf(v.line(path+".h2c", l.Line), "%s: h2c is for plain listeners; a TLS listener offers HTTP/2 through ALPN already, remove h2c", ctx)
+				v.errAt(path+".h2c", l.Line, "%s: h2c is for plain listeners; a TLS listener offers HTTP/2 through ALPN already, remove h2c", ctx)
 			}
 		}
 		v.listenerLimits(l, path, ctx)
@@ -41,31 +41,31 @@ func (v *validator) listenerLimits(l *Listener, path, ctx string) {
 	lim := &l.Limits
 	lp := path + ".limits"
 	if lim.MaxConns < 0 {
-		v.errf(v.line(lp+".max_conns", l.Line), "%s limits: max_conns must not be negative (0 = unlimited)", ctx)
+		v.errAt(lp+".max_conns", l.Line, "%s limits: max_conns must not be negative (0 = unlimited)", ctx)
 	}
 	if lim.MaxConnsPerIP < 0 {
-		v.errf(v.line(lp+".max_conns_per_ip", l.Line), "%s limits: max_conns_per_ip must not be negative (0 = unlimited)", ctx)
+		v.errAt(lp+".max_conns_per_ip", l.Line, "%s limits: max_conns_per_ip must not be negative (0 = unlimited)", ctx)
 	}
 	if lim.MaxConns > 0 && lim.MaxConnsPerIP > lim.MaxConns {
-		v.errf(v.line(lp+".max_conns_per_ip", l.Line), "%s limits: max_conns_per_ip (%d) is above max_conns (%d)", ctx, lim.MaxConnsPerIP, lim.MaxConns)
+		v.errAt(lp+".max_conns_per_ip", l.Line, "%s limits: max_conns_per_ip (%d) is above max_conns (%d)", ctx, lim.MaxConnsPerIP, lim.MaxConns)
 	}
 	if lim.MaxRequestLine < 256 {
-		v.errf(v.line(lp+".max_request_line", l.Line), "%s limits: max_request_line must be at least 256 bytes, got %d", ctx, int64(lim.MaxRequestLine))
+		v.errAt(lp+".max_request_line", l.Line, "%s limits: max_request_line must be at least 256 bytes, got %d", ctx, int64(lim.MaxRequestLine))
 	}
 	if lim.MaxHeaderBytes < 1024 {
-		v.errf(v.line(lp+".max_header_bytes", l.Line), "%s limits: max_header_bytes must be at least 1KB, got %d", ctx, int64(lim.MaxHeaderBytes))
+		v.errAt(lp+".max_header_bytes", l.Line, "%s limits: max_header_bytes must be at least 1KB, got %d", ctx, int64(lim.MaxHeaderBytes))
 	}
 	if lim.MaxHeaderCount < 1 {
-		v.errf(v.line(lp+".max_header_count", l.Line), "%s limits: max_header_count must be at least 1, got %d", ctx, lim.MaxHeaderCount)
+		v.errAt(lp+".max_header_count", l.Line, "%s limits: max_header_count must be at least 1, got %d", ctx, lim.MaxHeaderCount)
 	}
 	if l.H2.MaxConcurrentStreams < 1 {
-		v.errf(v.line(path+".h2.max_concurrent_streams", l.Line), "%s h2: max_concurrent_streams must be at least 1", ctx)
+		v.errAt(path+".h2.max_concurrent_streams", l.Line, "%s h2: max_concurrent_streams must be at least 1", ctx)
 	}
 }
 
 func (v *validator) listenerTLS(t *ListenerTLS, path, ctx string) {
 	if len(t.Certificates) == 0 {
-		v.errf(v.line(path+".certificates", t.Line), "%s: certificates is empty: add at least one {cert: cert.pem, key: key.pem}", ctx)
+		v.errAt(path+".certificates", t.Line, "%s: certificates is empty: add at least one {cert: cert.pem, key: key.pem}", ctx)
 	}
 	for i := range t.Certificates {
 		c := &t.Certificates[i]
@@ -79,22 +79,22 @@ func (v *validator) listenerTLS(t *ListenerTLS, path, ctx string) {
 			v.errf(c.Line, "%s: key is required (the PEM private key file of cert)", cctx)
 		default:
 			if err := loadKeyPair(c.Cert, c.Key); err != nil {
-				v.errf(v.line(cp+".cert", c.Line), "%s: %v", cctx, err)
+				v.errAt(cp+".cert", c.Line, "%s: %v", cctx, err)
 			}
 		}
 	}
 	switch t.MinVersion {
 	case "1.2", "1.3":
 	default:
-		v.errf(v.line(path+".min_version", t.Line), `%s: min_version must be "1.2" or "1.3", got %q`, ctx, t.MinVersion)
+		v.errAt(path+".min_version", t.Line, `%s: min_version must be "1.2" or "1.3", got %q`, ctx, t.MinVersion)
 	}
 	if t.ClientCA != "" {
 		t.ClientCA = v.resolvePath(t.ClientCA)
 		if err := loadCAs(t.ClientCA); err != nil {
-			v.errf(v.line(path+".client_ca", t.Line), "%s: client_ca: %v", ctx, err)
+			v.errAt(path+".client_ca", t.Line, "%s: client_ca: %v", ctx, err)
 		}
 	}
-	al := v.line(path+".client_auth", t.Line)
+	ap := path + ".client_auth"
 	switch t.ClientAuth {
 	case "":
 		t.ClientAuth = ClientAuthNone
@@ -103,13 +103,13 @@ func (v *validator) listenerTLS(t *ListenerTLS, path, ctx string) {
 		}
 	case ClientAuthNone:
 		if t.ClientCA != "" {
-			v.errf(al, "%s: client_auth none ignores client_ca: use request or require, or remove client_ca", ctx)
+			v.errAt(ap, t.Line, "%s: client_auth none ignores client_ca: use request or require, or remove client_ca", ctx)
 		}
 	case ClientAuthRequest, ClientAuthRequire:
 		if t.ClientCA == "" {
-			v.errf(al, "%s: client_auth %s needs client_ca, the CA bundle client certificates are verified against", ctx, t.ClientAuth)
+			v.errAt(ap, t.Line, "%s: client_auth %s needs client_ca, the CA bundle client certificates are verified against", ctx, t.ClientAuth)
 		}
 	default:
-		v.errf(al, "%s: invalid client_auth %q: use none, request or require", ctx, t.ClientAuth)
+		v.errAt(ap, t.Line, "%s: invalid client_auth %q: use none, request or require", ctx, t.ClientAuth)
 	}
 }

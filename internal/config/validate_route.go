@@ -27,12 +27,12 @@ func (v *validator) routes(cfg *Config) {
 			r.Listeners = slices.Clone(listeners)
 		} else {
 			for j, name := range r.Listeners {
-				l := v.line(fmt.Sprintf("%s.listeners[%d]", path, j), r.Line)
+				lp := fmt.Sprintf("%s.listeners[%d]", path, j)
 				switch {
 				case !slices.Contains(listeners, name):
-					v.errf(l, "%s: listener %q is not defined%s", ctx, name, didYouMean(name, listeners))
+					v.errAt(lp, r.Line, "%s: listener %q is not defined%s", ctx, name, didYouMean(name, listeners))
 				case slices.Index(r.Listeners, name) < j:
-					v.errf(l, "%s: listener %q is listed twice", ctx, name)
+					v.errAt(lp, r.Line, "%s: listener %q is listed twice", ctx, name)
 				}
 			}
 		}
@@ -41,17 +41,16 @@ func (v *validator) routes(cfg *Config) {
 		v.headerOps(&r.RequestHeaders, path+".request_headers", ctx+" request_headers", r.Line)
 		v.headerOps(&r.ResponseHeaders, path+".response_headers", ctx+" response_headers", r.Line)
 
-		ul := v.line(path+".upstream", r.Line)
-		switch {
+		switch up := path + ".upstream"; {
 		case r.Upstream == "":
-			v.errf(r.Line, "%s: upstream is required: name the upstream this route sends requests to", ctx)
+			v.errAt(up, r.Line, "%s: upstream is required: name the upstream this route sends requests to", ctx)
 		case !slices.Contains(upstreams, r.Upstream):
-			v.errf(ul, "%s: upstream %q is not defined%s", ctx, r.Upstream, didYouMean(r.Upstream, upstreams))
+			v.errAt(up, r.Line, "%s: upstream %q is not defined%s", ctx, r.Upstream, didYouMean(r.Upstream, upstreams))
 		}
 
 		if sp := r.StripPrefix; sp != "" {
 			if sp[0] != '/' || (len(sp) > 1 && sp[len(sp)-1] == '/') || strings.ContainsAny(sp, "*{}?# ") {
-				v.errf(v.line(path+".strip_prefix", r.Line), `%s: strip_prefix %q must be a plain path starting with / and not ending with /, like "/api"`, ctx, sp)
+				v.errAt(path+".strip_prefix", r.Line, `%s: strip_prefix %q must be a plain path starting with / and not ending with /, like "/api"`, ctx, sp)
 			}
 		}
 	}
@@ -64,48 +63,48 @@ func (v *validator) match(m *Match, path, ctx string, routeLine int) {
 	if m.Host != "" {
 		host, msg := normalizeHost(m.Host)
 		if msg != "" {
-			v.errf(v.line(path+".host", m.Line), "%s: %s", ctx, msg)
+			v.errAt(path+".host", m.Line, "%s: %s", ctx, msg)
 		}
 		m.Host = host
 	}
 
 	if strings.HasPrefix(m.Path, "~") {
 		if m.PathRegex != "" {
-			v.errf(v.line(path+".path", m.Line), `%s: path "~..." and path_regex both set a regex: keep one`, ctx)
+			v.errAt(path+".path", m.Line, `%s: path "~..." and path_regex both set a regex: keep one`, ctx)
 		} else {
 			m.PathRegex, m.Path = m.Path[1:], ""
 			v.lines[path+".path_regex"] = v.line(path+".path", m.Line)
 		}
 	}
 	if m.Path != "" && m.PathRegex != "" {
-		v.errf(v.line(path+".path_regex", m.Line), "%s: path and path_regex are both set: keep one", ctx)
+		v.errAt(path+".path_regex", m.Line, "%s: path and path_regex are both set: keep one", ctx)
 	}
 	if m.Path != "" {
 		if msg := checkPathPattern(m.Path); msg != "" {
-			v.errf(v.line(path+".path", m.Line), "%s: %s", ctx, msg)
+			v.errAt(path+".path", m.Line, "%s: %s", ctx, msg)
 		}
 	}
 	if m.PathRegex != "" {
 		if _, err := regexp.Compile(m.PathRegex); err != nil {
-			v.errf(v.line(path+".path_regex", m.Line), "%s: invalid path regex %q: %v", ctx, m.PathRegex, err)
+			v.errAt(path+".path_regex", m.Line, "%s: invalid path regex %q: %v", ctx, m.PathRegex, err)
 		}
 	}
 
 	for i, meth := range m.Methods {
 		up := strings.ToUpper(meth)
 		if !isToken(up) {
-			v.errf(v.line(fmt.Sprintf("%s.methods[%d]", path, i), m.Line), "%s: invalid method %q: a method is one word like GET or POST", ctx, meth)
+			v.errAt(fmt.Sprintf("%s.methods[%d]", path, i), m.Line, "%s: invalid method %q: a method is one word like GET or POST", ctx, meth)
 		}
 		m.Methods[i] = up
 	}
 	for name := range m.Headers {
 		if !isToken(name) {
-			v.errf(v.line(path+".headers."+name, m.Line), "%s: invalid header name %q", ctx, name)
+			v.errAt(path+".headers."+name, m.Line, "%s: invalid header name %q", ctx, name)
 		}
 	}
 	for name := range m.Query {
 		if name == "" {
-			v.errf(v.line(path+".query", m.Line), "%s: empty query parameter name", ctx)
+			v.errAt(path+".query", m.Line, "%s: empty query parameter name", ctx)
 		}
 	}
 }
@@ -185,13 +184,13 @@ func framingHeader(name string) bool {
 }
 
 func (v *validator) headerOps(h *HeaderOps, path, ctx string, routeLine int) {
+	fallback := v.line(path, routeLine)
 	check := func(name, p string) {
-		l := v.line(p, v.line(path, routeLine))
 		switch {
 		case !isToken(name):
-			v.errf(l, "%s: invalid header name %q", ctx, name)
+			v.errAt(p, fallback, "%s: invalid header name %q", ctx, name)
 		case framingHeader(name):
-			v.errf(l, "%s: %s is managed by aya (message framing) and cannot be edited", ctx, name)
+			v.errAt(p, fallback, "%s: %s is managed by aya (message framing) and cannot be edited", ctx, name)
 		}
 	}
 	for name := range h.Set {

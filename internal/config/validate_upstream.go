@@ -33,12 +33,12 @@ func (v *validator) upstreams(cfg *Config) {
 			known = known || b == u.Balance
 		}
 		if !known {
-			v.errf(v.line(path+".balance", u.Line), "%s: unknown balance algorithm %q%s; valid: %s",
+			v.errAt(path+".balance", u.Line, "%s: unknown balance algorithm %q%s; valid: %s",
 				ctx, u.Balance, didYouMean(u.Balance, valid), strings.Join(valid, ", "))
 		}
 
 		if len(u.Targets) == 0 {
-			v.errf(v.line(path+".targets", u.Line), `%s: targets is empty: add at least one, like {url: "http://127.0.0.1:9000"}`, ctx)
+			v.errAt(path+".targets", u.Line, `%s: targets is empty: add at least one, like {url: "http://127.0.0.1:9000"}`, ctx)
 		}
 		seen := make(map[string]int)
 		hasTLS := false
@@ -50,10 +50,10 @@ func (v *validator) upstreams(cfg *Config) {
 
 		p := &u.Pool
 		if p.MaxIdle < 0 {
-			v.errf(v.line(path+".pool.max_idle", u.Line), "%s pool: max_idle must not be negative", ctx)
+			v.errAt(path+".pool.max_idle", u.Line, "%s pool: max_idle must not be negative", ctx)
 		}
 		if p.MaxConns < 0 {
-			v.errf(v.line(path+".pool.max_conns", u.Line), "%s pool: max_conns must not be negative (0 = unlimited)", ctx)
+			v.errAt(path+".pool.max_conns", u.Line, "%s pool: max_conns must not be negative (0 = unlimited)", ctx)
 		}
 		if u.TLS != nil {
 			v.upstreamTLS(u.TLS, path+".tls", ctx+" tls")
@@ -65,11 +65,12 @@ func (v *validator) upstreams(cfg *Config) {
 }
 
 func (v *validator) target(t *Target, path, ctx string, seen map[string]int) {
-	ul := v.line(path+".url", t.Line)
+	up := path + ".url"
+	ul := v.line(up, t.Line)
 	if t.URL == "" {
-		v.errf(t.Line, `%s: url is required, like "http://127.0.0.1:9000"`, ctx)
+		v.errAt(up, t.Line, `%s: url is required, like "http://127.0.0.1:9000"`, ctx)
 	} else if scheme, host, msg := parseTarget(t.URL); msg != "" {
-		v.errf(ul, "%s: %s", ctx, msg)
+		v.errAt(up, t.Line, "%s: %s", ctx, msg)
 	} else {
 		t.Scheme, t.Host = scheme, host
 		key := scheme + "://" + host
@@ -80,21 +81,21 @@ func (v *validator) target(t *Target, path, ctx string, seen map[string]int) {
 	}
 
 	if t.Weight < 1 || t.Weight > maxWeight {
-		v.errf(v.line(path+".weight", t.Line), "%s: weight must be from 1 to %d, got %d", ctx, maxWeight, t.Weight)
+		v.errAt(path+".weight", t.Line, "%s: weight must be from 1 to %d, got %d", ctx, maxWeight, t.Weight)
 	}
 
-	pl := v.line(path+".protocol", t.Line)
-	_, explicit := v.lines[path+".protocol"]
+	pp := path + ".protocol"
+	_, explicit := v.lines[pp]
 	switch {
 	case t.Protocol != ProtocolH1 && t.Protocol != ProtocolH2:
-		v.errf(pl, "%s: invalid protocol %q: use h1 or h2", ctx, t.Protocol)
+		v.errAt(pp, t.Line, "%s: invalid protocol %q: use h1 or h2", ctx, t.Protocol)
 	case t.Scheme == SchemeH2C:
 		if explicit && t.Protocol == ProtocolH1 {
-			v.errf(pl, "%s: an h2c target always speaks HTTP/2; remove protocol h1 or use http://", ctx)
+			v.errAt(pp, t.Line, "%s: an h2c target always speaks HTTP/2; remove protocol h1 or use http://", ctx)
 		}
 		t.Protocol = ProtocolH2
 	case t.Scheme == SchemeHTTP && t.Protocol == ProtocolH2:
-		v.errf(pl, "%s: protocol h2 needs an https target; for cleartext HTTP/2 write the url as h2c://host:port", ctx)
+		v.errAt(pp, t.Line, "%s: protocol h2 needs an https target; for cleartext HTTP/2 write the url as h2c://host:port", ctx)
 	}
 }
 
@@ -147,22 +148,22 @@ func (v *validator) upstreamTLS(t *UpstreamTLS, path, ctx string) {
 	if t.CA != "" {
 		t.CA = v.resolvePath(t.CA)
 		if err := loadCAs(t.CA); err != nil {
-			v.errf(v.line(path+".ca", t.Line), "%s: ca: %v", ctx, err)
+			v.errAt(path+".ca", t.Line, "%s: ca: %v", ctx, err)
 		}
 	}
 	if t.ServerName != "" && !validHost(t.ServerName) {
-		v.errf(v.line(path+".server_name", t.Line), "%s: server_name %q is not a host name", ctx, t.ServerName)
+		v.errAt(path+".server_name", t.Line, "%s: server_name %q is not a host name", ctx, t.ServerName)
 	}
 	t.Cert, t.Key = v.resolvePath(t.Cert), v.resolvePath(t.Key)
 	switch {
 	case t.Cert == "" && t.Key == "":
 	case t.Cert == "":
-		v.errf(v.line(path+".key", t.Line), "%s: key without cert: client authentication needs both", ctx)
+		v.errAt(path+".key", t.Line, "%s: key without cert: client authentication needs both", ctx)
 	case t.Key == "":
-		v.errf(v.line(path+".cert", t.Line), "%s: cert without key: client authentication needs both", ctx)
+		v.errAt(path+".cert", t.Line, "%s: cert without key: client authentication needs both", ctx)
 	default:
 		if err := loadKeyPair(t.Cert, t.Key); err != nil {
-			v.errf(v.line(path+".cert", t.Line), "%s: %v", ctx, err)
+			v.errAt(path+".cert", t.Line, "%s: %v", ctx, err)
 		}
 	}
 }
