@@ -188,3 +188,29 @@ func TestMatchReusesParamsCapacity(t *testing.T) {
 		t.Error("Match replaced r.Params instead of reusing its capacity")
 	}
 }
+
+// TestMatchConcurrent shares one Table between goroutines, as every connection does; run it
+// with -race.
+func TestMatchConcurrent(t *testing.T) {
+	table, err := Compile(smallSite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 200 {
+				for _, r := range smallSiteRequests() {
+					if _, ok := table.Match(r); !ok {
+						t.Errorf("%s%s: no match", r.Host, r.Path)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
