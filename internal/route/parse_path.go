@@ -24,7 +24,8 @@ type pathPattern struct {
 	// text is the exact path, or the prefix without its "/*" ("/a" for "/a/*"), or the regex
 	// source.
 	text string
-	// segs are the segments after the leading "/", for params and prefix patterns.
+	// segs are the segments after the leading "/", for params and prefix patterns (a prefix
+	// may hold parameters too: "/tenants/{t}/*").
 	segs   []patternSeg
 	params []paramSeg
 	re     *regexp.Regexp
@@ -114,8 +115,6 @@ func parsePathPattern(path string) (pathPattern, error) {
 		p.segs = append(p.segs, seg)
 	}
 	switch {
-	case prefix && len(p.params) > 0:
-		return pathPattern{}, fmt.Errorf("%q: a prefix (ending in \"/*\") cannot hold {parameters}; use path_regex", path)
 	case prefix:
 		p.kind = pathPrefix
 	case len(p.params) > 0:
@@ -144,8 +143,8 @@ func parseSegment(path, part string) (patternSeg, error) {
 		return patternSeg{}, fmt.Errorf("%q: empty parameter name in \"{}\"", path)
 	}
 	for i := 0; i < len(name); i++ {
-		if c := name[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
-			return patternSeg{}, fmt.Errorf("%q: parameter name %q: use letters, digits and '_'", path, name)
+		if c := name[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return patternSeg{}, fmt.Errorf("%q: parameter name %q: use letters, digits, '-', '_' and '.'", path, name)
 		}
 	}
 	return patternSeg{lit: name, param: true}, nil

@@ -21,7 +21,7 @@ type refSpec struct {
 	hostRank int    // 0 exact, 1 wildcard, 2 any
 	host     string // exact host, or the suffix with its dot for a wildcard
 	pathRank int    // 0 exact, 1 params, 2 prefix, 3 regex, 4 any
-	path     string // exact path, params pattern, or prefix without "/*"
+	path     string // exact path, params pattern, or prefix pattern without "/*"
 	re       *regexp.Regexp
 	reFirst  int // config index of the first spec with the same host and regex
 	weight   int
@@ -103,8 +103,15 @@ func before(a, b refSpec) bool {
 			}
 		}
 	case 2:
-		if len(a.path) != len(b.path) {
-			return len(a.path) > len(b.path)
+		as, bs := strings.Split(a.path, "/"), strings.Split(b.path, "/")
+		if len(as) != len(bs) {
+			return len(as) > len(bs)
+		}
+		for i := range as {
+			ap, bp := strings.HasPrefix(as[i], "{"), strings.HasPrefix(bs[i], "{")
+			if ap != bp {
+				return !ap
+			}
 		}
 	case 3:
 		if a.reFirst != b.reFirst {
@@ -166,9 +173,11 @@ func (rs refSpec) pathMatches(p string) (bool, []httpx.Param) {
 	switch rs.pathRank {
 	case 0:
 		return p == rs.path, nil
-	case 1:
+	case 1, 2:
+		// A params pattern spans the whole path; a prefix its first segments, the path going
+		// on with "/" or not at all.
 		pat, got := strings.Split(rs.path, "/"), strings.Split(p, "/")
-		if len(pat) != len(got) || got[0] != "" {
+		if got[0] != "" || len(got) < len(pat) || rs.pathRank == 1 && len(got) != len(pat) {
 			return false, nil
 		}
 		var ps []httpx.Param
@@ -184,8 +193,6 @@ func (rs refSpec) pathMatches(p string) (bool, []httpx.Param) {
 			}
 		}
 		return true, ps
-	case 2:
-		return p == rs.path || strings.HasPrefix(p, rs.path+"/"), nil
 	case 3:
 		return rs.re.MatchString(p), nil
 	}

@@ -208,7 +208,7 @@ func (g *group) match(r *httpx.Request) *route {
 	// empty path can only meet regexes and catch-alls.
 	if path != "" && path[0] == '/' {
 		if g.params != nil {
-			s := paramSearch{r: r, bestLits: -1}
+			s := search{r: r, bestScore: -1}
 			g.params.searchParams(path[1:], 0, &s)
 			if s.best != nil {
 				captureParams(s.best, path, r)
@@ -216,8 +216,11 @@ func (g *group) match(r *httpx.Request) *route {
 			}
 		}
 		if g.prefix != nil {
-			if rt := g.prefix.searchPrefix(path[1:], r); rt != nil {
-				return rt
+			s := search{r: r, bestScore: -1}
+			g.prefix.searchPrefix(path[1:], 0, &s)
+			if s.best != nil {
+				captureParams(s.best, path, r)
+				return s.best
 			}
 		}
 	}

@@ -10,8 +10,8 @@ import (
 // below it, comparing a few short strings beats hashing the segment.
 const smallFanout = 8
 
-// node is one segment position in a path trie. A host group has two tries: one for params
-// patterns (literal and parameter children) and one for prefixes (literal children only).
+// node is one segment position in a path trie. A host group has two tries, one for params
+// patterns and one for prefixes; both have literal and parameter children.
 type node struct {
 	lits   []edge           // literal children while there are few
 	litMap map[string]*node // literal children once there are many; lits is then nil
@@ -19,9 +19,12 @@ type node struct {
 	// routes ends here: params patterns whose last segment is this node, or prefixes that
 	// stop here. Kept in precedence order (weight, then config order).
 	routes []*route
-	// maxLits is the most literal segments below this node in any pattern through it; the
-	// params search uses it to skip subtrees that cannot beat the best match found so far.
-	maxLits int
+	// maxLits is the most literal segments below this node in any pattern through it, and
+	// maxDepth the most segments below it. The searches use them to skip subtrees that cannot
+	// beat the best match found so far: params patterns rank by literal segments, prefixes
+	// by length.
+	maxLits  int
+	maxDepth int
 }
 
 type edge struct {
@@ -61,18 +64,20 @@ func (n *node) insert(segs []patternSeg, rt *route) {
 	n.routes = append(n.routes, rt)
 }
 
-// finish orders each node's routes, computes maxLits and moves wide fan-outs into maps. It
-// runs once, after every insert.
+// finish orders each node's routes, computes maxLits and maxDepth and moves wide fan-outs
+// into maps. It runs once, after every insert.
 func (n *node) finish() {
 	sortByWeight(n.routes)
-	n.maxLits = 0
+	n.maxLits, n.maxDepth = 0, 0
 	for _, e := range n.lits {
 		e.next.finish()
 		n.maxLits = max(n.maxLits, 1+e.next.maxLits)
+		n.maxDepth = max(n.maxDepth, 1+e.next.maxDepth)
 	}
 	if n.param != nil {
 		n.param.finish()
 		n.maxLits = max(n.maxLits, n.param.maxLits)
+		n.maxDepth = max(n.maxDepth, 1+n.param.maxDepth)
 	}
 	if len(n.lits) > smallFanout {
 		n.litMap = make(map[string]*node, len(n.lits))
@@ -92,64 +97,72 @@ func nextSegment(rest string) (seg, after string, last bool) {
 	return rest, "", true
 }
 
-// paramSearch carries the best params match found so far through the trie walk.
-type paramSearch struct {
-	r        *httpx.Request
-	best     *route
-	bestLits int
+// search carries the best match found so far through a trie walk. score is the number of
+// literal segments for params patterns and the number of segments for prefixes.
+type search struct {
+	r         *httpx.Request
+	best      *route
+	bestScore int
 }
 
-// searchParams walks the params trie for the rest of a path. The walk tries the literal child
-// before the parameter child, so among patterns with the same number of literal segments it
-// reaches the one whose literal comes first at the first differing segment first; a later
-// pattern must have strictly more literal segments to replace it. Every node is visited at
-// most once, so the cost is bounded by the trie, whatever the path.
-func (n *node) searchParams(rest string, lits int, s *paramSearch) {
-	if lits+n.maxLits <= s.bestLits {
+// offer gives the routes ending at n, reached with the given score, to the search. Only a
+// strictly better score replaces the best: the walks visit a literal child before the
+// parameter child, so at equal score the route found first is the one whose literal comes
+// first at the first differing segment.
+func (n *node) offer(score int, s *search) {
+	if score <= s.bestScore {
+		return
+	}
+	if rt := firstAccepting(n.routes, s.r); rt != nil {
+		s.best, s.bestScore = rt, score
+	}
+}
+
+// searchParams walks the params trie for the rest of a path; lits counts the literal
+// segments matched so far. Every node is visited at most once, so the cost is bounded by the
+// trie, whatever the path.
+func (n *node) searchParams(rest string, lits int, s *search) {
+	if lits+n.maxLits <= s.bestScore {
 		return
 	}
 	seg, after, last := nextSegment(rest)
 	if c := n.child(seg); c != nil {
 		if last {
-			c.consider(lits+1, s)
+			c.offer(lits+1, s)
 		} else {
 			c.searchParams(after, lits+1, s)
 		}
 	}
 	if n.param != nil && seg != "" {
 		if last {
-			n.param.consider(lits, s)
+			n.param.offer(lits, s)
 		} else {
 			n.param.searchParams(after, lits, s)
 		}
 	}
 }
 
-// consider offers the routes ending at n, reached with lits literal segments, to the search.
-func (n *node) consider(lits int, s *paramSearch) {
-	if lits <= s.bestLits {
+// searchPrefix walks the prefix trie for the rest of a path; depth counts the segments matched
+// so far. A prefix covers the path when the path equals it or continues with "/", which is
+// exactly when the walk reaches its node, so every node reached offers its routes, deepest
+// (longest prefix) first.
+func (n *node) searchPrefix(rest string, depth int, s *search) {
+	if depth+n.maxDepth <= s.bestScore {
 		return
 	}
-	if rt := firstAccepting(n.routes, s.r); rt != nil {
-		s.best, s.bestLits = rt, lits
-	}
-}
-
-// searchPrefix returns the longest prefix under n that covers rest and whose route accepts r.
-// A prefix matches when the path equals it or continues with "/", which is exactly when the
-// walk reaches its node.
-func (n *node) searchPrefix(rest string, r *httpx.Request) *route {
 	seg, after, last := nextSegment(rest)
-	c := n.child(seg)
-	if c == nil {
-		return nil
-	}
-	if !last {
-		if rt := c.searchPrefix(after, r); rt != nil {
-			return rt
+	if c := n.child(seg); c != nil {
+		if !last {
+			c.searchPrefix(after, depth+1, s)
 		}
+		c.offer(depth+1, s)
 	}
-	return firstAccepting(c.routes, r)
+	if n.param != nil && seg != "" {
+		if !last {
+			n.param.searchPrefix(after, depth+1, s)
+		}
+		n.param.offer(depth+1, s)
+	}
 }
 
 // captureParams appends the parameters rt captures from path to r.Params.
