@@ -1,0 +1,261 @@
+package h1
+
+// Reading and parsing an upstream's response head (RFC 9112 §4 and §6.3), as strictly as the
+// server parses requests: a proxy that frames a response differently from the next hop is as
+// exposed to smuggling as one that frames requests differently.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"aya/internal/httpx"
+)
+
+// errMalformedResponse marks a response head that breaks the grammar or its framing rules.
+var errMalformedResponse = errors.New("malformed response")
+
+// maxResponseFields bounds the field lines of one response head; the byte limit is the real
+// guard, this one keeps a head of tiny lines from growing resp.Header without end.
+const maxResponseFields = 256
+
+// respFraming is how the body that follows a response head is delimited.
+type respFraming uint8
+
+const (
+	respNoBody     respFraming = iota // no body: HEAD, 1xx, 204, 304
+	respLength                        // Content-Length bytes
+	respChunked                       // chunked transfer coding
+	respUntilClose                    // everything until the upstream closes
+)
+
+// respHead is what the parser learned beyond what it stores in the httpx.Response.
+type respHead struct {
+	framing respFraming
+	length  int64 // respLength: bytes to read
+	// keepAlive: the connection may carry another exchange after this one (HTTP/1.1, no
+	// "Connection: close", and the body has its own framing).
+	keepAlive bool
+}
+
+// readRespHead reads one response head, status line to the empty line, into buf (reused) and
+// returns it. got reports whether any byte arrived, which tells a connection the upstream had
+// already closed (nothing) from one that broke mid-response. A head may span many reads and
+// any number of buffer refills; max bounds its size.
+func readRespHead(br *bufio.Reader, buf []byte, max int) (head []byte, got bool, err error) {
+	buf = buf[:0]
+	lineStart := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(buf)+len(line) > max {
+			return buf, true, fmt.Errorf("%w: more than %d bytes", errRespHeadTooLarge, max)
+		}
+		buf = append(buf, line...)
+		switch err {
+		case nil:
+			// A line that is only CRLF (or a bare LF, which the parser then refuses) ends the
+			// head; stopping at the bare LF too means a malformed head fails now instead of
+			// waiting for bytes that will never come.
+			if n := len(buf) - lineStart; n == 1 || (n == 2 && buf[lineStart] == '\r') {
+				return buf, true, nil
+			}
+			lineStart = len(buf)
+		case bufio.ErrBufferFull:
+			// The line goes on past the buffer: keep what we have and read the rest of it.
+		default:
+			return buf, len(buf) > 0, err
+		}
+	}
+}
+
+// parseResponseHead parses a complete head (as readRespHead returns it) into resp and h. The
+// strings stored in resp point into head, which must not change while they are in use.
+// reqMethod decides whether a body follows (never after HEAD).
+func parseResponseHead(head []byte, reqMethod string, resp *httpx.Response, h *respHead) error {
+	line, rest, ok := respLine(head)
+	if !ok {
+		return fmt.Errorf("%w: status line does not end in CRLF", errMalformedResponse)
+	}
+	http11, err := parseStatusLine(line, resp)
+	if err != nil {
+		return err
+	}
+
+	var (
+		clSeen, teSeen, closeTok bool
+		length                   int64
+	)
+	resp.Header = resp.Header[:0]
+	for {
+		line, rest, ok = respLine(rest)
+		if !ok {
+			return fmt.Errorf("%w: header line does not end in CRLF", errMalformedResponse)
+		}
+		if len(line) == 0 {
+			break
+		}
+		if len(resp.Header) == maxResponseFields {
+			return fmt.Errorf("%w: more than %d header fields", errMalformedResponse, maxResponseFields)
+		}
+		name, value, ok := splitField(line)
+		if !ok {
+			// Covers obs-fold (a line starting with whitespace), whitespace before the colon,
+			// a missing colon and control bytes in the value: RFC 9112 §5.2 lets a proxy
+			// reject the first, and the others are refused everywhere.
+			return fmt.Errorf("%w: invalid header line %.60q", errMalformedResponse, line)
+		}
+		switch len(name) {
+		case 10:
+			if equalFoldBytes(name, "connection") && headerHasToken(value, "close") {
+				closeTok = true
+			}
+		case 14:
+			if equalFoldBytes(name, "content-length") {
+				if clSeen {
+					return fmt.Errorf("%w: more than one Content-Length", errMalformedResponse)
+				}
+				clSeen = true
+				if length, ok = respContentLength(value); !ok {
+					return fmt.Errorf("%w: invalid Content-Length %.30q", errMalformedResponse, value)
+				}
+			}
+		case 17:
+			if equalFoldBytes(name, "transfer-encoding") {
+				if teSeen || !equalFoldBytes(value, "chunked") {
+					// Anything but exactly one "chunked" (gzip, chunked; a repeated field;
+					// chunked not last) is a coding aya does not forward.
+					return fmt.Errorf("%w: unsupported Transfer-Encoding %.30q", errMalformedResponse, value)
+				}
+				teSeen = true
+			}
+		}
+		resp.Header = append(resp.Header, httpx.Field{Name: bytesString(name), Value: bytesString(value)})
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: bytes after the end of the head", errMalformedResponse)
+	}
+	if clSeen && teSeen {
+		return fmt.Errorf("%w: both Content-Length and Transfer-Encoding (a smuggling vector)", errMalformedResponse)
+	}
+	if teSeen && !http11 {
+		return fmt.Errorf("%w: Transfer-Encoding in an HTTP/1.0 response", errMalformedResponse)
+	}
+
+	*h = respHead{keepAlive: http11 && !closeTok}
+	switch st := resp.Status; {
+	case reqMethod == "HEAD":
+		h.framing = respNoBody
+		resp.ContentLength = -1
+		if clSeen {
+			resp.ContentLength = length
+		}
+	case st < 200 || st == 204 || st == 304:
+		h.framing = respNoBody
+		resp.ContentLength = 0
+	case teSeen:
+		h.framing = respChunked
+		resp.ContentLength = -1
+	case clSeen:
+		h.framing = respLength
+		h.length = length
+		resp.ContentLength = length
+	default:
+		h.framing = respUntilClose
+		h.keepAlive = false
+		resp.ContentLength = -1
+	}
+	return nil
+}
+
+// parseStatusLine parses "HTTP/1.x SP 3DIGIT SP reason". The reason phrase may be empty and
+// its leading space missing, which is common and harmless.
+func parseStatusLine(line []byte, resp *httpx.Response) (http11 bool, err error) {
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' {
+		return false, fmt.Errorf("%w: invalid status line %.40q", errMalformedResponse, line)
+	}
+	switch line[7] {
+	case '1':
+		resp.Proto, http11 = "HTTP/1.1", true
+	case '0':
+		resp.Proto = "HTTP/1.0"
+	default:
+		return false, fmt.Errorf("%w: unsupported version in status line %.40q", errMalformedResponse, line)
+	}
+	d0, d1, d2 := line[9]-'0', line[10]-'0', line[11]-'0'
+	if d0 < 1 || d0 > 5 || d1 > 9 || d2 > 9 {
+		return false, fmt.Errorf("%w: invalid status code in %.40q", errMalformedResponse, line)
+	}
+	resp.Status = int(d0)*100 + int(d1)*10 + int(d2)
+	if len(line) > 12 && (line[12] != ' ' || !validValue(line[13:])) {
+		return false, fmt.Errorf("%w: invalid status line %.40q", errMalformedResponse, line)
+	}
+	return http11, nil
+}
+
+// respLine splits off the first CRLF-terminated line. A bare LF or a CR anywhere but before
+// the LF makes it fail: a line two parsers would split differently is never accepted.
+func respLine(b []byte) (line, rest []byte, ok bool) {
+	for i, c := range b {
+		if c == '\n' {
+			if i == 0 || b[i-1] != '\r' {
+				return nil, nil, false
+			}
+			return b[:i-1], b[i+1:], true
+		}
+		if c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
+}
+
+// respContentLength accepts 1*DIGIT that fits in an int64: no sign, no spaces, no list.
+func respContentLength(v []byte) (int64, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' || n > (math.MaxInt64-9)/10 {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// headerHasToken reports whether the comma-separated list v holds tok (lower-case), ignoring case
+// and optional whitespace.
+func headerHasToken[T string | []byte](v T, tok string) bool {
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && v[i] != ',' {
+			i++
+		}
+		elem := v[:i]
+		for len(elem) > 0 && (elem[0] == ' ' || elem[0] == '\t') {
+			elem = elem[1:]
+		}
+		for len(elem) > 0 && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
+			elem = elem[:len(elem)-1]
+		}
+		if equalFoldBytes(elem, tok) {
+			return true
+		}
+		if i == len(v) {
+			break
+		}
+		v = v[i+1:]
+	}
+	return false
+}
+
+// bytesString views b as a string without copying; b must not change while it is in use.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
