@@ -17,12 +17,14 @@ import (
 	"aya/internal/httpx"
 )
 
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
 // serveTest serves s on a fresh 127.0.0.1 port and returns its address; the server is
 // closed when the test ends.
 func serveTest(t testing.TB, s *Server) string {
 	t.Helper()
 	if s.Logger == nil {
-		s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		s.Logger = quietLog
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
