@@ -120,3 +120,22 @@ func TestCompileAccepts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAnchoredPrefix(t *testing.T) {
+	for src, want := range map[string]string{
+		"^/legacy/[a-z]+$": "/legacy/",
+		"^/v1":             "/v1",
+		"^/v[0-9]+/":       "/v",
+		"/v[0-9]+/":        "",
+		"(?i)^/admin":      "",
+		"(?m)^/a":          "",
+		"^(/a|/b)":         "",
+		"^":                "",
+		"^a|^b":            "",
+		"(?s)^/a.":         "/a",
+	} {
+		if got := anchoredPrefix(src); got != want {
+			t.Errorf("anchoredPrefix(%q) = %q, want %q", src, got, want)
+		}
+	}
+}

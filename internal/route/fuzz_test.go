@@ -44,6 +44,8 @@ var oracleSpecs = []Spec{
 	{Path: "/a/{u}/*", Methods: []string{"GET"}},
 	{Path: "/{t}/{u}/c/*"},
 	{Host: "*.example.com", Path: "/{v}/*"},
+	{Path: "~^/a/b/c$", Query: map[string]string{"v": "2"}},
+	{Host: "api.example.com", PathRegex: "^/v1/users/[0-9]+$", Headers: map[string]string{"x-env": "*"}},
 }
 
 var (

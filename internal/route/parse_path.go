@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -29,6 +30,8 @@ type pathPattern struct {
 	segs   []patternSeg
 	params []paramSeg
 	re     *regexp.Regexp
+	// rePrefix is a literal every match of re starts with, "" when there is none to check.
+	rePrefix string
 }
 
 // patternSeg is one segment of a pattern: a literal, or a parameter when param is set.
@@ -71,7 +74,25 @@ func parseRegex(src string) (pathPattern, error) {
 	if err != nil {
 		return pathPattern{}, fmt.Errorf("%q: %w", src, err)
 	}
-	return pathPattern{kind: pathRegex, text: src, re: re}, nil
+	return pathPattern{kind: pathRegex, text: src, re: re, rePrefix: anchoredPrefix(src)}, nil
+}
+
+// anchoredPrefix returns the literal every match of an "^/literal..." regex starts with, or "".
+// Checking it with strings.HasPrefix costs a few nanoseconds, where running the regex to
+// reject a path costs tens, and configs that use regexes tend to have many of them.
+func anchoredPrefix(src string) string {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	re = re.Simplify()
+	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
+		return ""
+	}
+	if lit := re.Sub[1]; lit.Op == syntax.OpLiteral && lit.Flags&syntax.FoldCase == 0 {
+		return string(lit.Rune)
+	}
+	return ""
 }
 
 func parsePathPattern(path string) (pathPattern, error) {

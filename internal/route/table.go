@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"strings"
 
 	"aya/internal/httpx"
 )
@@ -29,6 +30,7 @@ type group struct {
 // config order decide among them, and the regex runs once for all of them.
 type regexRoutes struct {
 	re     *regexp.Regexp
+	prefix string // a literal every match starts with, "" when unknown
 	routes []*route
 }
 
@@ -119,7 +121,7 @@ func (g *group) add(p pathPattern, rt *route) {
 				return
 			}
 		}
-		g.regex = append(g.regex, regexRoutes{re: p.re, routes: []*route{rt}})
+		g.regex = append(g.regex, regexRoutes{re: p.re, prefix: p.rePrefix, routes: []*route{rt}})
 	case pathAny:
 		g.any = append(g.any, rt)
 	}
@@ -227,8 +229,12 @@ func (g *group) match(r *httpx.Request) *route {
 	for i := range g.regex {
 		// Predicates are cheap and the regex is not, so find the route that would win
 		// first and run the regex only if there is one.
-		rt := firstAccepting(g.regex[i].routes, r)
-		if rt != nil && g.regex[i].re.MatchString(path) {
+		rr := &g.regex[i]
+		if !strings.HasPrefix(path, rr.prefix) {
+			continue
+		}
+		rt := firstAccepting(rr.routes, r)
+		if rt != nil && rr.re.MatchString(path) {
 			return rt
 		}
 	}
