@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -54,6 +55,7 @@ type Client struct {
 	readTimeout           time.Duration
 	writeTimeout          time.Duration
 	maxHeaderBytes        int
+	probeAfter            time.Duration // probeIdleAfter; tests shorten it
 	pool                  connPool
 	bodies                sync.Pool // *outBody
 }
@@ -94,6 +96,7 @@ func (c *Client) setup() {
 	c.readTimeout = clientDefault(c.ReadTimeout, DefaultReadTimeout)
 	c.writeTimeout = clientDefault(c.WriteTimeout, DefaultWriteTimeout)
 	c.maxHeaderBytes = clientDefault(c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	c.probeAfter = clientDefault(c.probeAfter, probeIdleAfter)
 	c.pool.maxIdle = clientDefault(c.MaxIdle, DefaultMaxIdle)
 	c.pool.idleTimeout = clientDefault(c.IdleTimeout, DefaultIdleTimeout)
 	c.dialFn = c.Dialer
@@ -159,7 +162,7 @@ func (c *Client) Do(ctx context.Context, req *httpx.Request, resp *httpx.Respons
 	if err != nil {
 		return err
 	}
-	cc, reused, err := c.getConn(ctx)
+	cc, reused, err := c.getConn(ctx, ob != nil && ob.mode == reqBodyStream)
 	if err == nil {
 		var retry bool
 		err, retry = c.exchange(ctx, cc, req, resp, ob)
@@ -180,15 +183,17 @@ func (c *Client) Do(ctx context.Context, req *httpx.Request, resp *httpx.Respons
 }
 
 // getConn returns a pooled connection, probing it first when it has been idle for a while, or
-// dials a new one.
-func (c *Client) getConn(ctx context.Context) (cc *clientConn, reused bool, err error) {
+// dials a new one. A streamed body always has the connection probed: the writer can consume
+// more than the replay buffer holds before a reset comes back, so a closed connection must
+// be caught before, and a system call is cheap next to such a body.
+func (c *Client) getConn(ctx context.Context, probe bool) (cc *clientConn, reused bool, err error) {
 	now := time.Now()
 	for {
 		cc = c.pool.get(now)
 		if cc == nil {
 			break
 		}
-		if now.Sub(cc.idleSince) < probeIdleAfter || cc.alive(now) {
+		if !probe && now.Sub(cc.idleSince) < c.probeAfter || cc.alive(now) {
 			return cc, true, nil
 		}
 		c.pool.drop()
@@ -245,11 +250,12 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Reques
 	}
 	if herr != nil {
 		cc.fail()
-		e := c.classify(ctx, "read response header", herr, KindReset)
-		if !got && e.Kind == KindReset && ctx.Err() == nil && (isStale(herr) || isStale(werr)) {
-			return e, true
+		stale := !got && (isStale(herr) || isStale(werr))
+		if stale {
+			herr = fmt.Errorf("connection closed before any response byte: %w", herr)
 		}
-		return e, false
+		e := c.classify(ctx, "read response header", herr, KindReset)
+		return e, stale && e.Kind == KindReset && ctx.Err() == nil
 	}
 
 	if resp.Status == 101 {

@@ -1,0 +1,178 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"aya/internal/httpx"
+)
+
+// digestReply answers with the method, the body's length and its SHA-256, so a test can tell
+// the upstream received exactly the body it sent.
+func digestReply(req *http.Request, body []byte) string {
+	b := fmt.Sprintf("%s %d %x", req.Method, len(body), sha256.Sum256(body))
+	return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b)
+}
+
+func digestOf(method string, body []byte) string {
+	return fmt.Sprintf("%s %d %x", method, len(body), sha256.Sum256(body))
+}
+
+// TestClientRetriesClosedIdleConn: the upstream closes each connection right after
+// answering, without "Connection: close". The next request meets the closed connection
+// before the probe would look at it, and must be sent again on a fresh one, transparently,
+// whatever its method and body.
+func TestClientRetriesClosedIdleConn(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 200<<10/16) // 200 KiB: streamed
+	tests := []struct {
+		name string
+		req  func() *httpx.Request
+		body []byte
+	}{
+		{name: "GET", req: func() *httpx.Request { return getReq("/") }},
+		{name: "POST small", body: []byte("small body"), req: func() *httpx.Request {
+			r := getReq("/")
+			r.Method, r.Body, r.ContentLength = "POST", strings.NewReader("small body"), 10
+			return r
+		}},
+		{name: "POST chunked", body: []byte("chunked body"), req: func() *httpx.Request {
+			r := getReq("/")
+			r.Method, r.Body, r.ContentLength = "POST", strings.NewReader("chunked body"), -1
+			return r
+		}},
+		{name: "PUT large", body: big, req: func() *httpx.Request {
+			r := getReq("/")
+			r.Method, r.Body, r.ContentLength = "PUT", bytes.NewReader(big), int64(len(big))
+			return r
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var served atomic.Int32
+			up := newRawUpstream(t, answer(func(req *http.Request, body []byte) (string, bool) {
+				served.Add(1)
+				return digestReply(req, body), false
+			}))
+			c := newTestClient(up.addr())
+			defer c.Close()
+			for i := range 3 {
+				req := tt.req()
+				resp, body := do(t, c, req)
+				if want := digestOf(req.Method, tt.body); resp.Status != 200 || body != want {
+					t.Fatalf("request %d: %d %q, want %q", i, resp.Status, body, want)
+				}
+				// Let the upstream's close land before the next request takes the connection.
+				waitFor(t, "upstream close", func() bool { return up.accepted.Load() == int32(i+1) })
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := served.Load(); n != 3 {
+				t.Errorf("upstream served %d requests, want 3 (each exactly once)", n)
+			}
+		})
+	}
+}
+
+// TestClientNoRetryOnFreshConn: a connection just dialed that fails is the upstream's answer,
+// not a stale connection, so it is not retried.
+func TestClientNoRetryOnFreshConn(t *testing.T) {
+	up := newRawUpstream(t, func(c net.Conn) {
+		http.ReadRequest(bufio.NewReader(c))
+	})
+	c := newTestClient(up.addr())
+	defer c.Close()
+	err := c.Do(context.Background(), getReq("/"), &httpx.Response{})
+	if !errors.Is(err, KindReset) {
+		t.Fatalf("err = %v, want KindReset", err)
+	}
+	if n := up.accepted.Load(); n != 1 {
+		t.Errorf("accepted %d connections, want 1 (no retry)", n)
+	}
+}
+
+// slowStart hands out its first 64 KiB in 8 KiB pieces, 10ms apart, like a client uploading
+// over a slow link, then the rest at once.
+type slowStart struct {
+	r    io.Reader
+	read int
+}
+
+func (s *slowStart) Read(p []byte) (int, error) {
+	if s.read < maxReplayBody {
+		time.Sleep(10 * time.Millisecond)
+		p = p[:min(len(p), 8<<10)]
+	}
+	n, err := s.r.Read(p)
+	s.read += n
+	return n, err
+}
+
+// TestClientReplayLimit: a reused connection closed after the upstream read part of a body
+// is retried when what was read from the body still fits the replay buffer, with the body
+// sent whole; past that, the error says why it was not.
+func TestClientReplayLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		readN   int64 // body bytes the upstream reads on the reused connection before closing it
+		retried bool
+	}{
+		{name: "within replay buffer", readN: 10 << 10, retried: true},
+		{name: "beyond replay buffer", readN: 512 << 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := bytes.Repeat([]byte("x"), 1<<20)
+			var conns atomic.Int32
+			up := newRawUpstream(t, func(c net.Conn) {
+				n := conns.Add(1)
+				br := bufio.NewReader(c)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if n == 1 && i == 1 {
+						// The second request on the first connection: read some, then vanish.
+						io.CopyN(io.Discard, req.Body, tt.readN)
+						return
+					}
+					b, _ := io.ReadAll(req.Body)
+					io.WriteString(c, digestReply(req, b))
+				}
+			})
+			c := newTestClient(up.addr())
+			defer c.Close()
+			do(t, c, getReq("/warm"))
+			req := getReq("/")
+			req.Method, req.Body, req.ContentLength = "POST", &slowStart{r: bytes.NewReader(body)}, int64(len(body))
+			resp := &httpx.Response{}
+			err := c.Do(context.Background(), req, resp)
+			if tt.retried {
+				if err != nil {
+					t.Fatalf("Do: %v", err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if want := digestOf("POST", body); string(got) != want {
+					t.Fatalf("upstream got %q, want %q", got, want)
+				}
+				return
+			}
+			if !errors.Is(err, KindReset) || !errors.Is(err, errNoRetryBody) {
+				t.Fatalf("err = %v, want KindReset explaining the body was too large to resend", err)
+			}
+			if c.ActiveConns() != 0 {
+				t.Errorf("active = %d", c.ActiveConns())
+			}
+		})
+	}
+}
