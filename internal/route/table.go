@@ -11,7 +11,7 @@ import (
 
 // Table is a compiled set of Specs. It is immutable after Compile and safe for concurrent use.
 type Table struct {
-	routes []route
+	routes []route           // every compiled route, in config order; the groups point into it
 	exact  map[string]*group // lowercased host → its routes
 	wild   map[string]*group // lowercased suffix with its dot (".example.com") → its routes
 	any    *group            // routes without a host, nil when there are none
