@@ -19,7 +19,7 @@ import (
 const (
 	// maxWork bounds the nodes a decode visits, so alias and merge-key expansion of a hostile
 	// file cannot grow without limit.
-	maxWork = 1 << 20
+	maxWork = 1 << 18
 	// maxAliasHops bounds alias-to-alias chains and nested merge keys.
 	maxAliasHops = 32
 )

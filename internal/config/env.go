@@ -104,7 +104,9 @@ func commentStart(line []byte) int {
 		c := line[i]
 		switch {
 		case quote == '"' && c == '\\':
-			i++
+			i++ // an escaped character, perhaps a quote
+		case quote == '\'' && c == '\'' && i+1 < len(line) && line[i+1] == '\'':
+			i++ // '' is a quote inside a single-quoted scalar
 		case quote != 0:
 			if c == quote {
 				quote = 0

@@ -144,6 +144,8 @@ func TestParseBad(t *testing.T) {
   - {name: d, upstream: app, match: {path: "api/"}}
   - {name: e, upstream: app, match: {path: "/f.{ext}"}}
   - {name: f, upstream: app, match: {path: "/{id}/{id}"}}
+  - {name: g, upstream: app, match: {path: "/a//b"}}
+  - {name: h, upstream: app, match: {path: "/café"}}
 `, nil, []string{
 			`4: route "a" match: invalid path "/a/*/b": * is allowed only as the last segment, like "/api/*"`,
 			`5: route "b" match: invalid path "/users/{id": unbalanced { }: write parameters like "/users/{id}"`,
@@ -151,6 +153,8 @@ func TestParseBad(t *testing.T) {
 			`7: route "d" match: invalid path "api/": must start with /, like "/api/*" (or "~regex" for a regex)`,
 			`8: route "e" match: invalid path "/f.{ext}": a parameter must be a whole segment, like "/users/{id}"`,
 			`9: route "f" match: invalid path "/{id}/{id}": parameter {id} appears twice`,
+			`10: route "g" match: invalid path "/a//b": empty segment ("//")`,
+			`11: route "h" match: invalid path "/café": percent-encode non-ASCII characters, as clients send them`,
 		}},
 		{"tls files missing or not loading", `listeners:
   - name: tls

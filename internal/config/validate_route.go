@@ -144,6 +144,12 @@ func checkPathPattern(p string) string {
 	if strings.ContainsAny(p, " \t?#") || strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return fmt.Sprintf("invalid path %q: no spaces, control characters, ? or # (match the query with query:)", p)
 	}
+	if strings.Contains(p, "//") {
+		return fmt.Sprintf(`invalid path %q: empty segment ("//")`, p)
+	}
+	if strings.ContainsFunc(p, func(r rune) bool { return r >= 0x80 }) {
+		return fmt.Sprintf("invalid path %q: percent-encode non-ASCII characters, as clients send them", p)
+	}
 	if strings.Count(p, "{") != strings.Count(p, "}") {
 		return fmt.Sprintf(`invalid path %q: unbalanced { }: write parameters like "/users/{id}"`, p)
 	}
