@@ -236,6 +236,17 @@ func TestParseBad(t *testing.T) {
 			`4: listener "web" timeouts: write: invalid duration "-1s": must not be negative`,
 			`5: listener "web" limits: max_header_bytes: invalid size "10XB": write bytes or a number with a unit, like 512, 64KB or 10MB (KB = 1024 bytes)`,
 		}},
+		{"zero timeouts", `listeners:
+  - {name: web, address: "127.0.0.1:8080", timeouts: {idle: 0}}
+upstreams:
+  - name: app
+    targets: [{url: "http://127.0.0.1:9001"}]
+    timeouts:
+      connect: 0s
+` + okRoute, nil, []string{
+			`2: listener "web" timeouts: idle must be more than 0; for a very long wait write one, like 24h`,
+			`7: upstream "app" timeouts: connect must be more than 0; for a very long wait write one, like 24h`,
+		}},
 		{"unset environment variables", `listeners:
   - {name: web, address: "${AYA_TEST_ADDR}"}
 upstreams: [{name: app, targets: [{url: "${AYA_TEST_URL}"}]}]

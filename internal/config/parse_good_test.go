@@ -131,7 +131,7 @@ func TestExplicitValuesOverrideDefaults(t *testing.T) {
 	cfg, err := parse("aya.yaml", []byte(`listeners:
   - name: web
     address: ":8080"
-    timeouts: {idle: 0, write: 1m30s}
+    timeouts: {idle: 5m, write: 1m30s}
     limits: {max_request_line: 16KiB, max_header_bytes: 1MB, max_conns: 1000, max_conns_per_ip: 10}
     trusted_proxies: [10.0.0.0/8, 192.168.1.1, "::1", 172.16.5.4/12]
 upstreams:
@@ -140,7 +140,7 @@ upstreams:
     hash_key: header:X-User
     targets: [{url: "https://api.internal", weight: 3, protocol: h2}]
     tls: {server_name: api.internal, insecure_skip_verify: true}
-    pool: {max_idle: 0, max_conns: 50}
+    pool: {max_idle: 0}
 routes:
   - name: a
     upstream: app
@@ -158,7 +158,7 @@ log: {level: debug, format: text}
 		t.Fatal(err)
 	}
 	l := cfg.Listeners[0]
-	if l.Timeouts.Idle != 0 || l.Timeouts.Write.D() != 90*time.Second || l.Timeouts.ReadHeader.D() != 10*time.Second {
+	if l.Timeouts.Idle.D() != 5*time.Minute || l.Timeouts.Write.D() != 90*time.Second || l.Timeouts.ReadHeader.D() != 10*time.Second {
 		t.Errorf("timeouts = %+v", l.Timeouts)
 	}
 	if l.Limits != (ListenerLimits{MaxConns: 1000, MaxConnsPerIP: 10, MaxRequestLine: 16 << 10, MaxHeaderBytes: 1 << 20, MaxHeaderCount: 100}) {
@@ -172,7 +172,7 @@ log: {level: debug, format: text}
 		t.Errorf("trusted_proxies = %v", l.TrustedProxies)
 	}
 	u := cfg.Upstreams[0]
-	if u.HashKey != (HashKey{Kind: HashHeader, Name: "X-User"}) || u.Pool != (Pool{MaxIdle: 0, MaxConns: 50}) {
+	if u.HashKey != (HashKey{Kind: HashHeader, Name: "X-User"}) || u.Pool != (Pool{MaxIdle: 0}) {
 		t.Errorf("upstream = %+v", u)
 	}
 	if tg := u.Targets[0]; tg.Host != "api.internal:443" || tg.Protocol != ProtocolH2 || tg.Weight != 3 {

@@ -37,12 +37,12 @@ type Listener struct {
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
 }
 
-// ListenerTimeouts bound how long a client may take. Zero disables a timeout.
+// ListenerTimeouts bound how long a client may take. Validation guarantees each is above 0.
 type ListenerTimeouts struct {
 	ReadHeader Duration `yaml:"read_header" default:"10s"` // from first byte to end of the head
 	Idle       Duration `yaml:"idle" default:"60s"`        // keep-alive wait between requests
-	BodyRead   Duration `yaml:"body_read" default:"60s"`   // reading the whole request body
-	Write      Duration `yaml:"write" default:"60s"`       // between successive response writes
+	BodyRead   Duration `yaml:"body_read" default:"60s"`   // wait for more request body bytes
+	Write      Duration `yaml:"write" default:"60s"`       // one stalled write to the client
 }
 
 // ListenerLimits protect the listener from too many or too large requests. Zero means unlimited
@@ -142,7 +142,8 @@ type Target struct {
 	Host   string `yaml:"-"` // host:port, the port made explicit (80 for http/h2c, 443 for https)
 }
 
-// UpstreamTimeouts bound each phase of an upstream exchange. Zero disables a timeout.
+// UpstreamTimeouts bound each phase of an upstream exchange. Validation guarantees each is
+// above 0.
 type UpstreamTimeouts struct {
 	Connect        Duration `yaml:"connect" default:"5s"`
 	TLSHandshake   Duration `yaml:"tls_handshake" default:"10s"`
@@ -154,8 +155,7 @@ type UpstreamTimeouts struct {
 
 // Pool sizes the per-target connection pool.
 type Pool struct {
-	MaxIdle  int `yaml:"max_idle" default:"64"` // idle keep-alive connections kept per target
-	MaxConns int `yaml:"max_conns"`             // open connections per target, 0 = unlimited
+	MaxIdle int `yaml:"max_idle" default:"64"` // idle connections kept per target; 0 = none kept
 }
 
 // UpstreamTLS configures how aya verifies and authenticates to https/h2 targets.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"net"
 	"net/netip"
 	"strconv"
@@ -194,6 +195,19 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// positiveTimeouts checks that every Duration in a timeouts struct is above zero. Zero would
+// read as "no timeout" to some and "default" to others; a very long wait is written as such.
+func (v *validator) positiveTimeouts(timeouts any, path, ctx string, fallback int) {
+	rv := reflect.ValueOf(timeouts)
+	for i := range rv.NumField() {
+		name, ok := yamlName(rv.Type().Field(i))
+		d, isDur := rv.Field(i).Interface().(Duration)
+		if ok && isDur && d <= 0 {
+			v.errAt(path+"."+name, fallback, "%s: %s must be more than 0; for a very long wait write one, like 24h", ctx, name)
+		}
+	}
 }
 
 func (v *validator) admin(cfg *Config) {

@@ -33,6 +33,7 @@ func (v *validator) listeners(cfg *Config) {
 				v.errAt(path+".h2c", l.Line, "%s: h2c is for plain listeners; a TLS listener offers HTTP/2 through ALPN already, remove h2c", ctx)
 			}
 		}
+		v.positiveTimeouts(l.Timeouts, path+".timeouts", ctx+" timeouts", l.Line)
 		v.listenerLimits(l, path, ctx)
 	}
 }

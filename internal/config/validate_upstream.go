@@ -48,12 +48,9 @@ func (v *validator) upstreams(cfg *Config) {
 			hasTLS = hasTLS || t.Scheme == SchemeHTTPS
 		}
 
-		p := &u.Pool
-		if p.MaxIdle < 0 {
-			v.errAt(path+".pool.max_idle", u.Line, "%s pool: max_idle must not be negative", ctx)
-		}
-		if p.MaxConns < 0 {
-			v.errAt(path+".pool.max_conns", u.Line, "%s pool: max_conns must not be negative (0 = unlimited)", ctx)
+		v.positiveTimeouts(u.Timeouts, path+".timeouts", ctx+" timeouts", u.Line)
+		if u.Pool.MaxIdle < 0 {
+			v.errAt(path+".pool.max_idle", u.Line, "%s pool: max_idle must not be negative (0 keeps no idle connection)", ctx)
 		}
 		if u.TLS != nil {
 			v.upstreamTLS(u.TLS, path+".tls", ctx+" tls")
