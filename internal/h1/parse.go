@@ -90,6 +90,10 @@ func parseRequest(head []byte, r *httpx.Request, maxFields int, f *reqFraming) (
 			if equalFoldBytes(name, "expect") {
 				expect, hasExpect = value, true
 			}
+		case 7:
+			if equalFoldBytes(name, "trailer") && !validTrailerDecl(value) {
+				return 400, "Trailer header names a field not allowed in a trailer"
+			}
 		case 10:
 			if equalFoldBytes(name, "connection") {
 				c, k := connectionTokens(value)
@@ -399,6 +403,24 @@ func checkTransferEncoding(v []byte) (int, string) {
 		return 400, "only \"Transfer-Encoding: chunked\" is accepted"
 	}
 	return 501, "unsupported transfer coding"
+}
+
+// validTrailerDecl checks a Trailer header (the list of trailer fields to come): none may be
+// a framing or routing field (net/http refuses these too).
+func validTrailerDecl(v []byte) bool {
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, ',')
+		var tok []byte
+		if i < 0 {
+			tok, v = v, nil
+		} else {
+			tok, v = v[:i], v[i+1:]
+		}
+		if forbiddenTrailer(trimOWS(tok)) {
+			return false
+		}
+	}
+	return true
 }
 
 // connectionTokens reports whether a Connection header value lists "close" or "keep-alive".
