@@ -478,8 +478,8 @@ admin: {address: "{{ADMIN}}"}
 		}
 	}
 	check("GET", "/dead/x", nil, 502)
-	check("GET", "/slow/delay/2s", nil, 504)
-	check("GET", "/total/delay/2s", nil, 504)
+	check("GET", "/slow/x?latency=2s", nil, 504)
+	check("GET", "/total/x?latency=2s", nil, 504)
 	check("POST", "/small/upload", strings.NewReader(strings.Repeat("x", 2048)), 413)
 	// The gateway still serves after all that.
 	resp, err := c.Get("http://" + web + "/total/ok")

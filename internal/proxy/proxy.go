@@ -128,7 +128,7 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 			status, msg = 400, "malformed or incomplete request body"
 			r.Close = true
 		}
-		p.log.Warn("upstream exchange failed", "route", rt.Name, "upstream", rt.Pool.Name,
+		p.log.Warn("upstream exchange failed", "upstream", rt.Pool.Name,
 			"target", t.Name, "request_id", r.ID, "error", err)
 		p.observe(t, status, d, err)
 		WriteError(w, r, status, msg)
