@@ -542,10 +542,16 @@ func (d *decoder) decodeSlice(n ast.Node, v reflect.Value, path, ctx, label stri
 		p := fmt.Sprintf("%s[%d]", path, i)
 		d.lines[p] = elLine
 		if isNull(el) {
+			d.bad[p] = true
 			d.p.add(elLine, "%s%s: empty list entry #%d", prefix(ctx), label, i+1)
 			continue
 		}
 		if et.Kind() == reflect.Struct && !isTextType(s.Index(i)) {
+			if short := shorthandField(et); short >= 0 && !isMapping(el) {
+				// "- http://a:1" stands for "- {url: http://a:1}".
+				d.decodeShorthand(el, s.Index(i), short, p, d.elemCtx(et, ctx, el, i), elLine)
+				continue
+			}
 			if !isMapping(el) {
 				d.typeErr(el, p, ctx, fmt.Sprintf("%s #%d", label, i+1), "a mapping", elLine)
 				continue
@@ -556,6 +562,37 @@ func (d *decoder) decodeSlice(n ast.Node, v reflect.Value, path, ctx, label stri
 		d.decodeValue(el, s.Index(i), p, ctx, fmt.Sprintf("%s #%d", label, i+1), elLine)
 	}
 	v.Set(s)
+}
+
+// shorthandField returns the index of the field tagged `shorthand:"true"`, which a scalar
+// list element sets on its own, or -1.
+func shorthandField(t reflect.Type) int {
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("shorthand") == "true" {
+			return i
+		}
+	}
+	return -1
+}
+
+// decodeShorthand fills a struct from a scalar that sets its shorthand field, defaults the
+// rest, and records lines as if the mapping form had been written.
+func (d *decoder) decodeShorthand(n ast.Node, v reflect.Value, field int, path, ctx string, line int) {
+	t := v.Type()
+	if f := v.FieldByName("Line"); f.IsValid() && f.Kind() == reflect.Int {
+		f.SetInt(int64(line))
+	}
+	name, _ := yamlName(t.Field(field))
+	p := joinPath(path, name)
+	d.lines[p] = line
+	d.decodeValue(n, v.Field(field), p, ctx, name, line)
+	for i := range t.NumField() {
+		if i != field {
+			if _, ok := yamlName(t.Field(i)); ok {
+				applyDefault(v.Field(i), t.Field(i))
+			}
+		}
+	}
 }
 
 // elemCtx names a list element for messages: objects with a name field by their name

@@ -352,6 +352,15 @@ upstreams: [{name: app, targets: [{url: "${AYA_TEST_URL}"}]}]
 			`5: upstream "app" tls: cert without key: client authentication needs both`,
 			`5: upstream "app": tls applies only to https targets and this upstream has none`,
 		}},
+		{"entries of the wrong type are reported once", "listeners: [5, [1]]\n" + okUpstream + `routes:
+  -
+  - {name: b, upstream: app, match: 5}
+`, nil, []string{
+			`1: listeners #1: want a mapping, got "5"`,
+			`1: listeners #2: want a mapping, got a list`,
+			`4: routes: empty list entry #1`,
+			`5: route "b": match: want a mapping, got "5"`,
+		}},
 		{"unknown alias", okListener + okUpstream + "routes: [{name: all, upstream: *nope}]\n", nil, []string{
 			`3: alias *nope refers to no anchor: define &nope before using it`,
 		}},

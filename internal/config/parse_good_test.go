@@ -235,6 +235,29 @@ func TestParseUsesProcessEnvironment(t *testing.T) {
 	}
 }
 
+func TestTargetShorthand(t *testing.T) {
+	cfg, err := parse("aya.yaml", []byte(okListener+`upstreams:
+  - name: app
+    targets:
+      - http://127.0.0.1:9001
+      - {url: "http://127.0.0.1:9002", weight: 2}
+`+okRoute), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Target{
+		{Line: 5, URL: "http://127.0.0.1:9001", Weight: 1, Protocol: ProtocolH1, Scheme: "http", Host: "127.0.0.1:9001"},
+		{Line: 6, URL: "http://127.0.0.1:9002", Weight: 2, Protocol: ProtocolH1, Scheme: "http", Host: "127.0.0.1:9002"},
+	}
+	if got := cfg.Upstreams[0].Targets; !reflect.DeepEqual(got, want) {
+		t.Errorf("targets:\n got %+v\nwant %+v", got, want)
+	}
+	_, err = parse("aya.yaml", []byte(okListener+"upstreams: [{name: app, targets: [ftp://x]}]\n"+okRoute), noEnv)
+	if want := `aya.yaml:2: upstream "app" target #1: invalid url "ftp://x": unsupported scheme "ftp", use http, https or h2c`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %s", err, want)
+	}
+}
+
 func TestAnchorsAndMergeKeys(t *testing.T) {
 	cfg, err := parse("aya.yaml", []byte(`x-timeouts: &fast {connect: 1s, read: 2s}
 x-target: &t {url: "http://127.0.0.1:9001", weight: 2}

@@ -133,7 +133,9 @@ const (
 type Target struct {
 	Line int `yaml:"-"`
 
-	URL      string `yaml:"url"`                   // http://, https:// or h2c://host[:port]
+	// URL is http://, https:// or h2c://host[:port]. A target may be written as its URL
+	// alone: "- http://10.0.0.1:9000".
+	URL      string `yaml:"url" shorthand:"true"`
 	Weight   int    `yaml:"weight" default:"1"`    // >= 1
 	Protocol string `yaml:"protocol" default:"h1"` // h1 or h2 (https only); h2c targets are always h2
 

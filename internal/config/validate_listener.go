@@ -12,6 +12,9 @@ func (v *validator) listeners(cfg *Config) {
 	for i := range cfg.Listeners {
 		l := &cfg.Listeners[i]
 		path := fmt.Sprintf("listeners[%d]", i)
+		if v.bad[path] {
+			continue
+		}
 		v.name("listener", l.Name, i, path, l.Line, names)
 		ctx := objName("listener", l.Name, i)
 
@@ -71,6 +74,9 @@ func (v *validator) listenerTLS(t *ListenerTLS, path, ctx string) {
 	for i := range t.Certificates {
 		c := &t.Certificates[i]
 		cp := fmt.Sprintf("%s.certificates[%d]", path, i)
+		if v.bad[cp] {
+			continue
+		}
 		cctx := fmt.Sprintf("%s certificate #%d", ctx, i+1)
 		c.Cert, c.Key = v.resolvePath(c.Cert), v.resolvePath(c.Key)
 		switch {

@@ -20,6 +20,9 @@ func (v *validator) routes(cfg *Config) {
 	for i := range cfg.Routes {
 		r := &cfg.Routes[i]
 		path := fmt.Sprintf("routes[%d]", i)
+		if v.bad[path] {
+			continue
+		}
 		v.name("route", r.Name, i, path, r.Line, names)
 		ctx := objName("route", r.Name, i)
 

@@ -24,6 +24,9 @@ func (v *validator) upstreams(cfg *Config) {
 	for i := range cfg.Upstreams {
 		u := &cfg.Upstreams[i]
 		path := fmt.Sprintf("upstreams[%d]", i)
+		if v.bad[path] {
+			continue
+		}
 		v.name("upstream", u.Name, i, path, u.Line, names)
 		ctx := objName("upstream", u.Name, i)
 
@@ -62,6 +65,9 @@ func (v *validator) upstreams(cfg *Config) {
 }
 
 func (v *validator) target(t *Target, path, ctx string, seen map[string]int) {
+	if v.bad[path] {
+		return
+	}
 	up := path + ".url"
 	ul := v.line(up, t.Line)
 	if t.URL == "" {
