@@ -2,9 +2,9 @@ package config
 
 import (
 	"fmt"
-	"reflect"
 	"net"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
 )
