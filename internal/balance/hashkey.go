@@ -113,7 +113,7 @@ const (
 // Keys come from clients, but a skewed key set can only pile load on a target the client
 // could pick by choosing its key anyway, so seeding buys no protection here.
 func hash[T string | []byte](s T) uint64 {
-	h := uint64(len(s)) * prime1
+	h := prime2 + uint64(len(s))*prime1
 	for len(s) >= 8 {
 		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56

@@ -3,6 +3,7 @@ package balance
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,26 +86,29 @@ func TestSequenceWeightsBounded(t *testing.T) {
 	tests := []struct {
 		name    string
 		weights []int
-		max     int
+		max     int // longest acceptable period
 	}{
-		{"huge weight", []int{1_000_000, 1, 500_000}, maxSequence + 3},
+		{"gcd", []int{4, 6, 10}, 2 + 3 + 5},
+		{"huge weights", []int{1_000_000, 1, 500_000}, maxSequence + 3},
 		{"beyond maxWeight", []int{1 << 40, 1}, maxSequence + 2},
-		{"many targets", make([]int, 5000), 5000},
+		{"many targets", slices.Repeat([]int{100, 1}, 1000), maxSequenceWork/2000 + 2000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			seq := smoothSequence(targetsOf(tt.weights...))
-			if len(seq) > tt.max {
-				t.Fatalf("period %d, want at most %d", len(seq), tt.max)
-			}
-			counts := make([]int, len(tt.weights))
-			for _, i := range seq {
-				counts[i]++
-			}
-			for i, c := range counts {
-				if c == 0 {
-					t.Fatalf("target %d never appears in the period", i)
+			w := sequenceWeights(targetsOf(tt.weights...))
+			total := 0
+			for i, x := range w {
+				if x < 1 {
+					t.Fatalf("target %d gets %d turns per period, want at least 1", i, x)
 				}
+				if tt.weights[i] > tt.weights[(i+1)%len(w)] && x <= w[(i+1)%len(w)] {
+					t.Fatalf("target %d (weight %d) no longer gets more turns than the next (weight %d): %d <= %d",
+						i, tt.weights[i], tt.weights[(i+1)%len(w)], x, w[(i+1)%len(w)])
+				}
+				total += x
+			}
+			if total > tt.max {
+				t.Fatalf("period %d, want at most %d", total, tt.max)
 			}
 		})
 	}
