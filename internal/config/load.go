@@ -36,6 +36,9 @@ func Parse(filename string, data []byte) (*Config, error) {
 
 func parse(filename string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	p := &problems{file: filename}
+	if filename == "" {
+		p.file = "config" // still reads as "config:3: reason"
+	}
 	data = expandEnv(data, lookup, p)
 	if len(p.list) > 0 {
 		// Parsing text with holes in it would only add confusing follow-on errors.

@@ -345,3 +345,10 @@ func TestErrorFormat(t *testing.T) {
 		t.Errorf("Errors.Error() = %q", got)
 	}
 }
+
+func TestParseWithoutFileName(t *testing.T) {
+	_, err := Parse("", []byte(okListener+okUpstream+"routes: [{name: all, upstream: x}]\n"))
+	if want := `config:3: route "all": upstream "x" is not defined`; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %s", err, want)
+	}
+}
