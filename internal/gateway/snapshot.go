@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -96,10 +97,33 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, log *slog.Logger, obs pro
 	}
 	t, err := route.Compile(specs)
 	if err != nil {
-		return nil, fmt.Errorf("%s: routes: %w", cfg.File, err)
+		return nil, routeErrors(cfg, err)
 	}
 	s.table = t
 	return s, nil
+}
+
+// routeErrors turns the route compiler's errors into config errors at each route's line.
+func routeErrors(cfg *config.Config, err error) error {
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		return fmt.Errorf("%s: routes: %w", cfg.File, err)
+	}
+	var out config.Errors
+	for _, e := range joined.Unwrap() {
+		var se *route.SpecError
+		if !errors.As(e, &se) || se.Index < 0 || se.Index >= len(cfg.Routes) {
+			out = append(out, config.Error{File: cfg.File, Msg: e.Error()})
+			continue
+		}
+		rc := &cfg.Routes[se.Index]
+		line := rc.Match.Line
+		if line == 0 {
+			line = rc.Line
+		}
+		out = append(out, config.Error{File: cfg.File, Line: line, Msg: fmt.Sprintf("route %q: match.%s: %v", rc.Name, se.Field, se.Err)})
+	}
+	return out
 }
 
 // routeTrust is the union of the trusted proxies of the listeners the route serves on.
