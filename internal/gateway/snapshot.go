@@ -214,9 +214,13 @@ func buildTarget(u *config.Upstream, tc config.Target, log *slog.Logger) (*upstr
 		}
 		t.Transport = upstream.NewH2(upstream.H2Options{Addr: tc.Host, TLS: tcfg, DialTimeout: to.Connect.D(), ResponseHeader: to.ResponseHeader.D(), IdleTimeout: to.Idle.D()})
 	default:
+		maxIdle := u.Pool.MaxIdle
+		if maxIdle == 0 {
+			maxIdle = -1 // config 0 means "keep none"; the client reads 0 as its default
+		}
 		c := &h1.Client{
 			Addr:                  tc.Host,
-			MaxIdle:               u.Pool.MaxIdle,
+			MaxIdle:               maxIdle,
 			IdleTimeout:           to.Idle.D(),
 			DialTimeout:           to.Connect.D(),
 			TLSHandshakeTimeout:   to.TLSHandshake.D(),

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"aya/internal/httpx"
+	"aya/internal/upstream"
 )
 
 func TestCopyEndToEnd(t *testing.T) {
@@ -169,5 +170,25 @@ func BenchmarkBuildHeaders(b *testing.B) {
 		out.Set("Host", "backend")
 		setForwarded(&out, r, false, &sc)
 		rules.Apply(&out)
+	}
+}
+
+func TestStripPrefix(t *testing.T) {
+	cases := []struct{ prefix, path, want string }{
+		{"/api", "/api/x/y", "/x/y"},
+		{"/api", "/api", "/"},
+		{"/api/", "/api/x", "/x"},
+		{"/api", "/apiary", "/apiary"},
+		{"/api", "/other", "/other"},
+		{"/", "/x", "/x"},
+	}
+	for _, tc := range cases {
+		p := New(Route{StripPrefix: tc.prefix}, nil, nil)
+		var out httpx.Request
+		r := &httpx.Request{Method: "GET", Path: tc.path, RemoteAddr: netip.MustParseAddrPort("1.2.3.4:5")}
+		p.buildRequest(&out, r, &upstream.Target{Host: "h"}, &scratch{})
+		if out.Path != tc.want {
+			t.Errorf("strip %q from %q: %q, want %q", tc.prefix, tc.path, out.Path, tc.want)
+		}
 	}
 }

@@ -177,10 +177,13 @@ func (p *Proxy) buildRequest(out *httpx.Request, r *httpx.Request, t *upstream.T
 	rt := &p.route
 	out.Method = r.Method
 	out.Path, out.Query = r.Path, r.Query
-	if rt.StripPrefix != "" && strings.HasPrefix(out.Path, rt.StripPrefix) {
-		out.Path = out.Path[len(rt.StripPrefix):]
-		if out.Path == "" || out.Path[0] != '/' {
-			out.Path = "/" + out.Path
+	// Only whole segments: "/api" strips "/api" and "/api/x", never "/apiary".
+	if sp := strings.TrimSuffix(rt.StripPrefix, "/"); sp != "" && strings.HasPrefix(out.Path, sp) {
+		switch rest := out.Path[len(sp):]; {
+		case rest == "":
+			out.Path = "/"
+		case rest[0] == '/':
+			out.Path = rest
 		}
 	}
 	out.Target = out.Path
