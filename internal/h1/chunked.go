@@ -313,10 +313,10 @@ func (cr *chunkedReader) readTrailer() {
 // leading space, i.e. obs-fold), and control bytes in the value.
 func splitField(line []byte) (name, value []byte, ok bool) {
 	i := 0
-	for i < len(line) && line[i] != ':' {
+	for i < len(line) && isTokenByte[line[i]] {
 		i++
 	}
-	if i == len(line) || !validToken(line[:i]) {
+	if i == 0 || i == len(line) || line[i] != ':' {
 		return nil, nil, false
 	}
 	value = trimOWS(line[i+1:])

@@ -27,33 +27,30 @@ func b2s(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// nextLine returns the line at the start of s without its CRLF and the rest after it. ok is
-// false when there is no LF or the LF is not preceded by CR (bare LF is refused: a hop that
-// splits lines differently would see other headers than we do).
-func nextLine(s []byte) (line, rest []byte, ok bool) {
-	i := bytes.IndexByte(s, '\n')
-	if i < 1 || s[i-1] != '\r' {
-		return nil, nil, false
-	}
-	return s[:i-1], s[i+1:], true
+// headLimits bounds a request head.
+type headLimits struct {
+	maxLine        int // request line without CRLF; beyond it: 414
+	maxHeaderBytes int // field lines together, CRLFs included; beyond it: 431
+	maxFields      int // beyond it: 431
 }
 
-// parseRequest parses a complete request head (request line, fields, empty line, each ending
-// in CRLF) into r and f without copying: r's strings alias head. It returns 0 and "" on
-// success, else the status to answer with and a message for the client. r.Header must be
-// empty on entry (its capacity is reused).
+// parseRequest parses the request head at the start of buf into r and f without copying:
+// r's strings alias buf. It returns the head's length (final CRLF included) on success; 0
+// and status 0 when buf ends before the head does, so the caller needs more bytes; else the
+// status to answer with and a message for the client. r.Header must be empty on entry (its
+// capacity is reused).
 //
-// It is stricter than RFC 9112 requires wherever a laxer reading could let two hops disagree
-// on where a request starts or ends, and accepts nothing net/http's ReadRequest refuses.
-func parseRequest(head []byte, r *httpx.Request, maxFields int, f *reqFraming) (int, string) {
-	line, rest, ok := nextLine(head)
-	if !ok {
-		return 400, "request line must end in CRLF"
-	}
+// It is one pass over the bytes, validating as it finds line ends, so the common request
+// that arrives in one read is looked at once. It is stricter than RFC 9112 requires wherever a
+// laxer reading could let two hops disagree on where a request starts or ends, and accepts
+// nothing net/http's ReadRequest refuses.
+func parseRequest(buf []byte, r *httpx.Request, lim *headLimits, f *reqFraming) (n, status int, msg string) {
 	*f = reqFraming{}
-	if st, msg := parseRequestLine(line, r, f); st != 0 {
-		return st, msg
+	pos, st, msg := parseRequestLine(buf, r, f, lim.maxLine)
+	if pos == 0 {
+		return 0, st, msg
 	}
+	lineEnd := pos
 
 	var (
 		hostCount, clCount, teCount int
@@ -63,23 +60,65 @@ func parseRequest(head []byte, r *httpx.Request, maxFields int, f *reqFraming) (
 		hasExpect                   bool
 	)
 	for {
-		line, rest, ok = nextLine(rest)
-		if !ok {
-			return 400, "header line must end in CRLF"
+		if pos-lineEnd > lim.maxHeaderBytes {
+			return 0, 431, "request header fields too large"
 		}
-		if len(line) == 0 {
+		if pos < len(buf) && buf[pos] == '\r' {
+			if pos+1 == len(buf) {
+				return 0, 0, ""
+			}
+			if buf[pos+1] != '\n' {
+				return 0, 400, "bare CR in request head"
+			}
+			pos += 2
 			break
 		}
-		if len(r.Header) >= maxFields {
-			return 431, "too many header fields"
+
+		// field-name ":" OWS field-value OWS CRLF
+		ns := pos
+		for pos < len(buf) && isTokenByte[buf[pos]] {
+			pos++
 		}
-		name, value, ok := splitField(line)
-		if !ok {
-			if line[0] == ' ' || line[0] == '\t' {
-				return 400, "obsolete line folding is not accepted"
+		if pos == len(buf) {
+			return needMore(pos-lineEnd, lim.maxHeaderBytes, 431)
+		}
+		if buf[pos] != ':' || pos == ns {
+			switch {
+			case pos == ns && (buf[pos] == ' ' || buf[pos] == '\t'):
+				return 0, 400, "obsolete line folding is not accepted"
+			case buf[pos] == '\n':
+				return 0, 400, "line ends in a bare LF, CRLF required"
 			}
-			return 400, "malformed header field"
+			return 0, 400, "malformed header field"
 		}
+		name := buf[ns:pos]
+		pos++
+		for pos < len(buf) && (buf[pos] == ' ' || buf[pos] == '\t') {
+			pos++
+		}
+		vs := pos
+		pos += valueEnd(buf[pos:])
+		if pos+1 >= len(buf) {
+			if pos < len(buf) && buf[pos] != '\r' {
+				return 0, 400, "invalid byte in header field value"
+			}
+			return needMore(pos-lineEnd, lim.maxHeaderBytes, 431)
+		}
+		if buf[pos] != '\r' {
+			if buf[pos] == '\n' {
+				return 0, 400, "line ends in a bare LF, CRLF required"
+			}
+			return 0, 400, "invalid byte in header field value"
+		}
+		if buf[pos+1] != '\n' {
+			return 0, 400, "bare CR in request head"
+		}
+		value := trimOWS(buf[vs:pos])
+		pos += 2
+		if len(r.Header) >= lim.maxFields {
+			return 0, 431, "too many header fields"
+		}
+
 		switch len(name) {
 		case 4:
 			if equalFoldBytes(name, "host") {
@@ -92,7 +131,7 @@ func parseRequest(head []byte, r *httpx.Request, maxFields int, f *reqFraming) (
 			}
 		case 7:
 			if equalFoldBytes(name, "trailer") && !validTrailerDecl(value) {
-				return 400, "Trailer header names a field not allowed in a trailer"
+				return 0, 400, "Trailer header names a field not allowed in a trailer"
 			}
 		case 10:
 			if equalFoldBytes(name, "connection") {
@@ -107,7 +146,7 @@ func parseRequest(head []byte, r *httpx.Request, maxFields int, f *reqFraming) (
 					// RFC 9110 §8.6 lets a recipient collapse identical values; anything
 					// else means two hops may frame the body differently.
 					if !bytes.Equal(value, clValue) {
-						return 400, "conflicting Content-Length headers"
+						return 0, 400, "conflicting Content-Length headers"
 					}
 					continue
 				}
@@ -121,10 +160,31 @@ func parseRequest(head []byte, r *httpx.Request, maxFields int, f *reqFraming) (
 		}
 		r.Header = append(r.Header, httpx.Field{Name: b2s(name), Value: b2s(value)})
 	}
-	if len(rest) != 0 {
-		return 400, "bytes after the end of the request head"
+	if pos-lineEnd > lim.maxHeaderBytes {
+		return 0, 431, "request header fields too large"
 	}
+	if st, msg := checkFraming(r, f, hostCount, clCount, teCount, clValue, teValue, connClose, connKeepAlive, expect, hasExpect); st != 0 {
+		return 0, st, msg
+	}
+	return pos, 0, ""
+}
 
+// needMore reports an incomplete head: more bytes are needed, unless what is there already
+// exceeds its limit.
+func needMore(have, limit, status int) (int, int, string) {
+	if have > limit {
+		if status == 414 {
+			return 0, 414, "request line too long"
+		}
+		return 0, 431, "request header fields too large"
+	}
+	return 0, 0, ""
+}
+
+// checkFraming applies the rules that need the whole head: Host, body framing, Expect and
+// persistence.
+func checkFraming(r *httpx.Request, f *reqFraming, hostCount, clCount, teCount int, clValue, teValue []byte,
+	connClose, connKeepAlive bool, expect []byte, hasExpect bool) (int, string) {
 	http11 := r.ProtoMinor == 1
 	switch {
 	case hostCount > 1:
@@ -175,47 +235,77 @@ func parseRequest(head []byte, r *httpx.Request, maxFields int, f *reqFraming) (
 	return 0, ""
 }
 
-// parseRequestLine parses "method SP request-target SP HTTP-version", single spaces only.
-func parseRequestLine(line []byte, r *httpx.Request, f *reqFraming) (int, string) {
-	sp := bytes.IndexByte(line, ' ')
-	if sp < 0 {
-		return 400, "malformed request line"
+// parseRequestLine parses "method SP request-target SP HTTP-version CRLF" at the start of buf,
+// single spaces only, and returns the offset just past its CRLF (0 when buf ends first, or on
+// an error, which status then says).
+func parseRequestLine(buf []byte, r *httpx.Request, f *reqFraming, maxLine int) (int, int, string) {
+	i := 0
+	for i < len(buf) && isTokenByte[buf[i]] {
+		i++
 	}
-	method, rest := line[:sp], line[sp+1:]
-	if !validToken(method) {
-		return 400, "invalid method"
+	if i == len(buf) {
+		return needMore(i, maxLine, 414)
 	}
-	sp = bytes.IndexByte(rest, ' ')
-	if sp < 0 {
-		return 400, "malformed request line"
+	if i == 0 || buf[i] != ' ' {
+		switch {
+		case i == 0 && (buf[0] == '\r' || buf[0] == '\n'):
+			return 0, 400, "empty line before the request line"
+		case i == 0 || buf[i] == '\r' || buf[i] == '\n':
+			return 0, 400, "malformed request line"
+		}
+		return 0, 400, "invalid method"
 	}
-	target, version := rest[:sp], rest[sp+1:]
-
+	method := buf[:i]
+	ts := i + 1
+	j := ts
+	for j < len(buf) && isTargetByte[buf[j]] {
+		j++
+	}
+	if j == len(buf) {
+		return needMore(j, maxLine, 414)
+	}
+	if buf[j] != ' ' {
+		if buf[j] == '\r' || buf[j] == '\n' {
+			return 0, 400, "malformed request line"
+		}
+		// Visible ASCII only: raw spaces, controls and non-ASCII bytes must be
+		// percent-encoded, and a fragment is never sent (RFC 9112 §3.2).
+		return 0, 400, "invalid character in request target"
+	}
+	if j == ts {
+		return 0, 400, "empty request target"
+	}
+	target := buf[ts:j]
+	vs := j + 1
+	if len(buf) < vs+10 {
+		if bytes.IndexByte(buf[vs:], '\n') >= 0 {
+			return 0, 400, "malformed HTTP version"
+		}
+		return needMore(len(buf), maxLine, 414)
+	}
+	version := buf[vs : vs+8]
+	if vs+8 > maxLine {
+		return 0, 414, "request line too long"
+	}
 	switch {
 	case string(version) == "HTTP/1.1":
 		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	case string(version) == "HTTP/1.0":
 		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.0", 1, 0
-	case len(version) == 8 && string(version[:5]) == "HTTP/" && isDigit(version[5]) &&
-		version[6] == '.' && isDigit(version[7]):
-		return 505, "only HTTP/1.0 and HTTP/1.1 are supported on this connection"
+	case string(version[:5]) == "HTTP/" && isDigit(version[5]) && version[6] == '.' && isDigit(version[7]) &&
+		buf[vs+8] == '\r' && buf[vs+9] == '\n':
+		return 0, 505, "only HTTP/1.0 and HTTP/1.1 are supported on this connection"
 	default:
-		return 400, "malformed HTTP version"
+		return 0, 400, "malformed HTTP version"
 	}
+	if buf[vs+8] != '\r' || buf[vs+9] != '\n' {
+		return 0, 400, "malformed HTTP version"
+	}
+	end := vs + 10
 
 	r.Method = b2s(method)
 	if string(method) == "CONNECT" {
-		return 501, "CONNECT is not supported"
-	}
-	if len(target) == 0 {
-		return 400, "empty request target"
-	}
-	for _, c := range target {
-		// Visible ASCII only: raw spaces, controls and non-ASCII bytes must be
-		// percent-encoded, and a fragment is never sent (RFC 9112 §3.2).
-		if c <= ' ' || c >= 0x7f || c == '#' {
-			return 400, "invalid character in request target"
-		}
+		return 0, 501, "CONNECT is not supported"
 	}
 	r.Target = b2s(target)
 
@@ -223,18 +313,20 @@ func parseRequestLine(line []byte, r *httpx.Request, f *reqFraming) (int, string
 	case target[0] == '/':
 		path, query := splitQuery(target)
 		if !validPercent(path) {
-			return 400, "invalid percent-encoding in path"
+			return 0, 400, "invalid percent-encoding in path"
 		}
 		r.Path, r.Query = b2s(path), b2s(query)
 	case len(target) == 1 && target[0] == '*':
 		if string(method) != "OPTIONS" {
-			return 400, "asterisk-form target is only allowed for OPTIONS"
+			return 0, 400, "asterisk-form target is only allowed for OPTIONS"
 		}
 		r.Path = "*"
 	default:
-		return parseAbsoluteTarget(target, r, f)
+		if st, msg := parseAbsoluteTarget(target, r, f); st != 0 {
+			return 0, st, msg
+		}
 	}
-	return 0, ""
+	return end, 0, ""
 }
 
 // parseAbsoluteTarget handles absolute-form ("http://host[:port]/path?query"), sent by

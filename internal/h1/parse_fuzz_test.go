@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -20,6 +21,14 @@ func ayaRead(in []byte) (r *httpx.Request, body []byte, ok bool) {
 	used, st, _ := parseHead(in, r, &f)
 	if st != 0 {
 		return nil, nil, false
+	}
+	// The path for heads that arrive in pieces must agree exactly.
+	var r2 httpx.Request
+	var f2 reqFraming
+	used2, st2, msg2 := parseGathered(in, &r2, &f2)
+	if st2 != 0 || used2 != used || f2.contentLength != f.contentLength || f2.chunked != f.chunked ||
+		f2.keepAlive != f.keepAlive || f2.expectContinue != f.expectContinue || !bytes.Equal(f2.authority, f.authority) || !sameRequest(r, &r2) {
+		panic(fmt.Sprintf("gathered parse differs: %d %d %s %+v %+v: %q", used2, st2, msg2, f2, r2, in))
 	}
 	s := &Server{Logger: quietLog}
 	s.init()
@@ -154,4 +163,10 @@ func compareHeaders(t *testing.T, r *httpx.Request, want *http.Request, in []byt
 			t.Fatalf("net/http has header %s that aya lacks: %q", k, in)
 		}
 	}
+}
+
+func sameRequest(a, b *httpx.Request) bool {
+	return a.Method == b.Method && a.Target == b.Target && a.Path == b.Path && a.Query == b.Query &&
+		a.Host == b.Host && a.Proto == b.Proto && a.ContentLength == b.ContentLength &&
+		a.Close == b.Close && slices.Equal(a.Header, b.Header)
 }

@@ -7,11 +7,26 @@ import (
 	"aya/internal/httpx"
 )
 
-// parseHead runs the head scanner and the parser over one complete input, as the server does
-// when a head arrives in one read.
+var testLimits = headLimits{maxLine: srvMaxRequestLineBytes, maxHeaderBytes: srvMaxHeaderBytes, maxFields: srvMaxHeaderCount}
+
+// parseHead parses a request head from in as the server does when it arrived in one read;
+// status -1 means in ends before the head does.
 func parseHead(in []byte, r *httpx.Request, f *reqFraming) (used, status int, msg string) {
+	n, st, msg := parseRequest(in, r, &testLimits, f)
+	if st != 0 {
+		return 0, st, msg
+	}
+	if n == 0 {
+		return 0, -1, "incomplete head"
+	}
+	return n, 0, ""
+}
+
+// parseGathered parses in the way the server does when a head arrives in pieces: the scanner
+// finds its end, then the parser reads exactly that.
+func parseGathered(in []byte, r *httpx.Request, f *reqFraming) (used, status int, msg string) {
 	var s headScanner
-	s.reset(srvMaxRequestLineBytes, srvMaxHeaderBytes)
+	s.reset(testLimits.maxLine, testLimits.maxHeaderBytes)
 	used, done, st, msg := s.scan(in)
 	if st != 0 {
 		return 0, st, msg
@@ -19,7 +34,10 @@ func parseHead(in []byte, r *httpx.Request, f *reqFraming) (used, status int, ms
 	if !done {
 		return 0, -1, "incomplete head"
 	}
-	st, msg = parseRequest(in[:used], r, srvMaxHeaderCount, f)
+	n, st, msg := parseRequest(in[:used], r, &testLimits, f)
+	if st == 0 && n != used {
+		return 0, 400, "scanner and parser disagree"
+	}
 	return used, st, msg
 }
 
@@ -57,6 +75,10 @@ func TestParseRequestAccepts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var r httpx.Request
 			var f reqFraming
+			if _, st, msg := parseGathered([]byte(tt.in), &r, &f); st != 0 {
+				t.Fatalf("gathered: rejected with %d: %s", st, msg)
+			}
+			r = httpx.Request{}
 			if _, st, msg := parseHead([]byte(tt.in), &r, &f); st != 0 {
 				t.Fatalf("rejected with %d: %s", st, msg)
 			}
@@ -74,11 +96,13 @@ func TestParseRequestAccepts(t *testing.T) {
 func TestParseRequestRejects(t *testing.T) {
 	for _, tt := range rejectCases {
 		t.Run(tt.name, func(t *testing.T) {
-			var r httpx.Request
-			var f reqFraming
-			_, st, msg := parseHead([]byte(tt.in), &r, &f)
-			if st != tt.status {
-				t.Fatalf("status %d (%s), want %d", st, msg, tt.status)
+			for _, parse := range []func([]byte, *httpx.Request, *reqFraming) (int, int, string){parseHead, parseGathered} {
+				var r httpx.Request
+				var f reqFraming
+				_, st, msg := parse([]byte(tt.in), &r, &f)
+				if st != tt.status {
+					t.Fatalf("status %d (%s), want %d", st, msg, tt.status)
+				}
 			}
 		})
 	}
@@ -160,6 +184,22 @@ var rejectCases = []struct {
 
 // TestHeadScannerPieces feeds heads byte by byte: the scanner must find the same end, and
 // reject a bare LF as soon as it arrives rather than wait for more bytes.
+func TestParseRequestIncomplete(t *testing.T) {
+	full := "POST /p?q HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX: a\tb\r\n\r\n"
+	for i := 0; i < len(full); i++ {
+		var r httpx.Request
+		var f reqFraming
+		if n, st, msg := parseRequest([]byte(full[:i]), &r, &testLimits, &f); n != 0 || st != 0 {
+			t.Fatalf("prefix of %d bytes: n=%d status %d (%s)", i, n, st, msg)
+		}
+	}
+	var r httpx.Request
+	var f reqFraming
+	if n, st, _ := parseRequest([]byte(full+"abc"), &r, &testLimits, &f); n != len(full) || st != 0 {
+		t.Fatalf("full head: n=%d status %d", n, st)
+	}
+}
+
 func TestHeadScannerPieces(t *testing.T) {
 	head := "GET / HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\n"
 	var s headScanner

@@ -95,6 +95,7 @@ type Server struct {
 type serverConfig struct {
 	readHeaderTimeout, idleTimeout, bodyTimeout, writeTimeout time.Duration
 	maxLine, maxHeaderBytes, maxHeaderCount                   int
+	lim                                                       headLimits
 	log                                                       *slog.Logger
 	base                                                      context.Context
 }
@@ -112,6 +113,7 @@ func (s *Server) init() {
 			log:               s.Logger,
 			base:              s.BaseContext,
 		}
+		c.lim = headLimits{maxLine: c.maxLine, maxHeaderBytes: c.maxHeaderBytes, maxFields: c.maxHeaderCount}
 		if c.log == nil {
 			c.log = slog.Default()
 		}
@@ -310,18 +312,20 @@ func (s *Server) closeAll() {
 	}
 }
 
-// connTLS returns the connection's TLS state, completing the handshake if the caller has not.
-func connTLS(nc net.Conn, timeout time.Duration) (*tls.ConnectionState, error) {
+// connTLS returns the connection's TLS state, completing the handshake (bounded by
+// deadline) if the caller has not. The read deadline is left at deadline, since the first
+// request head falls under the same bound.
+func connTLS(ctx context.Context, nc net.Conn, deadline time.Time) (*tls.ConnectionState, error) {
 	tc, ok := nc.(*tls.Conn)
 	if !ok {
 		return nil, nil
 	}
 	if !tc.ConnectionState().HandshakeComplete {
-		tc.SetDeadline(time.Now().Add(timeout))
-		if err := tc.Handshake(); err != nil {
+		tc.SetWriteDeadline(deadline)
+		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, err
 		}
-		tc.SetDeadline(time.Time{})
+		tc.SetWriteDeadline(time.Time{})
 	}
 	st := tc.ConnectionState()
 	return &st, nil

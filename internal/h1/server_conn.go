@@ -106,8 +106,9 @@ func (c *conn) serve() {
 	defer c.close()
 	// The first request is held to ReadHeaderTimeout from the accept, TLS handshake included:
 	// a connection that never sends anything is a slowloris too.
-	c.setReadDeadline(time.Now().Add(c.cfg.readHeaderTimeout))
-	tlsState, err := connTLS(c.nc, c.cfg.readHeaderTimeout)
+	deadline := time.Now().Add(c.cfg.readHeaderTimeout)
+	c.setReadDeadline(deadline)
+	tlsState, err := connTLS(c.ctx, c.nc, deadline)
 	if err != nil {
 		c.cfg.log.Debug("h1: TLS handshake failed", "remote", c.remote, "error", err)
 		return
@@ -158,30 +159,16 @@ func (c *conn) closeSocket() {
 
 // serveOne reads and answers one request; it reports whether the connection stays open.
 func (c *conn) serveOne() bool {
-	head, inPlace, err := c.readHead()
+	st, msg, err := c.readRequest()
 	if err != nil {
-		var he *headError
-		switch {
-		case errors.As(err, &he):
-			c.writeError(he.status, he.msg)
-		case c.scan.n > 0 && errors.Is(err, os.ErrDeadlineExceeded):
+		if c.scan.n > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 			c.writeError(408, "request head not received in time")
 		}
 		return false
 	}
-
-	c.resetRequest()
-	st, msg := parseRequest(head, &c.req, c.cfg.maxHeaderCount, &c.framing)
-	c.hdrs = c.req.Header[:0]
 	if st != 0 {
 		c.writeError(st, msg)
 		return false
-	}
-	if inPlace && c.framing.contentLength != 0 {
-		// Reading the body refills br's buffer, which would overwrite the head the request's
-		// strings point into; move the head out of the way first.
-		c.hbuf = append(c.hbuf[:0], head...)
-		rebaseRequest(&c.req, head, c.hbuf)
 	}
 	c.body.reset(&c.framing)
 	switch {
@@ -210,6 +197,50 @@ func (c *conn) serveOne() bool {
 		return false
 	}
 	return !c.srv.shutting.Load()
+}
+
+// readRequest reads and parses the next request head into c.req and c.framing. The common
+// case, a head that arrives whole in one read, is parsed in place in br's buffer: one pass,
+// no copy. Otherwise the head is gathered in c.hbuf (see gatherHead) and parsed there.
+func (c *conn) readRequest() (status int, msg string, err error) {
+	c.scan.n = 0
+	if c.br.Buffered() == 0 {
+		if err := c.waitRequest(); err != nil {
+			return 0, "", err
+		}
+	}
+	buf, _ := c.br.Peek(c.br.Buffered())
+	c.resetRequest()
+	n, st, msg := parseRequest(buf, &c.req, &c.cfg.lim, &c.framing)
+	if st != 0 {
+		return st, msg, nil
+	}
+	if n > 0 {
+		c.br.Discard(n)
+		if c.framing.contentLength != 0 {
+			// Reading the body refills br's buffer, which would overwrite the head the
+			// request's strings point into; move the head out of the way first.
+			c.hbuf = append(c.hbuf[:0], buf[:n]...)
+			rebaseRequest(&c.req, buf[:n], c.hbuf)
+		}
+		return 0, "", nil
+	}
+	head, err := c.gatherHead()
+	if err != nil {
+		var he *headError
+		if errors.As(err, &he) {
+			return he.status, he.msg, nil
+		}
+		return 0, "", err
+	}
+	c.resetRequest()
+	n, st, msg = parseRequest(head, &c.req, &c.cfg.lim, &c.framing)
+	if st == 0 && n != len(head) {
+		// The scanner and the parser disagree on where the head ends: refuse rather than
+		// guess.
+		return 400, "malformed request head", nil
+	}
+	return st, msg, nil
 }
 
 func (c *conn) resetRequest() {
@@ -249,53 +280,55 @@ func (e *headError) Error() string { return e.msg }
 // errClosedIdle means Shutdown closed the connection while it waited for a request.
 var errClosedIdle = errors.New("h1: idle connection closed by shutdown")
 
-// readHead returns the next request head. When it arrived whole in br, it is returned in
-// place (inPlace) and only skipped in br, so no copy is made; otherwise it is gathered in
-// c.hbuf.
-func (c *conn) readHead() (head []byte, inPlace bool, err error) {
+// gatherHead collects a request head that did not arrive in one piece into c.hbuf, with the
+// scanner enforcing the size limits and line endings as bytes arrive.
+func (c *conn) gatherHead() ([]byte, error) {
 	c.scan.reset(c.cfg.maxLine, c.cfg.maxHeaderBytes)
+	if cap(c.hbuf) > bufSize*4 {
+		c.hbuf = nil // one huge head should not pin its buffer for the connection's life
+	}
 	c.hbuf = c.hbuf[:0]
 	for {
 		if c.br.Buffered() == 0 {
-			if err := c.fill(); err != nil {
-				return nil, false, err
+			if err := c.waitHead(); err != nil {
+				return nil, err
 			}
 		}
 		buf, _ := c.br.Peek(c.br.Buffered())
 		used, done, st, msg := c.scan.scan(buf)
 		if st != 0 {
-			return nil, false, &headError{status: st, msg: msg}
-		}
-		if done && len(c.hbuf) == 0 {
-			c.br.Discard(used)
-			return buf[:used:used], true, nil
+			return nil, &headError{status: st, msg: msg}
 		}
 		c.hbuf = append(c.hbuf, buf[:used]...)
 		c.br.Discard(used)
 		if done {
-			return c.hbuf, false, nil
+			return c.hbuf, nil
 		}
 	}
 }
 
-// fill waits for more bytes of a request head, choosing the timeout: the idle timeout before
-// the first byte of a request (the first request excepted, see serve), then a fixed
-// ReadHeaderTimeout deadline from the first byte, so a slow head is cut however it dribbles.
-func (c *conn) fill() error {
-	if c.scan.n == 0 {
-		if c.srv.shutting.Load() {
-			return errClosedIdle
-		}
-		if c.served > 0 {
-			c.phase = phaseIdle
-		}
-		c.state.Store(stateIdle)
-		_, err := c.br.Peek(1)
-		if !c.state.CompareAndSwap(stateIdle, stateActive) {
-			return errClosedIdle
-		}
-		return err
+// waitRequest waits for the first byte of the next request, under IdleTimeout (the first
+// request excepted: serve set its deadline). Meanwhile the connection counts as idle, so
+// Shutdown may close it.
+func (c *conn) waitRequest() error {
+	if c.srv.shutting.Load() {
+		return errClosedIdle
 	}
+	if c.served > 0 {
+		c.phase = phaseIdle
+	}
+	c.state.Store(stateIdle)
+	_, err := c.br.Peek(1)
+	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+		return errClosedIdle
+	}
+	return err
+}
+
+// waitHead waits for more bytes of a head already begun. The deadline is ReadHeaderTimeout
+// from the first time a head turned out incomplete, and is not moved by later bytes, so a head
+// is cut however slowly it dribbles.
+func (c *conn) waitHead() error {
 	if c.phase != phaseHead {
 		c.phase = phaseHead
 		c.setReadDeadline(time.Now().Add(c.cfg.readHeaderTimeout))
