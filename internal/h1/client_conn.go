@@ -57,9 +57,10 @@ var clientDeadlineUnknown = time.Unix(1, 0)
 const (
 	clientReadBufferSize  = 4 << 10
 	clientWriteBufferSize = 4 << 10
-	// maxKeptWriteBuf bounds the request buffer a connection keeps between exchanges, so an
-	// occasional large head or small body does not pin memory on every idle connection.
-	maxKeptWriteBuf = 32 << 10
+	// maxKeptBuf bounds the request and response head buffers a connection keeps between
+	// exchanges, so an occasional large head or small body does not pin memory on every idle
+	// connection.
+	maxKeptBuf = 32 << 10
 )
 
 func (c *Client) newClientConn(conn net.Conn) *clientConn {
@@ -130,7 +131,7 @@ func (cc *clientConn) armRead(now time.Time, d time.Duration) error {
 		return nil
 	}
 	cc.rdl = dl
-	return cc.conn.SetReadDeadline(dl)
+	return cc.setReadDeadline(dl)
 }
 
 // armWrite is armRead for writes.
@@ -140,7 +141,26 @@ func (cc *clientConn) armWrite(now time.Time, d time.Duration) error {
 		return nil
 	}
 	cc.wdl = dl
-	return cc.conn.SetWriteDeadline(dl)
+	return cc.setWriteDeadline(dl)
+}
+
+// setReadDeadline and setWriteDeadline change a deadline without undoing a cancellation:
+// cancelIO marks the connection before it expires the deadlines, so a setter that finds no
+// mark is followed by cancelIO's expiry, and one that finds it expires them again itself.
+func (cc *clientConn) setReadDeadline(t time.Time) error {
+	err := cc.conn.SetReadDeadline(t)
+	if cc.canceled.Load() {
+		cc.conn.SetDeadline(clientDeadlineUnknown)
+	}
+	return err
+}
+
+func (cc *clientConn) setWriteDeadline(t time.Time) error {
+	err := cc.conn.SetWriteDeadline(t)
+	if cc.canceled.Load() {
+		cc.conn.SetDeadline(clientDeadlineUnknown)
+	}
+	return err
 }
 
 func nextDeadline(cur, now time.Time, d time.Duration) (time.Time, bool) {
@@ -158,7 +178,7 @@ func nextDeadline(cur, now time.Time, d time.Duration) (time.Time, bool) {
 // wakes every blocked read and write on the connection, which is then closed, never reused.
 func (cc *clientConn) cancelIO() {
 	cc.canceled.Store(true)
-	cc.conn.SetDeadline(time.Unix(1, 0))
+	cc.conn.SetDeadline(clientDeadlineUnknown)
 }
 
 // watch arranges for ctx's end to abort I/O on cc. A context that can never end (Background)
@@ -192,8 +212,11 @@ func (cc *clientConn) closeConn() {
 func (cc *clientConn) release() {
 	clean := cc.unwatch() && cc.reusable && cc.br.Buffered() == 0
 	cc.reusable = false
-	if cap(cc.wbuf) > maxKeptWriteBuf {
+	if cap(cc.wbuf) > maxKeptBuf {
 		cc.wbuf = nil
+	}
+	if cap(cc.head) > maxKeptBuf {
+		cc.head = nil
 	}
 	if clean {
 		cc.c.pool.put(cc, time.Now())

@@ -53,7 +53,7 @@ func (u *upload) start(req *httpx.Request, ob *outBody) {
 	u.running = true
 	// The response-header timeout starts when the body is sent, however long that takes;
 	// until then the head read waits without a deadline (the context still bounds it).
-	u.cc.conn.SetReadDeadline(time.Time{})
+	u.cc.setReadDeadline(time.Time{})
 	u.cc.rdl = clientDeadlineUnknown
 	go u.run()
 }
@@ -65,9 +65,9 @@ func (u *upload) run() {
 	if u.phase.CompareAndSwap(uploadRacing, uploadWriterFirst) {
 		if u.bodyErr {
 			// The request cannot be completed: stop waiting for its answer.
-			cc.conn.SetReadDeadline(clientDeadlineUnknown)
+			cc.setReadDeadline(clientDeadlineUnknown)
 		} else {
-			cc.conn.SetReadDeadline(time.Now().Add(cc.c.responseHeaderTimeout))
+			cc.setReadDeadline(time.Now().Add(cc.c.responseHeaderTimeout))
 		}
 	}
 	u.done <- struct{}{}

@@ -46,14 +46,16 @@ func (p *connPool) get(now time.Time) *clientConn {
 		p.mu.Unlock()
 		return cc
 	}
-	// The newest has expired, so all have: the stack is ordered by age.
-	stale := append(p.idle, cc)
-	p.idle = p.idle[len(p.idle):]
+	// The newest has expired, so all have: the stack is ordered by age. They are closed
+	// outside the lock, from a copy, since put may refill p.idle meanwhile.
+	stale := append(make([]*clientConn, 0, n), p.idle...)
+	stale = append(stale, cc)
+	clear(p.idle)
+	p.idle = p.idle[:0]
 	p.nidle.Store(0)
 	p.mu.Unlock()
-	for i, s := range stale {
+	for _, s := range stale {
 		s.closeConn()
-		stale[i] = nil
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -43,31 +44,54 @@ type respHead struct {
 // readRespHead reads one response head, status line to the empty line, into buf (reused) and
 // returns it. got reports whether any byte arrived, which tells a connection the upstream had
 // already closed (nothing) from one that broke mid-response. A head may span many reads and
-// any number of buffer refills; max bounds its size.
+// buffer refills; max bounds its size. It scans what is buffered line by line with
+// IndexByte and copies the head out in one piece, leaving the body bytes behind in br.
 func readRespHead(br *bufio.Reader, buf []byte, max int) (head []byte, got bool, err error) {
 	buf = buf[:0]
-	lineStart := 0
+	lineStart := 0 // offset in the head of the line being scanned
 	for {
-		line, err := br.ReadSlice('\n')
-		if len(buf)+len(line) > max {
-			return buf, true, fmt.Errorf("%w: more than %d bytes", errRespHeadTooLarge, max)
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return buf, len(buf) > 0, err
+			}
 		}
-		buf = append(buf, line...)
-		switch err {
-		case nil:
+		b, _ := br.Peek(br.Buffered())
+		base := len(buf) // offset in the head of b[0]
+		for i := 0; ; {
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				break
+			}
+			nl := base + i + j
 			// A line that is only CRLF (or a bare LF, which the parser then refuses) ends the
 			// head; stopping at the bare LF too means a malformed head fails now instead of
 			// waiting for bytes that will never come.
-			if n := len(buf) - lineStart; n == 1 || (n == 2 && buf[lineStart] == '\r') {
+			if n := nl - lineStart; n == 0 || n == 1 && byteAt(buf, b, base, lineStart) == '\r' {
+				if nl+1 > max {
+					return buf, true, fmt.Errorf("%w: more than %d bytes", errRespHeadTooLarge, max)
+				}
+				buf = append(buf, b[:i+j+1]...)
+				br.Discard(i + j + 1)
 				return buf, true, nil
 			}
-			lineStart = len(buf)
-		case bufio.ErrBufferFull:
-			// The line goes on past the buffer: keep what we have and read the rest of it.
-		default:
-			return buf, len(buf) > 0, err
+			lineStart = nl + 1
+			i += j + 1
 		}
+		if base+len(b) > max {
+			return buf, true, fmt.Errorf("%w: more than %d bytes", errRespHeadTooLarge, max)
+		}
+		buf = append(buf, b...)
+		br.Discard(len(b))
 	}
+}
+
+// byteAt returns the head's byte at offset off, which is in buf (already copied) or in b
+// (buffered, starting at offset base).
+func byteAt(buf, b []byte, base, off int) byte {
+	if off < base {
+		return buf[off]
+	}
+	return b[off-base]
 }
 
 // parseResponseHead parses a complete head (as readRespHead returns it) into resp and h. The
@@ -194,21 +218,14 @@ func parseStatusLine(line []byte, resp *httpx.Response) (http11 bool, err error)
 	return http11, nil
 }
 
-// respLine splits off the first CRLF-terminated line. A bare LF or a CR anywhere but before
-// the LF makes it fail: a line two parsers would split differently is never accepted.
+// respLine splits off the first CRLF-terminated line; a bare LF makes it fail. A CR anywhere
+// else is refused by the token and value checks every part of a line goes through.
 func respLine(b []byte) (line, rest []byte, ok bool) {
-	for i, c := range b {
-		if c == '\n' {
-			if i == 0 || b[i-1] != '\r' {
-				return nil, nil, false
-			}
-			return b[:i-1], b[i+1:], true
-		}
-		if c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
-			return nil, nil, false
-		}
+	i := bytes.IndexByte(b, '\n')
+	if i < 1 || b[i-1] != '\r' {
+		return nil, nil, false
 	}
-	return nil, nil, false
+	return b[:i-1], b[i+1:], true
 }
 
 // respContentLength accepts 1*DIGIT that fits in an int64: no sign, no spaces, no list.

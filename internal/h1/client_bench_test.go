@@ -1,0 +1,187 @@
+package h1
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"aya/internal/httpx"
+)
+
+var endOfHead = []byte("\r\n\r\n")
+
+// newTinyUpstream is a keep-alive server that allocates nothing per request: it answers every
+// request head (followed by bodyLen body bytes) with reply.
+func newTinyUpstream(tb testing.TB, reply string, bodyLen int) *rawUpstream {
+	return newRawUpstream(tb, func(c net.Conn) {
+		buf := make([]byte, 64<<10)
+		out := []byte(reply)
+		have, skip, inBody := 0, 0, false
+		for {
+			n, err := c.Read(buf[have:])
+			if err != nil {
+				return
+			}
+			data := buf[:have+n]
+			for {
+				if inBody {
+					k := min(skip, len(data))
+					data, skip = data[k:], skip-k
+					if skip > 0 {
+						break
+					}
+					inBody = false
+					if _, err := c.Write(out); err != nil {
+						return
+					}
+					continue
+				}
+				i := bytes.Index(data, endOfHead)
+				if i < 0 {
+					break
+				}
+				data, skip, inBody = data[i+4:], bodyLen, true
+			}
+			have = copy(buf, data)
+		}
+	})
+}
+
+const tinyReply = "HTTP/1.1 200 OK\r\nServer: tiny\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!"
+
+func benchRequest() *httpx.Request {
+	return &httpx.Request{Method: "GET", Path: "/api/v1/items", Query: "page=2", Body: httpx.NoBody, Header: httpx.Header{
+		{Name: "Host", Value: "api.example.com"},
+		{Name: "User-Agent", Value: "wrk/4.2.0"},
+		{Name: "Accept", Value: "*/*"},
+		{Name: "X-Forwarded-For", Value: "203.0.113.7"},
+		{Name: "X-Forwarded-Proto", Value: "https"},
+		{Name: "X-Request-Id", Value: "7f3c9a2e-5b1d-4e8f-9a6b-2c4d8e1f0a3b"},
+	}}
+}
+
+// runExchange is one proxied exchange as the gateway runs it: Do, stream the body, Close.
+func runExchange(tb testing.TB, c *Client, ctx context.Context, req *httpx.Request, resp *httpx.Response, buf []byte) {
+	if err := c.Do(ctx, req, resp); err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		_, err := resp.Body.Read(buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	resp.Body.Close()
+}
+
+func BenchmarkClientDo(b *testing.B) {
+	cancelable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, bc := range []struct {
+		name    string
+		ctx     context.Context
+		bodyLen int
+	}{
+		{name: "GET", ctx: context.Background()},
+		{name: "GET-cancelable-ctx", ctx: cancelable},
+		{name: "POST-1KiB", ctx: context.Background(), bodyLen: 1 << 10},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			up := newTinyUpstream(b, tinyReply, bc.bodyLen)
+			c := &Client{Addr: up.addr()}
+			defer c.Close()
+			req := benchRequest()
+			body := strings.NewReader(strings.Repeat("x", bc.bodyLen))
+			resp := &httpx.Response{Header: make(httpx.Header, 0, 16)}
+			buf := make([]byte, 32<<10)
+			b.ReportAllocs()
+			for b.Loop() {
+				if bc.bodyLen > 0 {
+					body.Seek(0, io.SeekStart)
+					req.Method, req.Body, req.ContentLength = "POST", body, int64(bc.bodyLen)
+				}
+				runExchange(b, c, bc.ctx, req, resp, buf)
+			}
+		})
+	}
+}
+
+// TestClientDoAllocs holds the client to its promise: no allocation per exchange in steady
+// state (a context that cannot be canceled; one that can costs what context.AfterFunc costs).
+func TestClientDoAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing-sensitive")
+	}
+	up := newTinyUpstream(t, tinyReply, 0)
+	c := &Client{Addr: up.addr()}
+	defer c.Close()
+	req := benchRequest()
+	resp := &httpx.Response{Header: make(httpx.Header, 0, 16)}
+	buf := make([]byte, 32<<10)
+	ctx := context.Background()
+	runExchange(t, c, ctx, req, resp, buf)
+	if n := testing.AllocsPerRun(200, func() { runExchange(t, c, ctx, req, resp, buf) }); n > 0 {
+		t.Errorf("%v allocations per exchange, want 0", n)
+	}
+}
+
+// BenchmarkIdleCheck compares the two ways to notice that an upstream closed an idle
+// connection, per reuse: a non-blocking peek (what the client does, and only for connections
+// idle over a second), and a goroutine blocked in Read on every idle connection, which must
+// be stopped (a past deadline, a handoff) when the connection is taken and restarted when it
+// comes back.
+func BenchmarkIdleCheck(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer peer.Close()
+	c := &Client{}
+	c.once.Do(c.setup)
+	cc := c.newClientConn(a)
+
+	b.Run("peek", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !cc.probe() {
+				b.Fatal("probe: dead")
+			}
+		}
+	})
+	b.Run("background-reader", func(b *testing.B) {
+		stopped := make(chan struct{})
+		resume := make(chan struct{})
+		go func() {
+			var one [1]byte
+			for range resume {
+				a.Read(one[:]) // blocks until the deadline below wakes it
+				stopped <- struct{}{}
+			}
+		}()
+		defer close(resume)
+		b.ReportAllocs()
+		for b.Loop() {
+			a.SetReadDeadline(time.Time{})
+			resume <- struct{}{}               // put: the reader watches the idle conn
+			a.SetReadDeadline(time.Unix(1, 0)) // get: wake and stop it
+			<-stopped
+		}
+	})
+}

@@ -1,0 +1,336 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"aya/internal/httpx"
+)
+
+// pattern is an endless body source that holds nothing: byte i is i%251.
+type pattern struct{ off int64 }
+
+// patternBlock is 64 KiB of the pattern plus one period, so any offset has a full block.
+var patternBlock = func() []byte {
+	b := make([]byte, 64<<10+251)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}()
+
+func (p *pattern) Read(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		off := int(p.off % 251)
+		k := copy(b[n:], patternBlock[off:off+64<<10])
+		n += k
+		p.off += int64(k)
+	}
+	return n, nil
+}
+
+func patternCRC(n int64) uint32 {
+	h := crc32.NewIEEE()
+	io.Copy(h, io.LimitReader(&pattern{}, n))
+	return h.Sum32()
+}
+
+// pieces returns its chunks one Read at a time, as a client streaming a body would.
+type pieces struct{ parts []string }
+
+func (p *pieces) Read(b []byte) (int, error) {
+	if len(p.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, p.parts[0])
+	p.parts[0] = p.parts[0][n:]
+	if p.parts[0] == "" {
+		p.parts = p.parts[1:]
+	}
+	return n, nil
+}
+
+func TestClientChunkedUploadWithTrailers(t *testing.T) {
+	got := make(chan string, 1)
+	up := newRawUpstream(t, answer(func(req *http.Request, body []byte) (string, bool) {
+		got <- fmt.Sprintf("te=%v cl=%d body=%q trailer=%q", req.TransferEncoding, req.ContentLength, body, req.Trailer.Get("X-Checksum"))
+		return okReply(req, body)
+	}))
+	c := newTestClient(up.addr())
+	defer c.Close()
+	req := getReq("/upload")
+	req.Method, req.ContentLength = "POST", -1
+	req.Body = &pieces{parts: []string{"hello ", "", "chunked ", "world"}}
+	req.Trailer = httpx.Header{{Name: "X-Checksum", Value: "abc"}}
+	do(t, c, req)
+	if g, want := <-got, `te=[chunked] cl=-1 body="hello chunked world" trailer="abc"`; g != want {
+		t.Errorf("upstream saw %s\nwant %s", g, want)
+	}
+}
+
+func TestClientUploadRefusesBadTrailer(t *testing.T) {
+	up := newRawUpstream(t, answer(okReply))
+	c := newTestClient(up.addr())
+	defer c.Close()
+	req := getReq("/")
+	req.Method, req.ContentLength, req.Body = "POST", -1, strings.NewReader("x")
+	req.Trailer = httpx.Header{{Name: "Content-Length", Value: "5"}}
+	if err := c.Do(context.Background(), req, &httpx.Response{}); !errors.Is(err, KindRequest) {
+		t.Fatalf("err = %v, want KindRequest", err)
+	}
+}
+
+// allocatedDuring reports the bytes the whole process allocated while f ran.
+func allocatedDuring(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+func TestClientLargeUploadBoundedMemory(t *testing.T) {
+	const size = 64 << 20
+	want := patternCRC(size)
+	// The upstream hashes the body as it comes: it must not hold it either.
+	up := newRawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			h := crc32.NewIEEE()
+			n, _ := io.Copy(h, req.Body)
+			b := fmt.Sprintf("%d %d", n, h.Sum32())
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b)
+		}
+	})
+	c := newTestClient(up.addr())
+	defer c.Close()
+	for _, cl := range []int64{size, -1} {
+		req := getReq("/big")
+		req.Method, req.ContentLength = "PUT", cl
+		req.Body = io.LimitReader(&pattern{}, size)
+		var body string
+		alloc := allocatedDuring(func() { _, body = do(t, c, req) })
+		if wantBody := fmt.Sprintf("%d %d", size, want); body != wantBody {
+			t.Fatalf("cl=%d: upstream got %q, want %q", cl, body, wantBody)
+		}
+		if alloc > 4<<20 {
+			t.Errorf("cl=%d: %d MiB allocated to send 64 MiB; the body must stream", cl, alloc>>20)
+		}
+	}
+}
+
+func TestClientLargeDownloadBoundedMemory(t *testing.T) {
+	const size = 64 << 20
+	up := newRawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		bw := bufio.NewWriterSize(c, 32<<10)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path == "/chunked" {
+				io.WriteString(bw, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+				cw := newChunkedWriter(bw)
+				io.Copy(cw, io.LimitReader(&pattern{}, size))
+				cw.Close(nil)
+			} else {
+				fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+				io.Copy(bw, io.LimitReader(&pattern{}, size))
+			}
+			bw.Flush()
+		}
+	})
+	c := newTestClient(up.addr())
+	defer c.Close()
+	want := patternCRC(size)
+	for _, path := range []string{"/length", "/chunked"} {
+		h := crc32.NewIEEE()
+		var n int64
+		alloc := allocatedDuring(func() {
+			resp := &httpx.Response{}
+			if err := c.Do(context.Background(), getReq(path), resp); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			n, err = io.CopyBuffer(h, resp.Body, make([]byte, 32<<10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		})
+		if n != size || h.Sum32() != want {
+			t.Fatalf("%s: got %d bytes crc %x, want %d crc %x", path, n, h.Sum32(), size, want)
+		}
+		if alloc > 4<<20 {
+			t.Errorf("%s: %d MiB allocated to read 64 MiB; the body must stream", path, alloc>>20)
+		}
+	}
+	if up.accepted.Load() != 1 {
+		t.Errorf("accepted %d connections, want 1", up.accepted.Load())
+	}
+}
+
+// TestClientEarlyResponse: the upstream answers before it has read the body. The client must
+// hear the answer instead of deadlocking on a body nobody reads, stop sending, and not reuse
+// the connection.
+func TestClientEarlyResponse(t *testing.T) {
+	const reply = "HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!"
+	tests := []struct {
+		name  string
+		size  int64
+		close bool // the upstream closes after answering; else it waits, reading nothing
+		// mayReuse: a small body is sent whole before the answer is read, so the exchange is
+		// complete and the connection reusable (skipping the body is the upstream's job).
+		mayReuse bool
+	}{
+		{name: "answers and closes", size: 32 << 20, close: true},
+		{name: "answers and waits without reading", size: 32 << 20},
+		{name: "small body answered before read", size: 8 << 10, mayReuse: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stop := make(chan struct{})
+			up := newRawUpstream(t, func(c net.Conn) {
+				br := bufio.NewReader(c)
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				io.WriteString(c, reply)
+				if !tt.close {
+					<-stop
+				}
+			})
+			t.Cleanup(func() { close(stop) }) // runs before the upstream's cleanup
+			c := newTestClient(up.addr())
+			defer c.Close()
+			req := getReq("/upload")
+			req.Method, req.ContentLength, req.Body = "POST", tt.size, io.LimitReader(&pattern{}, tt.size)
+			start := time.Now()
+			resp := &httpx.Response{}
+			if err := c.Do(context.Background(), req, resp); err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.Status != 413 || string(body) != "too big!" {
+				t.Fatalf("got %d %q", resp.Status, body)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v: the client waited on the body instead of the answer", d)
+			}
+			if c.ActiveConns() != 0 || !tt.mayReuse && c.IdleConns() != 0 {
+				t.Errorf("idle=%d active=%d: the connection must be closed", c.IdleConns(), c.ActiveConns())
+			}
+		})
+	}
+}
+
+// TestClientExpectContinueInterim: an interim 100 Continue in the middle of an upload is
+// skipped, and the exchange completes on a reusable connection.
+func TestClientContinueDuringUpload(t *testing.T) {
+	up := newRawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
+			n, _ := io.Copy(io.Discard, req.Body)
+			b := fmt.Sprint(n)
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b)
+		}
+	})
+	c := newTestClient(up.addr())
+	defer c.Close()
+	for range 2 {
+		req := getReq("/")
+		req.Method, req.ContentLength, req.Body = "PUT", 1<<20, io.LimitReader(&pattern{}, 1<<20)
+		if resp, body := do(t, c, req); resp.Status != 200 || body != fmt.Sprint(1<<20) {
+			t.Fatalf("got %d %q", resp.Status, body)
+		}
+	}
+	if up.accepted.Load() != 1 {
+		t.Errorf("accepted %d connections, want 1", up.accepted.Load())
+	}
+}
+
+type failingBody struct{ n int }
+
+func (f *failingBody) Read(p []byte) (int, error) {
+	if f.n > 0 {
+		k := min(len(p), f.n)
+		f.n -= k
+		return k, nil
+	}
+	return 0, errors.New("client went away")
+}
+
+func TestClientUploadBodyError(t *testing.T) {
+	up := newRawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if req, err := http.ReadRequest(br); err == nil {
+			io.Copy(io.Discard, req.Body)
+		}
+	})
+	c := newTestClient(up.addr())
+	defer c.Close()
+	for _, tt := range []struct {
+		cl   int64
+		good int // bytes the body yields before failing
+	}{{cl: 100, good: 50}, {cl: 1 << 20, good: 70 << 10}, {cl: -1, good: 70 << 10}} {
+		cl := tt.cl
+		req := getReq("/")
+		req.Method, req.ContentLength, req.Body = "POST", cl, &failingBody{n: tt.good}
+		start := time.Now()
+		err := c.Do(context.Background(), req, &httpx.Response{})
+		if !errors.Is(err, KindRequest) || !strings.Contains(err.Error(), "client went away") {
+			t.Errorf("cl=%d: err = %v, want KindRequest with the body's error", cl, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("cl=%d: took %v: a failed body must end the exchange at once", cl, d)
+		}
+	}
+	if c.ActiveConns() != 0 {
+		t.Errorf("active = %d", c.ActiveConns())
+	}
+}
+
+func TestClientUploadWriteTimeout(t *testing.T) {
+	stop := make(chan struct{})
+	up := newRawUpstream(t, func(c net.Conn) {
+		http.ReadRequest(bufio.NewReader(c))
+		<-stop // reads nothing more, answers nothing
+	})
+	t.Cleanup(func() { close(stop) })
+	c := newTestClient(up.addr())
+	c.WriteTimeout = 100 * time.Millisecond
+	c.ResponseHeaderTimeout = 100 * time.Millisecond
+	defer c.Close()
+	req := getReq("/")
+	req.Method, req.ContentLength, req.Body = "POST", 256<<20, io.LimitReader(&pattern{}, 256<<20)
+	start := time.Now()
+	err := c.Do(context.Background(), req, &httpx.Response{})
+	if !errors.Is(err, KindTimeout) {
+		t.Fatalf("err = %v, want KindTimeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
