@@ -9,8 +9,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
-	"unsafe"
 
 	"aya/internal/httpx"
 )
@@ -132,8 +130,10 @@ func parseResponseHead(head []byte, reqMethod string, resp *httpx.Response, h *r
 		}
 		switch len(name) {
 		case 10:
-			if equalFoldBytes(name, "connection") && headerHasToken(value, "close") {
-				closeTok = true
+			if equalFoldBytes(name, "connection") {
+				if c, _ := connectionTokens(value); c {
+					closeTok = true
+				}
 			}
 		case 14:
 			if equalFoldBytes(name, "content-length") {
@@ -141,7 +141,7 @@ func parseResponseHead(head []byte, reqMethod string, resp *httpx.Response, h *r
 					return fmt.Errorf("%w: more than one Content-Length", errMalformedResponse)
 				}
 				clSeen = true
-				if length, ok = respContentLength(value); !ok {
+				if length, ok = parseContentLength(value); !ok {
 					return fmt.Errorf("%w: invalid Content-Length %.30q", errMalformedResponse, value)
 				}
 			}
@@ -155,7 +155,7 @@ func parseResponseHead(head []byte, reqMethod string, resp *httpx.Response, h *r
 				teSeen = true
 			}
 		}
-		resp.Header = append(resp.Header, httpx.Field{Name: bytesString(name), Value: bytesString(value)})
+		resp.Header = append(resp.Header, httpx.Field{Name: b2s(name), Value: b2s(value)})
 	}
 	if len(rest) != 0 {
 		return fmt.Errorf("%w: bytes after the end of the head", errMalformedResponse)
@@ -226,53 +226,4 @@ func respLine(b []byte) (line, rest []byte, ok bool) {
 		return nil, nil, false
 	}
 	return b[:i-1], b[i+1:], true
-}
-
-// respContentLength accepts 1*DIGIT that fits in an int64: no sign, no spaces, no list.
-func respContentLength(v []byte) (int64, bool) {
-	if len(v) == 0 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' || n > (math.MaxInt64-9)/10 {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-// headerHasToken reports whether the comma-separated list v holds tok (lower-case), ignoring case
-// and optional whitespace.
-func headerHasToken[T string | []byte](v T, tok string) bool {
-	for len(v) > 0 {
-		i := 0
-		for i < len(v) && v[i] != ',' {
-			i++
-		}
-		elem := v[:i]
-		for len(elem) > 0 && (elem[0] == ' ' || elem[0] == '\t') {
-			elem = elem[1:]
-		}
-		for len(elem) > 0 && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
-			elem = elem[:len(elem)-1]
-		}
-		if equalFoldBytes(elem, tok) {
-			return true
-		}
-		if i == len(v) {
-			break
-		}
-		v = v[i+1:]
-	}
-	return false
-}
-
-// bytesString views b as a string without copying; b must not change while it is in use.
-func bytesString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
