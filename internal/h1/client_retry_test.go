@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -172,6 +173,42 @@ func TestClientReplayLimit(t *testing.T) {
 			}
 			if c.ActiveConns() != 0 {
 				t.Errorf("active = %d", c.ActiveConns())
+			}
+		})
+	}
+}
+
+// TestClientTLSClosedIdleConn: a TLS upstream closes idle connections (close_notify, then
+// FIN). Whether the probe runs (its peek sees the alert bytes, which under TLS may be a
+// session ticket, so it keeps the connection) or not, the retry sends the request again.
+func TestClientTLSClosedIdleConn(t *testing.T) {
+	for _, probeAfter := range []time.Duration{time.Millisecond, time.Hour} {
+		t.Run(fmt.Sprint("probe after ", probeAfter), func(t *testing.T) {
+			var served atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				served.Add(1)
+				b, _ := io.ReadAll(r.Body)
+				io.WriteString(w, digestOf(r.Method, b))
+			}))
+			srv.Config.IdleTimeout = 20 * time.Millisecond
+			srv.StartTLS()
+			defer srv.Close()
+			cfg := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+			cfg.NextProtos = nil
+			c := newTestClient(srv.Listener.Addr().String())
+			c.TLS = cfg
+			c.probeAfter = probeAfter
+			defer c.Close()
+			for i := range 3 {
+				req := getReq("/")
+				req.Method, req.Body, req.ContentLength = "POST", strings.NewReader("tls body"), 8
+				if resp, body := do(t, c, req); resp.Status != 200 || body != digestOf("POST", []byte("tls body")) {
+					t.Fatalf("request %d: %d %q", i, resp.Status, body)
+				}
+				time.Sleep(100 * time.Millisecond) // the upstream closes the idle connection
+			}
+			if n := served.Load(); n != 3 {
+				t.Errorf("served %d, want 3", n)
 			}
 		})
 	}

@@ -334,3 +334,31 @@ func TestClientUploadWriteTimeout(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// TestClientCancelDuringUpload: the context ends while the writer is blocked on an upstream
+// that reads nothing. The exchange must end at once, writer joined, connection closed.
+func TestClientCancelDuringUpload(t *testing.T) {
+	stop := make(chan struct{})
+	up := newRawUpstream(t, func(c net.Conn) {
+		http.ReadRequest(bufio.NewReader(c))
+		<-stop
+	})
+	t.Cleanup(func() { close(stop) })
+	c := newTestClient(up.addr())
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	req := getReq("/")
+	req.Method, req.ContentLength, req.Body = "POST", 256<<20, io.LimitReader(&pattern{}, 256<<20)
+	start := time.Now()
+	err := c.Do(ctx, req, &httpx.Response{})
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, KindCanceled) {
+		t.Fatalf("err = %v, want KindCanceled", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v after the cancel", d)
+	}
+	if c.ActiveConns() != 0 || c.IdleConns() != 0 {
+		t.Errorf("active=%d idle=%d", c.ActiveConns(), c.IdleConns())
+	}
+}
