@@ -84,6 +84,10 @@ type Server struct {
 
 	active   atomic.Int64
 	shutting atomic.Bool
+	tick     atomic.Int64 // liveness ticks since the first connection, from 1
+	stopOnce sync.Once
+	watching sync.Once
+	stop     chan struct{} // closed by Close/Shutdown: ends watchClients
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -123,6 +127,8 @@ func (s *Server) init() {
 		s.cfg = c
 		s.readers.New = func() any { return bufio.NewReaderSize(nil, bufSize) }
 		s.writers.New = func() any { return bufio.NewWriterSize(nil, bufSize) }
+		s.stop = make(chan struct{})
+		s.tick.Store(1)
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.perIP = make(map[netip.Addr]int)
@@ -215,6 +221,7 @@ func (s *Server) admit(nc net.Conn) (*conn, bool) {
 		nc.Close()
 		return nil, false
 	}
+	s.watching.Do(func() { go s.watchClients() })
 	c := newConn(s, nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -260,11 +267,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		if s.closeIdle() == 0 {
+			s.stopWatching()
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			s.closeAll()
+			s.stopWatching()
 			return fmt.Errorf("h1: shutdown of listener %q cut short, remaining connections closed: %w", s.Listener, ctx.Err())
 		case <-timer.C:
 			wait = min(2*wait, 100*time.Millisecond)
@@ -279,8 +288,11 @@ func (s *Server) Close() error {
 	s.shutting.Store(true)
 	s.closeListeners()
 	s.closeAll()
+	s.stopWatching()
 	return nil
 }
+
+func (s *Server) stopWatching() { s.stopOnce.Do(func() { close(s.stop) }) }
 
 func (s *Server) closeListeners() {
 	s.mu.Lock()

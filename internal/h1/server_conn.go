@@ -56,6 +56,9 @@ type conn struct {
 	local  netip.AddrPort
 	tls    *tls.ConnectionState
 	state  atomic.Int32
+	// busySince is the liveness tick at which the running handler started, 0 when none runs
+	// (see Server.watchClients).
+	busySince atomic.Int64
 
 	phase    readPhase
 	rdl, wdl time.Time // deadlines currently set on nc
@@ -182,14 +185,18 @@ func (c *conn) serveOne() bool {
 	}
 	c.rw.reset(&c.req)
 
+	c.busySince.Store(c.srv.tick.Load())
 	c.runHandler()
+	c.busySince.Store(0)
 	c.served++
 	if c.rw.hijacked {
 		return false
 	}
 	c.rw.finish()
 	if c.rw.closeAfter || c.rw.err != nil {
-		c.linger = c.linger || !c.body.done()
+		// Unread input (a body, pipelined requests) would make our close a reset that can
+		// destroy the response in flight.
+		c.linger = c.linger || !c.body.done() || c.br.Buffered() > 0
 		return false
 	}
 	if !c.body.drain() {

@@ -112,3 +112,42 @@ func TestServeDeadlineSlack(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestServeClientGone: a handler that has not written yet learns through its context that the
+// client left.
+func TestServeClientGone(t *testing.T) {
+	canceled := make(chan time.Duration, 1)
+	addr := serveTest(t, &Server{Handler: httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			canceled <- time.Since(start)
+		case <-time.After(5 * time.Second):
+			canceled <- -1
+		}
+	})})
+	c := dialRaw(t, addr)
+	c.send("GET /long HTTP/1.1\r\nHost: h\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c.nc.Close()
+	if d := <-canceled; d < 0 || d > 3*livenessTick {
+		t.Fatalf("context canceled after %v, want within %v", d, 3*livenessTick)
+	}
+}
+
+// TestServeClientStays: a slow handler whose client waits is not canceled.
+func TestServeClientStays(t *testing.T) {
+	addr := serveTest(t, &Server{Handler: httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+		select {
+		case <-r.Context().Done():
+			t.Error("context canceled while the client waits")
+		case <-time.After(2500 * time.Millisecond):
+		}
+		helloHandler(w, r)
+	})})
+	c := dialRaw(t, addr)
+	c.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+	if _, body := c.read("GET"); body != "hello /slow" {
+		t.Fatalf("%q", body)
+	}
+}
