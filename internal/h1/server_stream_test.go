@@ -385,3 +385,94 @@ func selfSigned(t *testing.T) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+func TestServeTLSHandshakeTimeout(t *testing.T) {
+	cert := selfSigned(t)
+	s := &Server{Logger: quietLog, ReadHeaderTimeout: 200 * time.Millisecond, Handler: httpx.HandlerFunc(helloHandler)}
+	defer s.Close()
+	a, b := net.Pipe()
+	defer a.Close()
+	done := make(chan struct{})
+	go func() {
+		s.ServeConn(tls.Server(b, &tls.Config{Certificates: []tls.Certificate{cert}}))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("a client that never handshakes was not cut off")
+	}
+}
+
+func TestServeResponseHeaderSafety(t *testing.T) {
+	addr := serveTest(t, &Server{Handler: httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+		h := w.Header()
+		h.Add("X-Good", "yes")
+		h.Add("X-Bad", "a\r\nInjected: 1")
+		h.Add("Bad Name", "v")
+		h.Add("Transfer-Encoding", "gzip")
+		w.(httpx.TrailerWriter).SetTrailer(httpx.Header{{Name: "X-T", Value: "x\r\nEvil: 1"}})
+		w.WriteHeader(200)
+		w.Flush()
+		io.WriteString(w, "body")
+	})})
+	c := dialRaw(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	resp, body := c.read("GET")
+	if body != "body" || resp.Header.Get("X-Good") != "yes" || resp.Header.Get("Injected") != "" ||
+		resp.Header.Get("X-Bad") != "" || len(resp.TransferEncoding) != 1 || resp.Trailer.Get("Evil") != "" {
+		t.Fatalf("%q %v trailer %v te %v", body, resp.Header, resp.Trailer, resp.TransferEncoding)
+	}
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	c.read("GET")
+}
+
+func TestServeContentLengthMismatch(t *testing.T) {
+	addr := serveTest(t, &Server{Handler: httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+		w.Header().Set("Content-Length", "5")
+		if r.Path == "/long" {
+			if _, err := io.WriteString(w, "too long"); err != ErrContentLength {
+				t.Errorf("overlong write: %v", err)
+			}
+			io.WriteString(w, "12345")
+			return
+		}
+		io.WriteString(w, "123")
+	})})
+	c := dialRaw(t, addr)
+	c.send("GET /long HTTP/1.1\r\nHost: h\r\n\r\n")
+	if _, body := c.read("GET"); body != "12345" {
+		t.Fatalf("%q", body)
+	}
+	c = dialRaw(t, addr)
+	c.send("GET /short HTTP/1.1\r\nHost: h\r\n\r\n")
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Fatal("short body read without error: the connection should have closed")
+	}
+}
+
+func TestServeEarlyHints(t *testing.T) {
+	addr := serveTest(t, &Server{Handler: httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload")
+		w.WriteHeader(103)
+		w.Header().Del("Link")
+		w.WriteHeader(200)
+		io.WriteString(w, "page")
+	})})
+	c := dialRaw(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	head, err := c.br.ReadString('\n')
+	if err != nil || head != "HTTP/1.1 103 Early Hints\r\n" {
+		t.Fatalf("%q %v", head, err)
+	}
+	for line := ""; line != "\r\n"; {
+		line, _ = c.br.ReadString('\n')
+	}
+	if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "page" || resp.Header.Get("Link") != "" {
+		t.Fatalf("%d %q %v", resp.StatusCode, body, resp.Header)
+	}
+}
