@@ -165,12 +165,12 @@ func (c *Client) Do(ctx context.Context, req *httpx.Request, resp *httpx.Respons
 	cc, reused, err := c.getConn(ctx, ob != nil && ob.mode == reqBodyStream)
 	if err == nil {
 		var retry bool
-		err, retry = c.exchange(ctx, cc, req, resp, ob)
+		err, retry = c.exchange(ctx, cc, req, resp, ob, reused)
 		if retry && reused && (ob == nil || !ob.overflow) && ctx.Err() == nil {
 			// A reused connection the upstream had closed before it read anything of ours:
 			// the request never reached it, so sending it again is safe for any method.
 			if cc, err = c.dial(ctx); err == nil {
-				err, _ = c.exchange(ctx, cc, req, resp, ob)
+				err, _ = c.exchange(ctx, cc, req, resp, ob, false)
 			}
 		} else if retry && err != nil && ob != nil && ob.overflow {
 			err = &Error{Kind: KindReset, Addr: c.Addr, Op: "send request", Err: errors.Join(errNoRetryBody, err)}
@@ -214,8 +214,9 @@ func (cc *clientConn) alive(now time.Time) bool {
 
 // exchange runs one attempt on cc. On success resp is filled and cc belongs to resp.Body. On
 // failure cc has been closed, and retry reports whether the failure is what a connection the
-// upstream had already closed produces: no byte of a response, and a reset or EOF.
-func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Request, resp *httpx.Response, ob *outBody) (err error, retry bool) {
+// upstream had already closed produces: no byte of a response and a reset or EOF, or, on a
+// reused connection, a 408 (see below).
+func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Request, resp *httpx.Response, ob *outBody, reused bool) (err error, retry bool) {
 	cc.watch(ctx)
 	cc.wbuf, err = appendRequestHead(cc.wbuf[:0], req, ob)
 	if err != nil {
@@ -260,6 +261,13 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Reques
 
 	if resp.Status == 101 {
 		return cc.upgrade(req, resp)
+	}
+	if resp.Status == 408 && reused && !cc.up.running && (ob == nil || !ob.overflow) {
+		// Some servers send 408 on a connection idle for too long, then close it: on a
+		// reused connection that is the likely author, not an answer to this request. net/http
+		// reads it the same way.
+		cc.fail()
+		return &Error{Kind: KindReset, Addr: c.Addr, Op: "read response header", Err: errIdle408}, true
 	}
 	cc.body.start(resp)
 	resp.Body = &cc.body

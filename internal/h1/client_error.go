@@ -121,6 +121,7 @@ var (
 	errBodyShort        = errors.New("request body shorter than its ContentLength")
 	errBodyClosed       = errors.New("read after Close")
 	errNoRetryBody      = errors.New("connection closed before the response, and the body sent was too large to send again")
+	errIdle408          = errors.New("408 Request Timeout on a reused connection: the upstream was closing it")
 	errUploadStopped    = errors.New("request body not sent in full: the upstream answered first")
 	errBadALPN          = errors.New("TLS negotiated a protocol other than http/1.1; remove it from NextProtos")
 )

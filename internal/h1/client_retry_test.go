@@ -213,3 +213,38 @@ func TestClientTLSClosedIdleConn(t *testing.T) {
 		})
 	}
 }
+
+// TestClientIdle408: the upstream sends 408 on the idle connection and closes it. The next
+// request reads that 408 on the reused connection and is sent again on a fresh one; a 408 on a
+// fresh connection is a real answer and is returned.
+func TestClientIdle408(t *testing.T) {
+	var conns atomic.Int32
+	up := newRawUpstream(t, func(c net.Conn) {
+		n := conns.Add(1)
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		if req.URL.Path == "/timeout" {
+			io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		r, _ := okReply(req, nil)
+		io.WriteString(c, r)
+		if n == 1 {
+			time.Sleep(10 * time.Millisecond) // the client has pooled the connection
+			io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
+		}
+	})
+	c := newTestClient(up.addr())
+	defer c.Close()
+	do(t, c, getReq("/"))
+	time.Sleep(40 * time.Millisecond)
+	if resp, body := do(t, c, getReq("/")); resp.Status != 200 || body != "hello" {
+		t.Fatalf("after the idle 408: %d %q", resp.Status, body)
+	}
+	if resp, _ := do(t, c, getReq("/timeout")); resp.Status != 408 {
+		t.Fatalf("a fresh connection's 408: got %d", resp.Status)
+	}
+}
