@@ -169,10 +169,11 @@ func (c *Client) Do(ctx context.Context, req *httpx.Request, resp *httpx.Respons
 		if retry && reused && (ob == nil || !ob.overflow) && ctx.Err() == nil {
 			// A reused connection the upstream had closed before it read anything of ours:
 			// the request never reached it, so sending it again is safe for any method.
+			resp.Reset()
 			if cc, err = c.dial(ctx); err == nil {
 				err, _ = c.exchange(ctx, cc, req, resp, ob, false)
 			}
-		} else if retry && err != nil && ob != nil && ob.overflow {
+		} else if retry && reused && ob != nil && ob.overflow {
 			err = &Error{Kind: KindReset, Addr: c.Addr, Op: "send request", Err: errors.Join(errNoRetryBody, err)}
 		}
 	}
@@ -220,7 +221,9 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Reques
 	cc.watch(ctx)
 	cc.wbuf, err = appendRequestHead(cc.wbuf[:0], req, ob)
 	if err != nil {
-		cc.fail()
+		// Nothing was sent: the connection is as good as it was.
+		cc.reusable = true
+		cc.release()
 		return &Error{Kind: KindRequest, Addr: c.Addr, Op: "write request", Err: err}, false
 	}
 
@@ -236,9 +239,7 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Reques
 		}
 		// A reset or broken pipe may mean the upstream answered early and closed: read what
 		// it sent before deciding.
-		if werr == nil {
-			cc.armRead(time.Now(), c.responseHeaderTimeout)
-		}
+		cc.armRead(time.Now(), c.responseHeaderTimeout)
 	}
 
 	got, herr := cc.readResponse(req, resp)

@@ -53,7 +53,7 @@ func newTinyUpstream(tb testing.TB, reply string, bodyLen int) *rawUpstream {
 
 const tinyReply = "HTTP/1.1 200 OK\r\nServer: tiny\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!"
 
-func benchRequest() *httpx.Request {
+func clientBenchRequest() *httpx.Request {
 	return &httpx.Request{Method: "GET", Path: "/api/v1/items", Query: "page=2", Body: httpx.NoBody, Header: httpx.Header{
 		{Name: "Host", Value: "api.example.com"},
 		{Name: "User-Agent", Value: "wrk/4.2.0"},
@@ -97,7 +97,7 @@ func BenchmarkClientDo(b *testing.B) {
 			up := newTinyUpstream(b, tinyReply, bc.bodyLen)
 			c := &Client{Addr: up.addr()}
 			defer c.Close()
-			req := benchRequest()
+			req := clientBenchRequest()
 			body := strings.NewReader(strings.Repeat("x", bc.bodyLen))
 			resp := &httpx.Response{Header: make(httpx.Header, 0, 16)}
 			buf := make([]byte, 32<<10)
@@ -122,7 +122,7 @@ func TestClientDoAllocs(t *testing.T) {
 	up := newTinyUpstream(t, tinyReply, 0)
 	c := &Client{Addr: up.addr()}
 	defer c.Close()
-	req := benchRequest()
+	req := clientBenchRequest()
 	resp := &httpx.Response{Header: make(httpx.Header, 0, 16)}
 	buf := make([]byte, 32<<10)
 	ctx := context.Background()

@@ -65,10 +65,10 @@ func newRawUpstream(t testing.TB, handle func(c net.Conn)) *rawUpstream {
 
 func (u *rawUpstream) addr() string { return u.ln.Addr().String() }
 
-// answer adapts a per-request script: every request on the connection is parsed with
+// answerEach adapts a per-request script: every request on the connection is parsed with
 // net/http and its body read whole, then the script's reply is written as is. The connection
 // closes when the script says so or the client goes away.
-func answer(script func(req *http.Request, body []byte) (reply string, keep bool)) func(net.Conn) {
+func answerEach(script func(req *http.Request, body []byte) (reply string, keep bool)) func(net.Conn) {
 	return func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
@@ -88,8 +88,8 @@ func answer(script func(req *http.Request, body []byte) (reply string, keep bool
 	}
 }
 
-// okReply answers every request with a small keep-alive 200.
-func okReply(req *http.Request, body []byte) (string, bool) {
+// helloReply answers every request with a small keep-alive 200.
+func helloReply(req *http.Request, body []byte) (string, bool) {
 	return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Upstream: raw\r\n\r\nhello", true
 }
 
@@ -97,15 +97,15 @@ func newTestClient(addr string) *Client {
 	return &Client{Addr: addr, ResponseHeaderTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
 }
 
-func getReq(path string) *httpx.Request {
+func newGetReq(path string) *httpx.Request {
 	return &httpx.Request{Method: "GET", Path: path, Header: httpx.Header{{Name: "Host", Value: "upstream.test"}}, Body: httpx.NoBody}
 }
 
-// do runs one exchange and reads the whole body.
-func do(t testing.TB, c *Client, req *httpx.Request) (*httpx.Response, string) {
+// clientDo runs one exchange and reads the whole body.
+func clientDo(t testing.TB, c *Client, req *httpx.Request) (*httpx.Response, string) {
 	t.Helper()
 	resp := &httpx.Response{}
-	if err := c.Do(testCtx(t), req, resp); err != nil {
+	if err := c.Do(clientTestCtx(t), req, resp); err != nil {
 		t.Fatalf("Do %s %s: %v", req.Method, req.Path, err)
 	}
 	b, err := io.ReadAll(resp.Body)
@@ -126,14 +126,14 @@ func do(t testing.TB, c *Client, req *httpx.Request) (*httpx.Response, string) {
 	return out, string(b)
 }
 
-func testCtx(t testing.TB) context.Context {
+func clientTestCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-// waitFor polls cond for up to two seconds.
-func waitFor(t testing.TB, what string, cond func() bool) {
+// waitUntil polls cond for up to two seconds.
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if cond() {

@@ -41,19 +41,19 @@ func TestClientRetriesClosedIdleConn(t *testing.T) {
 		req  func() *httpx.Request
 		body []byte
 	}{
-		{name: "GET", req: func() *httpx.Request { return getReq("/") }},
+		{name: "GET", req: func() *httpx.Request { return newGetReq("/") }},
 		{name: "POST small", body: []byte("small body"), req: func() *httpx.Request {
-			r := getReq("/")
+			r := newGetReq("/")
 			r.Method, r.Body, r.ContentLength = "POST", strings.NewReader("small body"), 10
 			return r
 		}},
 		{name: "POST chunked", body: []byte("chunked body"), req: func() *httpx.Request {
-			r := getReq("/")
+			r := newGetReq("/")
 			r.Method, r.Body, r.ContentLength = "POST", strings.NewReader("chunked body"), -1
 			return r
 		}},
 		{name: "PUT large", body: big, req: func() *httpx.Request {
-			r := getReq("/")
+			r := newGetReq("/")
 			r.Method, r.Body, r.ContentLength = "PUT", bytes.NewReader(big), int64(len(big))
 			return r
 		}},
@@ -61,7 +61,7 @@ func TestClientRetriesClosedIdleConn(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var served atomic.Int32
-			up := newRawUpstream(t, answer(func(req *http.Request, body []byte) (string, bool) {
+			up := newRawUpstream(t, answerEach(func(req *http.Request, body []byte) (string, bool) {
 				served.Add(1)
 				return digestReply(req, body), false
 			}))
@@ -69,12 +69,12 @@ func TestClientRetriesClosedIdleConn(t *testing.T) {
 			defer c.Close()
 			for i := range 3 {
 				req := tt.req()
-				resp, body := do(t, c, req)
+				resp, body := clientDo(t, c, req)
 				if want := digestOf(req.Method, tt.body); resp.Status != 200 || body != want {
 					t.Fatalf("request %d: %d %q, want %q", i, resp.Status, body, want)
 				}
 				// Let the upstream's close land before the next request takes the connection.
-				waitFor(t, "upstream close", func() bool { return up.accepted.Load() == int32(i+1) })
+				waitUntil(t, "upstream close", func() bool { return up.accepted.Load() == int32(i+1) })
 				time.Sleep(20 * time.Millisecond)
 			}
 			if n := served.Load(); n != 3 {
@@ -92,7 +92,7 @@ func TestClientNoRetryOnFreshConn(t *testing.T) {
 	})
 	c := newTestClient(up.addr())
 	defer c.Close()
-	err := c.Do(context.Background(), getReq("/"), &httpx.Response{})
+	err := c.Do(context.Background(), newGetReq("/"), &httpx.Response{})
 	if !errors.Is(err, KindReset) {
 		t.Fatalf("err = %v, want KindReset", err)
 	}
@@ -152,8 +152,8 @@ func TestClientReplayLimit(t *testing.T) {
 			})
 			c := newTestClient(up.addr())
 			defer c.Close()
-			do(t, c, getReq("/warm"))
-			req := getReq("/")
+			clientDo(t, c, newGetReq("/warm"))
+			req := newGetReq("/")
 			req.Method, req.Body, req.ContentLength = "POST", &slowStart{r: bytes.NewReader(body)}, int64(len(body))
 			resp := &httpx.Response{}
 			err := c.Do(context.Background(), req, resp)
@@ -200,9 +200,9 @@ func TestClientTLSClosedIdleConn(t *testing.T) {
 			c.probeAfter = probeAfter
 			defer c.Close()
 			for i := range 3 {
-				req := getReq("/")
+				req := newGetReq("/")
 				req.Method, req.Body, req.ContentLength = "POST", strings.NewReader("tls body"), 8
-				if resp, body := do(t, c, req); resp.Status != 200 || body != digestOf("POST", []byte("tls body")) {
+				if resp, body := clientDo(t, c, req); resp.Status != 200 || body != digestOf("POST", []byte("tls body")) {
 					t.Fatalf("request %d: %d %q", i, resp.Status, body)
 				}
 				time.Sleep(100 * time.Millisecond) // the upstream closes the idle connection
@@ -230,7 +230,7 @@ func TestClientIdle408(t *testing.T) {
 			io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
 			return
 		}
-		r, _ := okReply(req, nil)
+		r, _ := helloReply(req, nil)
 		io.WriteString(c, r)
 		if n == 1 {
 			time.Sleep(10 * time.Millisecond) // the client has pooled the connection
@@ -239,12 +239,12 @@ func TestClientIdle408(t *testing.T) {
 	})
 	c := newTestClient(up.addr())
 	defer c.Close()
-	do(t, c, getReq("/"))
+	clientDo(t, c, newGetReq("/"))
 	time.Sleep(40 * time.Millisecond)
-	if resp, body := do(t, c, getReq("/")); resp.Status != 200 || body != "hello" {
+	if resp, body := clientDo(t, c, newGetReq("/")); resp.Status != 200 || body != "hello" {
 		t.Fatalf("after the idle 408: %d %q", resp.Status, body)
 	}
-	if resp, _ := do(t, c, getReq("/timeout")); resp.Status != 408 {
+	if resp, _ := clientDo(t, c, newGetReq("/timeout")); resp.Status != 408 {
 		t.Fatalf("a fresh connection's 408: got %d", resp.Status)
 	}
 }

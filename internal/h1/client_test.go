@@ -22,18 +22,18 @@ import (
 func TestClientKeepAliveReuse(t *testing.T) {
 	var seen []string
 	var mu sync.Mutex
-	up := newRawUpstream(t, answer(func(req *http.Request, body []byte) (string, bool) {
+	up := newRawUpstream(t, answerEach(func(req *http.Request, body []byte) (string, bool) {
 		mu.Lock()
 		seen = append(seen, req.Method+" "+req.URL.RequestURI()+" host="+req.Host)
 		mu.Unlock()
-		return okReply(req, body)
+		return helloReply(req, body)
 	}))
 	c := newTestClient(up.addr())
 	defer c.Close()
 	for i := range 20 {
-		req := getReq("/item")
+		req := newGetReq("/item")
 		req.Query = fmt.Sprintf("n=%d", i)
-		resp, body := do(t, c, req)
+		resp, body := clientDo(t, c, req)
 		if resp.Status != 200 || body != "hello" || resp.Header.Get("x-upstream") != "raw" || resp.ContentLength != 5 || resp.Proto != "HTTP/1.1" {
 			t.Fatalf("response %d: %+v %q", i, resp, body)
 		}
@@ -76,7 +76,7 @@ func TestClientWritesHeadAsGiven(t *testing.T) {
 		{Name: "Content-Length", Value: "99"},         // dropped: the client frames
 		{Name: "Transfer-Encoding", Value: "chunked"}, // dropped
 	}}
-	do(t, c, req)
+	clientDo(t, c, req)
 	want := "POST /a%20b?x=1&y HTTP/1.1\r\nHost: h.test\r\nX-Dup: 1\r\nx-dup: 2\r\nContent-Length: 0\r\n\r\n"
 	if h := <-got; h != want {
 		t.Errorf("wire head\n got %q\nwant %q", h, want)
@@ -84,7 +84,7 @@ func TestClientWritesHeadAsGiven(t *testing.T) {
 }
 
 func TestClientRefusesInvalidRequest(t *testing.T) {
-	up := newRawUpstream(t, answer(okReply))
+	up := newRawUpstream(t, answerEach(helloReply))
 	c := newTestClient(up.addr())
 	defer c.Close()
 	for _, req := range []*httpx.Request{
@@ -96,7 +96,7 @@ func TestClientRefusesInvalidRequest(t *testing.T) {
 		{Method: "GET", Path: "/", Query: "a\nb"},
 		{Method: "POST", Path: "/", ContentLength: 10, Body: strings.NewReader("short")},
 	} {
-		err := c.Do(testCtx(t), req, &httpx.Response{})
+		err := c.Do(clientTestCtx(t), req, &httpx.Response{})
 		if !errors.Is(err, KindRequest) {
 			t.Errorf("%s %q %q: err = %v, want KindRequest", req.Method, req.Path, req.Header, err)
 		}
@@ -105,8 +105,11 @@ func TestClientRefusesInvalidRequest(t *testing.T) {
 		t.Errorf("active = %d after refused requests", c.ActiveConns())
 	}
 	// The connection the refused requests took is still good for a valid one.
-	if resp, body := do(t, c, getReq("/")); resp.Status != 200 || body != "hello" {
+	if resp, body := clientDo(t, c, newGetReq("/")); resp.Status != 200 || body != "hello" {
 		t.Errorf("valid request after refused ones: %d %q", resp.Status, body)
+	}
+	if n := up.accepted.Load(); n != 1 {
+		t.Errorf("accepted %d connections, want 1: a refused request sends nothing", n)
 	}
 }
 
@@ -140,24 +143,24 @@ func TestClientResponseFraming(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			up := newRawUpstream(t, answer(func(req *http.Request, body []byte) (string, bool) {
+			up := newRawUpstream(t, answerEach(func(req *http.Request, body []byte) (string, bool) {
 				if req.URL.Path == "/next" {
-					return okReply(req, body)
+					return helloReply(req, body)
 				}
 				return tt.reply, !strings.HasSuffix(tt.name, "delimited 1.1") && !strings.HasSuffix(tt.name, "delimited 1.0")
 			}))
 			c := newTestClient(up.addr())
 			defer c.Close()
-			req := getReq("/")
+			req := newGetReq("/")
 			req.Method = tt.method
-			resp, body := do(t, c, req)
+			resp, body := clientDo(t, c, req)
 			if resp.Status != tt.status || body != tt.body || resp.ContentLength != tt.cl {
 				t.Fatalf("got %d %q cl=%d, want %d %q cl=%d", resp.Status, body, resp.ContentLength, tt.status, tt.body, tt.cl)
 			}
 			if fmt.Sprint(resp.Trailer) != fmt.Sprint(tt.trailer) {
 				t.Errorf("trailer = %q, want %q", resp.Trailer, tt.trailer)
 			}
-			if resp, body := do(t, c, getReq("/next")); resp.Status != 200 || body != "hello" {
+			if resp, body := clientDo(t, c, newGetReq("/next")); resp.Status != 200 || body != "hello" {
 				t.Fatalf("next request: %d %q", resp.Status, body)
 			}
 			if n := up.accepted.Load(); (n == 1) != tt.reused {
@@ -185,10 +188,10 @@ func TestClientMalformedResponses(t *testing.T) {
 		strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 20) + "HTTP/1.1 200 OK\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 70<<10) + "\r\n\r\n",
 	} {
-		up := newRawUpstream(t, answer(func(*http.Request, []byte) (string, bool) { return reply, true }))
+		up := newRawUpstream(t, answerEach(func(*http.Request, []byte) (string, bool) { return reply, true }))
 		c := newTestClient(up.addr())
 		resp := &httpx.Response{}
-		err := c.Do(testCtx(t), getReq("/"), resp)
+		err := c.Do(clientTestCtx(t), newGetReq("/"), resp)
 		if err == nil {
 			_, err = io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -214,7 +217,7 @@ func TestClientDialRefused(t *testing.T) {
 	ln.Close()
 	c := newTestClient(addr)
 	defer c.Close()
-	err = c.Do(testCtx(t), getReq("/"), &httpx.Response{})
+	err = c.Do(clientTestCtx(t), newGetReq("/"), &httpx.Response{})
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindConnect || !errors.Is(err, KindConnect) || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("err = %v, want a KindConnect *Error naming %s", err, addr)
@@ -230,7 +233,7 @@ func TestClientDialTimeoutIsConnectAndTimeout(t *testing.T) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}}
-	err := c.Do(context.Background(), getReq("/"), &httpx.Response{})
+	err := c.Do(context.Background(), newGetReq("/"), &httpx.Response{})
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindConnect || !e.Timeout() {
 		t.Fatalf("err = %v, want KindConnect reporting Timeout()", err)
@@ -243,7 +246,7 @@ func TestClientResponseHeaderTimeout(t *testing.T) {
 	c.ResponseHeaderTimeout = 100 * time.Millisecond
 	defer c.Close()
 	start := time.Now()
-	err := c.Do(context.Background(), getReq("/"), &httpx.Response{})
+	err := c.Do(context.Background(), newGetReq("/"), &httpx.Response{})
 	d := time.Since(start)
 	if !errors.Is(err, KindTimeout) || !err.(*Error).Timeout() {
 		t.Fatalf("err = %v, want KindTimeout", err)
@@ -266,7 +269,7 @@ func TestClientBodyReadTimeout(t *testing.T) {
 	c.ReadTimeout = 100 * time.Millisecond
 	defer c.Close()
 	resp := &httpx.Response{}
-	if err := c.Do(context.Background(), getReq("/"), resp); err != nil {
+	if err := c.Do(context.Background(), newGetReq("/"), resp); err != nil {
 		t.Fatal(err)
 	}
 	b, err := io.ReadAll(resp.Body)
@@ -281,10 +284,10 @@ func TestClientTruncatedBody(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
 	} {
-		up := newRawUpstream(t, answer(func(*http.Request, []byte) (string, bool) { return reply, false }))
+		up := newRawUpstream(t, answerEach(func(*http.Request, []byte) (string, bool) { return reply, false }))
 		c := newTestClient(up.addr())
 		resp := &httpx.Response{}
-		if err := c.Do(context.Background(), getReq("/"), resp); err != nil {
+		if err := c.Do(context.Background(), newGetReq("/"), resp); err != nil {
 			t.Fatal(err)
 		}
 		_, err := io.ReadAll(resp.Body)
@@ -303,7 +306,7 @@ func TestClientContextCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
-	err := c.Do(ctx, getReq("/"), &httpx.Response{})
+	err := c.Do(ctx, newGetReq("/"), &httpx.Response{})
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, KindCanceled) {
 		t.Fatalf("err = %v, want KindCanceled wrapping context.Canceled", err)
 	}
@@ -313,7 +316,7 @@ func TestClientContextCancel(t *testing.T) {
 
 	ctx, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
-	err = c.Do(ctx, getReq("/"), &httpx.Response{})
+	err = c.Do(ctx, newGetReq("/"), &httpx.Response{})
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, KindTimeout) {
 		t.Fatalf("err = %v, want KindTimeout wrapping context.DeadlineExceeded", err)
 	}
@@ -332,7 +335,7 @@ func TestClientContextCancelDuringBody(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	resp := &httpx.Response{}
-	if err := c.Do(ctx, getReq("/"), resp); err != nil {
+	if err := c.Do(ctx, newGetReq("/"), resp); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 100)
@@ -365,11 +368,11 @@ func TestClientUpgrade(t *testing.T) {
 	})
 	c := newTestClient(up.addr())
 	defer c.Close()
-	req := getReq("/ws")
+	req := newGetReq("/ws")
 	req.Header.Add("Connection", "Upgrade")
 	req.Header.Add("Upgrade", "websocket")
 	resp := &httpx.Response{}
-	if err := c.Do(testCtx(t), req, resp); err != nil {
+	if err := c.Do(clientTestCtx(t), req, resp); err != nil {
 		t.Fatal(err)
 	}
 	if resp.Status != 101 || resp.Header.Get("Upgrade") != "websocket" {
@@ -402,12 +405,12 @@ func TestClientUpgrade(t *testing.T) {
 }
 
 func TestClientCloseRefusesNew(t *testing.T) {
-	up := newRawUpstream(t, answer(okReply))
+	up := newRawUpstream(t, answerEach(helloReply))
 	c := newTestClient(up.addr())
-	do(t, c, getReq("/"))
+	clientDo(t, c, newGetReq("/"))
 	// One exchange in flight when Close is called: its connection is closed when it ends.
 	resp := &httpx.Response{}
-	if err := c.Do(testCtx(t), getReq("/"), resp); err != nil {
+	if err := c.Do(clientTestCtx(t), newGetReq("/"), resp); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -416,7 +419,7 @@ func TestClientCloseRefusesNew(t *testing.T) {
 	if c.IdleConns() != 0 || c.ActiveConns() != 0 {
 		t.Errorf("idle=%d active=%d after Close", c.IdleConns(), c.ActiveConns())
 	}
-	err := c.Do(testCtx(t), getReq("/"), &httpx.Response{})
+	err := c.Do(clientTestCtx(t), newGetReq("/"), &httpx.Response{})
 	if !errors.Is(err, ErrClientClosed) || !errors.Is(err, KindConnect) {
 		t.Fatalf("Do after Close: %v", err)
 	}
@@ -440,7 +443,7 @@ func TestClientTLS(t *testing.T) {
 	c.TLS = cfg
 	defer c.Close()
 	for i := range 3 {
-		resp, body := do(t, c, getReq(fmt.Sprintf("/%d", i)))
+		resp, body := clientDo(t, c, newGetReq(fmt.Sprintf("/%d", i)))
 		if resp.Status != 200 || body != fmt.Sprintf("tls:/%d", i) {
 			t.Fatalf("got %d %q", resp.Status, body)
 		}
@@ -452,13 +455,13 @@ func TestClientTLS(t *testing.T) {
 	bad := newTestClient(srv.Listener.Addr().String())
 	bad.TLS = &tls.Config{} // trusts no root: the test certificate is refused
 	defer bad.Close()
-	if err := bad.Do(testCtx(t), getReq("/"), &httpx.Response{}); !errors.Is(err, KindConnect) {
+	if err := bad.Do(clientTestCtx(t), newGetReq("/"), &httpx.Response{}); !errors.Is(err, KindConnect) {
 		t.Errorf("untrusted certificate: err = %v, want KindConnect", err)
 	}
 }
 
 func TestClientConcurrent(t *testing.T) {
-	up := newRawUpstream(t, answer(func(req *http.Request, body []byte) (string, bool) {
+	up := newRawUpstream(t, answerEach(func(req *http.Request, body []byte) (string, bool) {
 		b := req.URL.RawQuery + ":" + string(body)
 		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b), true
 	}))
@@ -476,7 +479,7 @@ func TestClientConcurrent(t *testing.T) {
 			buf := make([]byte, 64)
 			for i := range each {
 				q := fmt.Sprintf("w=%d&i=%d", w, i)
-				req := getReq("/")
+				req := newGetReq("/")
 				req.Query = q
 				if i%3 == 0 {
 					req.Method, req.Body, req.ContentLength = "POST", strings.NewReader("body"), 4

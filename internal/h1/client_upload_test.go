@@ -17,8 +17,8 @@ import (
 	"aya/internal/httpx"
 )
 
-// pattern is an endless body source that holds nothing: byte i is i%251.
-type pattern struct{ off int64 }
+// patternBody is an endless body source that holds nothing: byte i is i%251.
+type patternBody struct{ off int64 }
 
 // patternBlock is 64 KiB of the pattern plus one period, so any offset has a full block.
 var patternBlock = func() []byte {
@@ -29,7 +29,7 @@ var patternBlock = func() []byte {
 	return b
 }()
 
-func (p *pattern) Read(b []byte) (int, error) {
+func (p *patternBody) Read(b []byte) (int, error) {
 	n := 0
 	for n < len(b) {
 		off := int(p.off % 251)
@@ -42,14 +42,14 @@ func (p *pattern) Read(b []byte) (int, error) {
 
 func patternCRC(n int64) uint32 {
 	h := crc32.NewIEEE()
-	io.Copy(h, io.LimitReader(&pattern{}, n))
+	io.Copy(h, io.LimitReader(&patternBody{}, n))
 	return h.Sum32()
 }
 
-// pieces returns its chunks one Read at a time, as a client streaming a body would.
-type pieces struct{ parts []string }
+// chunkPieces returns its chunks one Read at a time, as a client streaming a body would.
+type chunkPieces struct{ parts []string }
 
-func (p *pieces) Read(b []byte) (int, error) {
+func (p *chunkPieces) Read(b []byte) (int, error) {
 	if len(p.parts) == 0 {
 		return 0, io.EOF
 	}
@@ -63,27 +63,27 @@ func (p *pieces) Read(b []byte) (int, error) {
 
 func TestClientChunkedUploadWithTrailers(t *testing.T) {
 	got := make(chan string, 1)
-	up := newRawUpstream(t, answer(func(req *http.Request, body []byte) (string, bool) {
+	up := newRawUpstream(t, answerEach(func(req *http.Request, body []byte) (string, bool) {
 		got <- fmt.Sprintf("te=%v cl=%d body=%q trailer=%q", req.TransferEncoding, req.ContentLength, body, req.Trailer.Get("X-Checksum"))
-		return okReply(req, body)
+		return helloReply(req, body)
 	}))
 	c := newTestClient(up.addr())
 	defer c.Close()
-	req := getReq("/upload")
+	req := newGetReq("/upload")
 	req.Method, req.ContentLength = "POST", -1
-	req.Body = &pieces{parts: []string{"hello ", "", "chunked ", "world"}}
+	req.Body = &chunkPieces{parts: []string{"hello ", "", "chunked ", "world"}}
 	req.Trailer = httpx.Header{{Name: "X-Checksum", Value: "abc"}}
-	do(t, c, req)
+	clientDo(t, c, req)
 	if g, want := <-got, `te=[chunked] cl=-1 body="hello chunked world" trailer="abc"`; g != want {
 		t.Errorf("upstream saw %s\nwant %s", g, want)
 	}
 }
 
 func TestClientUploadRefusesBadTrailer(t *testing.T) {
-	up := newRawUpstream(t, answer(okReply))
+	up := newRawUpstream(t, answerEach(helloReply))
 	c := newTestClient(up.addr())
 	defer c.Close()
-	req := getReq("/")
+	req := newGetReq("/")
 	req.Method, req.ContentLength, req.Body = "POST", -1, strings.NewReader("x")
 	req.Trailer = httpx.Header{{Name: "Content-Length", Value: "5"}}
 	if err := c.Do(context.Background(), req, &httpx.Response{}); !errors.Is(err, KindRequest) {
@@ -120,11 +120,11 @@ func TestClientLargeUploadBoundedMemory(t *testing.T) {
 	c := newTestClient(up.addr())
 	defer c.Close()
 	for _, cl := range []int64{size, -1} {
-		req := getReq("/big")
+		req := newGetReq("/big")
 		req.Method, req.ContentLength = "PUT", cl
-		req.Body = io.LimitReader(&pattern{}, size)
+		req.Body = io.LimitReader(&patternBody{}, size)
 		var body string
-		alloc := allocatedDuring(func() { _, body = do(t, c, req) })
+		alloc := allocatedDuring(func() { _, body = clientDo(t, c, req) })
 		if wantBody := fmt.Sprintf("%d %d", size, want); body != wantBody {
 			t.Fatalf("cl=%d: upstream got %q, want %q", cl, body, wantBody)
 		}
@@ -147,11 +147,11 @@ func TestClientLargeDownloadBoundedMemory(t *testing.T) {
 			if req.URL.Path == "/chunked" {
 				io.WriteString(bw, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
 				cw := newChunkedWriter(bw)
-				io.Copy(cw, io.LimitReader(&pattern{}, size))
+				io.Copy(cw, io.LimitReader(&patternBody{}, size))
 				cw.Close(nil)
 			} else {
 				fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
-				io.Copy(bw, io.LimitReader(&pattern{}, size))
+				io.Copy(bw, io.LimitReader(&patternBody{}, size))
 			}
 			bw.Flush()
 		}
@@ -164,7 +164,7 @@ func TestClientLargeDownloadBoundedMemory(t *testing.T) {
 		var n int64
 		alloc := allocatedDuring(func() {
 			resp := &httpx.Response{}
-			if err := c.Do(context.Background(), getReq(path), resp); err != nil {
+			if err := c.Do(context.Background(), newGetReq(path), resp); err != nil {
 				t.Fatal(err)
 			}
 			var err error
@@ -219,8 +219,8 @@ func TestClientEarlyResponse(t *testing.T) {
 			t.Cleanup(func() { close(stop) }) // runs before the upstream's cleanup
 			c := newTestClient(up.addr())
 			defer c.Close()
-			req := getReq("/upload")
-			req.Method, req.ContentLength, req.Body = "POST", tt.size, io.LimitReader(&pattern{}, tt.size)
+			req := newGetReq("/upload")
+			req.Method, req.ContentLength, req.Body = "POST", tt.size, io.LimitReader(&patternBody{}, tt.size)
 			start := time.Now()
 			resp := &httpx.Response{}
 			if err := c.Do(context.Background(), req, resp); err != nil {
@@ -260,9 +260,9 @@ func TestClientContinueDuringUpload(t *testing.T) {
 	c := newTestClient(up.addr())
 	defer c.Close()
 	for range 2 {
-		req := getReq("/")
-		req.Method, req.ContentLength, req.Body = "PUT", 1<<20, io.LimitReader(&pattern{}, 1<<20)
-		if resp, body := do(t, c, req); resp.Status != 200 || body != fmt.Sprint(1<<20) {
+		req := newGetReq("/")
+		req.Method, req.ContentLength, req.Body = "PUT", 1<<20, io.LimitReader(&patternBody{}, 1<<20)
+		if resp, body := clientDo(t, c, req); resp.Status != 200 || body != fmt.Sprint(1<<20) {
 			t.Fatalf("got %d %q", resp.Status, body)
 		}
 	}
@@ -296,7 +296,7 @@ func TestClientUploadBodyError(t *testing.T) {
 		good int // bytes the body yields before failing
 	}{{cl: 100, good: 50}, {cl: 1 << 20, good: 70 << 10}, {cl: -1, good: 70 << 10}} {
 		cl := tt.cl
-		req := getReq("/")
+		req := newGetReq("/")
 		req.Method, req.ContentLength, req.Body = "POST", cl, &failingBody{n: tt.good}
 		start := time.Now()
 		err := c.Do(context.Background(), req, &httpx.Response{})
@@ -323,8 +323,8 @@ func TestClientUploadWriteTimeout(t *testing.T) {
 	c.WriteTimeout = 100 * time.Millisecond
 	c.ResponseHeaderTimeout = 100 * time.Millisecond
 	defer c.Close()
-	req := getReq("/")
-	req.Method, req.ContentLength, req.Body = "POST", 256<<20, io.LimitReader(&pattern{}, 256<<20)
+	req := newGetReq("/")
+	req.Method, req.ContentLength, req.Body = "POST", 256<<20, io.LimitReader(&patternBody{}, 256<<20)
 	start := time.Now()
 	err := c.Do(context.Background(), req, &httpx.Response{})
 	if !errors.Is(err, KindTimeout) {
@@ -348,8 +348,8 @@ func TestClientCancelDuringUpload(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	req := getReq("/")
-	req.Method, req.ContentLength, req.Body = "POST", 256<<20, io.LimitReader(&pattern{}, 256<<20)
+	req := newGetReq("/")
+	req.Method, req.ContentLength, req.Body = "POST", 256<<20, io.LimitReader(&patternBody{}, 256<<20)
 	start := time.Now()
 	err := c.Do(ctx, req, &httpx.Response{})
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, KindCanceled) {

@@ -14,7 +14,7 @@ import (
 func TestPoolMaxIdle(t *testing.T) {
 	closed := make(chan struct{}, 10)
 	up := newRawUpstream(t, func(c net.Conn) {
-		answer(okReply)(c)
+		answerEach(helloReply)(c)
 		closed <- struct{}{}
 	})
 	c := newTestClient(up.addr())
@@ -24,7 +24,7 @@ func TestPoolMaxIdle(t *testing.T) {
 	resps := make([]*httpx.Response, 5)
 	for i := range resps {
 		resps[i] = &httpx.Response{}
-		if err := c.Do(context.Background(), getReq("/"), resps[i]); err != nil {
+		if err := c.Do(context.Background(), newGetReq("/"), resps[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,20 +45,20 @@ func TestPoolMaxIdle(t *testing.T) {
 			t.Fatal("the connections beyond MaxIdle were not closed")
 		}
 	}
-	do(t, c, getReq("/"))
-	do(t, c, getReq("/"))
+	clientDo(t, c, newGetReq("/"))
+	clientDo(t, c, newGetReq("/"))
 	if n := up.accepted.Load(); n != 5 {
 		t.Errorf("accepted %d connections, want 5 (the kept ones reused)", n)
 	}
 }
 
 func TestPoolNoIdle(t *testing.T) {
-	up := newRawUpstream(t, answer(okReply))
+	up := newRawUpstream(t, answerEach(helloReply))
 	c := newTestClient(up.addr())
 	c.MaxIdle = -1
 	defer c.Close()
-	do(t, c, getReq("/"))
-	do(t, c, getReq("/"))
+	clientDo(t, c, newGetReq("/"))
+	clientDo(t, c, newGetReq("/"))
 	if n := up.accepted.Load(); n != 2 || c.IdleConns() != 0 {
 		t.Errorf("accepted=%d idle=%d, want 2 and 0", n, c.IdleConns())
 	}
@@ -67,14 +67,14 @@ func TestPoolNoIdle(t *testing.T) {
 func TestPoolIdleTimeout(t *testing.T) {
 	gone := make(chan struct{}, 2)
 	up := newRawUpstream(t, func(c net.Conn) {
-		answer(okReply)(c)
+		answerEach(helloReply)(c)
 		gone <- struct{}{}
 	})
 	c := newTestClient(up.addr())
 	c.IdleTimeout = 100 * time.Millisecond
 	defer c.Close()
 	start := time.Now()
-	do(t, c, getReq("/"))
+	clientDo(t, c, newGetReq("/"))
 	if c.IdleConns() != 1 {
 		t.Fatalf("idle = %d", c.IdleConns())
 	}
@@ -90,8 +90,8 @@ func TestPoolIdleTimeout(t *testing.T) {
 		t.Errorf("idle = %d after expiry", c.IdleConns())
 	}
 	// The janitor re-arms for the next idle connection.
-	do(t, c, getReq("/"))
-	waitFor(t, "second expiry", func() bool { return c.IdleConns() == 0 })
+	clientDo(t, c, newGetReq("/"))
+	waitUntil(t, "second expiry", func() bool { return c.IdleConns() == 0 })
 	if n := up.accepted.Load(); n != 2 {
 		t.Errorf("accepted = %d, want 2", n)
 	}
@@ -186,30 +186,30 @@ func TestClientProbe(t *testing.T) {
 	closed, peer2 := dial()
 	defer closed.closeConn()
 	peer2.Close()
-	waitFor(t, "probe to see the close", func() bool { return !closed.alive(time.Now()) })
+	waitUntil(t, "probe to see the close", func() bool { return !closed.alive(time.Now()) })
 
 	chatty, peer3 := dial()
 	defer peer3.Close()
 	defer chatty.closeConn()
 	io.WriteString(peer3, "HTTP/1.1 408 Request Timeout\r\n\r\n")
-	waitFor(t, "probe to see unsolicited bytes", func() bool { return !chatty.alive(time.Now()) })
+	waitUntil(t, "probe to see unsolicited bytes", func() bool { return !chatty.alive(time.Now()) })
 }
 
 // TestClientProbeAvoidsDeadConn: a connection the upstream closed while idle is found by the
 // probe and never written to.
 func TestClientProbeAvoidsDeadConn(t *testing.T) {
 	requests := make(chan string, 10)
-	up := newRawUpstream(t, answer(func(req *http.Request, body []byte) (string, bool) {
+	up := newRawUpstream(t, answerEach(func(req *http.Request, body []byte) (string, bool) {
 		requests <- req.URL.Path
-		r, _ := okReply(req, body)
+		r, _ := helloReply(req, body)
 		return r, false // close after answering, without saying so
 	}))
 	c := newTestClient(up.addr())
 	c.probeAfter = time.Millisecond
 	defer c.Close()
-	do(t, c, getReq("/1"))
+	clientDo(t, c, newGetReq("/1"))
 	time.Sleep(50 * time.Millisecond)
-	do(t, c, getReq("/2"))
+	clientDo(t, c, newGetReq("/2"))
 	if n := up.accepted.Load(); n != 2 || len(requests) != 2 {
 		t.Errorf("accepted=%d requests=%d, want 2 and 2", n, len(requests))
 	}

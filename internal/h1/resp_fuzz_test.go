@@ -13,24 +13,24 @@ import (
 	"aya/internal/httpx"
 )
 
-// scriptConn is a net.Conn that reads from a fixed byte string and ends with EOF, so the
+// respScriptConn is a net.Conn that reads from a fixed byte string and ends with EOF, so the
 // client's real read path (head loop, body readers, chunked decoder) runs without a socket
 // and can never block.
-type scriptConn struct{ r io.Reader }
+type respScriptConn struct{ r io.Reader }
 
-func (c *scriptConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
-func (c *scriptConn) Write(p []byte) (int, error)      { return len(p), nil }
-func (c *scriptConn) Close() error                     { return nil }
-func (c *scriptConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *scriptConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (c *scriptConn) SetDeadline(time.Time) error      { return nil }
-func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *respScriptConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
+func (c *respScriptConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (c *respScriptConn) Close() error                     { return nil }
+func (c *respScriptConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *respScriptConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *respScriptConn) SetDeadline(time.Time) error      { return nil }
+func (c *respScriptConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *respScriptConn) SetWriteDeadline(time.Time) error { return nil }
 
 // clientRead runs the client's response path over data: heads until the final one, then the
 // whole body. ok is false when aya refused the response.
 func clientRead(c *Client, data []byte, method string) (resp *httpx.Response, body []byte, ok bool) {
-	cc := c.newClientConn(&scriptConn{r: bytes.NewReader(data)})
+	cc := c.newClientConn(&respScriptConn{r: bytes.NewReader(data)})
 	resp = &httpx.Response{}
 	req := &httpx.Request{Method: method, Header: httpx.Header{{Name: "Upgrade", Value: "x"}}}
 	if _, err := cc.readResponse(req, resp); err != nil {
@@ -44,8 +44,8 @@ func clientRead(c *Client, data []byte, method string) (resp *httpx.Response, bo
 	return resp, body, err == nil
 }
 
-// stdRead is net/http's reading of the same bytes, skipping 1xx as the client does.
-func stdRead(data []byte, method string) (*http.Response, []byte, error) {
+// stdReadResponse is net/http's reading of the same bytes, skipping 1xx as the client does.
+func stdReadResponse(data []byte, method string) (*http.Response, []byte, error) {
 	br := bufio.NewReader(bytes.NewReader(data))
 	for {
 		resp, err := http.ReadResponse(br, &http.Request{Method: method})
@@ -88,7 +88,7 @@ func FuzzParseResponse(f *testing.F) {
 		if !ok {
 			return
 		}
-		std, stdBody, err := stdRead(data, method)
+		std, stdBody, err := stdReadResponse(data, method)
 		if err != nil {
 			t.Fatalf("aya accepted what net/http refuses (%v):\n%q", err, data)
 		}
@@ -101,25 +101,25 @@ func FuzzParseResponse(f *testing.F) {
 		if !bytes.Equal(body, stdBody) {
 			t.Fatalf("body %q, net/http %q:\n%q", body, stdBody, data)
 		}
-		if got, want := fieldsOf(resp.Header, "Transfer-Encoding", "Trailer"), stdFields(std.Header, "Transfer-Encoding", "Trailer"); got != want {
+		if got, want := respFields(resp.Header, "Transfer-Encoding", "Trailer"), stdRespFields(std.Header, "Transfer-Encoding", "Trailer"); got != want {
 			t.Fatalf("header %s, net/http %s:\n%q", got, want, data)
 		}
-		if got, want := fieldsOf(resp.Trailer), stdFields(std.Trailer); got != want {
+		if got, want := respFields(resp.Trailer), stdRespFields(std.Trailer); got != want {
 			t.Fatalf("trailer %s, net/http %s:\n%q", got, want, data)
 		}
 	})
 }
 
-// fieldsOf renders a header as sorted canonical "Name: value" lines, order within a name kept.
-func fieldsOf(h httpx.Header, skip ...string) string {
+// respFields renders a header as sorted canonical "Name: value" lines, order within a name kept.
+func respFields(h httpx.Header, skip ...string) string {
 	m := http.Header{}
 	for _, f := range h {
 		m.Add(f.Name, f.Value)
 	}
-	return stdFields(m, skip...)
+	return stdRespFields(m, skip...)
 }
 
-func stdFields(h http.Header, skip ...string) string {
+func stdRespFields(h http.Header, skip ...string) string {
 	h = h.Clone()
 	for _, s := range skip {
 		h.Del(s)
