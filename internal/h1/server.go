@@ -142,8 +142,8 @@ func withDefault[T int | time.Duration](v, d T) T {
 	return d
 }
 
-// ActiveConns returns the number of connections being served, including those handed to
-// OnH2C that have not returned yet.
+// ActiveConns returns the number of connections being served, including hijacked ones
+// whose handler has not returned and those handed to OnH2C that have not returned yet.
 func (s *Server) ActiveConns() int64 { return s.active.Load() }
 
 // Serve accepts connections on ln and serves each on its own goroutine until ln fails or the
@@ -239,20 +239,28 @@ func (s *Server) admit(nc net.Conn) (*conn, bool) {
 	return c, true
 }
 
-// release undoes admit's bookkeeping. Shutdown stops waiting for a connection once it is
-// released; active counts it until done (the H2C hand-off keeps it active longer).
-func (s *Server) release(c *conn) {
+// untrack removes a connection from the set Shutdown and Close act on: it is closing, or
+// it now belongs to a hijacker or to OnH2C.
+func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// unadmit gives back what admit counted, once the connection's goroutine is done with it
+// (a hijacked connection counts until its handler returns, an H2C one until OnH2C returns).
+func (s *Server) unadmit(c *conn) {
 	if s.MaxConnsPerIP > 0 {
 		ip := c.remote.Addr()
+		s.mu.Lock()
 		if s.perIP[ip] <= 1 {
 			delete(s.perIP, ip)
 		} else {
 			s.perIP[ip]--
 		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
+	s.active.Add(-1)
 }
 
 // Shutdown stops accepting, closes idle connections at once and every other connection after

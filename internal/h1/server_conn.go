@@ -133,9 +133,9 @@ func (c *conn) serve() {
 func (c *conn) close() {
 	if !c.handedOff {
 		c.closeSocket()
-		c.srv.release(c)
-		c.srv.active.Add(-1)
+		c.srv.untrack(c)
 	}
+	c.srv.unadmit(c)
 	c.cancel()
 	if c.br != nil {
 		c.br.Reset(nil)
@@ -407,8 +407,7 @@ func (c *conn) handOffH2C() bool {
 	preface := bytes.Clone(b)
 	c.nc.SetDeadline(time.Time{})
 	c.handedOff = true
-	c.srv.release(c)
-	defer c.srv.active.Add(-1)
+	c.srv.untrack(c)
 	c.srv.OnH2C(c.nc, preface)
 	return true
 }

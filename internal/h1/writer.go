@@ -218,8 +218,7 @@ func (w *response) Hijack() (net.Conn, []byte, error) {
 	w.hijacked = true
 	c := w.c
 	c.handedOff = true
-	c.srv.release(c)
-	c.srv.active.Add(-1)
+	c.srv.untrack(c)
 	c.nc.SetDeadline(time.Time{})
 	var buffered []byte
 	if n := c.br.Buffered(); n > 0 {
