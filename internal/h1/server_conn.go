@@ -88,7 +88,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.params = make([]httpx.Param, 0, 8)
 	c.body.c = c
 	c.rw.c = c
-	c.rw.header = make(httpx.Header, 0, 16)
+	c.rw.own = make(httpx.Header, 0, 32)
+	c.rw.header = c.rw.own
 	return c
 }
 
@@ -193,7 +194,7 @@ func (c *conn) serveOne() bool {
 		return false
 	}
 	c.rw.finish()
-	if c.rw.closeAfter || c.rw.err != nil {
+	if c.rw.closeAfter || c.rw.err != nil || c.req.Close {
 		// Unread input (a body, pipelined requests) would make our close a reset that can
 		// destroy the response in flight.
 		c.linger = c.linger || !c.body.done() || c.br.Buffered() > 0
@@ -219,6 +220,7 @@ func (c *conn) readRequest() (status int, msg string, err error) {
 	buf, _ := c.br.Peek(c.br.Buffered())
 	c.resetRequest()
 	n, st, msg := parseRequest(buf, &c.req, &c.cfg.lim, &c.framing)
+	c.hdrs = c.req.Header[:0] // keep what the parser grew
 	if st != 0 {
 		return st, msg, nil
 	}
@@ -242,6 +244,7 @@ func (c *conn) readRequest() (status int, msg string, err error) {
 	}
 	c.resetRequest()
 	n, st, msg = parseRequest(head, &c.req, &c.cfg.lim, &c.framing)
+	c.hdrs = c.req.Header[:0]
 	if st == 0 && n != len(head) {
 		// The scanner and the parser disagree on where the head ends: refuse rather than
 		// guess.

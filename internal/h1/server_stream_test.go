@@ -476,3 +476,26 @@ func TestServeEarlyHints(t *testing.T) {
 		t.Fatalf("%d %q %v", resp.StatusCode, body, resp.Header)
 	}
 }
+
+// TestServeSharedHeaderUntouched: a handler may hand the writer a header slice it shares
+// between requests; the server must never write into it.
+func TestServeSharedHeaderUntouched(t *testing.T) {
+	shared := make(httpx.Header, 1, 8)
+	shared[0] = httpx.Field{Name: "X-Static", Value: "1"}
+	addr := serveTest(t, &Server{Handler: httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+		if r.Path == "/static" {
+			*w.Header() = shared
+		} else {
+			w.Header().Add("X-Dynamic", "2")
+		}
+		io.WriteString(w, "ok")
+	})})
+	c := dialRaw(t, addr)
+	for _, p := range []string{"/static", "/other", "/static"} {
+		c.send("GET " + p + " HTTP/1.1\r\nHost: h\r\n\r\n")
+		c.read("GET")
+	}
+	if len(shared) != 1 || shared[:2][1] != (httpx.Field{}) || shared[0].Value != "1" {
+		t.Fatalf("shared header modified: %q", shared[:cap(shared)])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"time"
+	"unsafe"
 
 	"aya/internal/httpx"
 )
@@ -39,6 +40,7 @@ type response struct {
 	c       *conn
 	req     *httpx.Request
 	header  httpx.Header
+	own     httpx.Header // the header's backing array, reused across requests
 	trailer httpx.Header
 	pending []byte // body held back until the framing is decided
 
@@ -63,10 +65,16 @@ var (
 )
 
 func (w *response) reset(req *httpx.Request) {
-	w.header.Reset()
+	// A handler may have replaced the header slice with one it shares with others (a static
+	// header set): only our own array is cleared and reused.
+	own := w.own
+	if unsafe.SliceData(w.header) == unsafe.SliceData(own) {
+		own = w.header
+	}
+	own.Reset()
 	w.trailer.Reset()
 	*w = response{
-		c: w.c, req: req, header: w.header, trailer: w.trailer, pending: w.pending[:0],
+		c: w.c, req: req, header: own, own: own, trailer: w.trailer, pending: w.pending[:0],
 		declared: -1, closeAfter: req.Close, cw: chunkedWriter{bw: w.c.bw},
 	}
 }
@@ -296,7 +304,7 @@ func (w *response) writeHead(final bool) {
 		w.mode = outClose
 		w.closeAfter = true
 	}
-	if w.c.srv.shutting.Load() || w.c.body.wontDrain() {
+	if req.Close || w.c.srv.shutting.Load() || w.c.body.wontDrain() {
 		w.closeAfter = true
 	}
 
