@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"aya/internal/httpx"
@@ -82,4 +83,39 @@ func BenchmarkServeKeepAlivePost(b *testing.B) {
 			w.Flush()
 			w.Write(body)
 		})
+}
+
+// TestServeSteadyStateAllocs: after a connection is set up, serving more requests on it,
+// bodies included, allocates nothing.
+func TestServeSteadyStateAllocs(t *testing.T) {
+	reqs := "GET /a?b=c HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n" +
+		"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello" +
+		"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+	body := []byte("response body")
+	buf := make([]byte, 64)
+	s := &Server{Logger: quietLog, Handler: httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+		for {
+			if _, err := r.Body.Read(buf); err != nil {
+				break
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(body)
+		if r.Method == "POST" {
+			w.Flush()
+			w.Write(body)
+		}
+	})}
+	defer s.Close()
+	run := func(n int) float64 {
+		stream := []byte(strings.Repeat(reqs, n))
+		return testing.AllocsPerRun(20, func() {
+			s.ServeConn(&scriptConn{pieces: [][]byte{stream}})
+		})
+	}
+	one, many := run(1), run(51)
+	t.Logf("allocations: connection with 3 requests %.0f, with 153 requests %.0f", one, many)
+	if perReq := (many - one) / 150; perReq > 0.05 {
+		t.Fatalf("%.2f allocations per request (connection: %.0f, with 150 more requests: %.0f)", perReq, one, many)
+	}
 }

@@ -17,7 +17,6 @@ import (
 // split exactly where the test says.
 type scriptConn struct {
 	pieces [][]byte
-	out    bytes.Buffer
 }
 
 func (c *scriptConn) Read(p []byte) (int, error) {
@@ -32,7 +31,7 @@ func (c *scriptConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (c *scriptConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+func (c *scriptConn) Write(p []byte) (int, error) { return len(p), nil }
 func (c *scriptConn) Close() error                { return nil }
 func (c *scriptConn) LocalAddr() net.Addr         { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
 func (c *scriptConn) RemoteAddr() net.Addr {
