@@ -35,6 +35,7 @@ bench=$root/bench
 tmp=
 pids=()
 last_pid=
+failed=()
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -86,17 +87,33 @@ stop_pid() {
 	wait "$pid" 2>/dev/null || true
 }
 
-# load OUT CMD...: runs the load generator CMD pinned to LOAD_CORE, output to OUT. It runs in
-# the background under `wait` because bash defers a trap until a foreground child exits, and
-# wrk exits 0 on Ctrl-C, which would let the script carry on instead of stopping.
+# load OUT CMD...: runs the load generator CMD pinned to LOAD_CORE, output to OUT, and fails
+# if it fails or outlives DURATION by a minute (h2load has been seen to hang in -D mode). It
+# runs in the background under `wait` because bash defers a trap until a foreground child
+# exits, and wrk exits 0 on Ctrl-C, which would let the script carry on instead of stopping.
 load() {
-	local out=$1 pid
+	local out=$1 pid rc=0
 	shift
-	taskset -c "$LOAD_CORE" "$@" >"$out" 2>&1 &
+	timeout --kill-after=5 "$load_limit" taskset -c "$LOAD_CORE" "$@" >"$out" 2>&1 &
 	pid=$!
 	pids+=("$pid")
-	wait "$pid" || die "$1 failed: $(cat "$out")"
+	wait "$pid" || rc=$?
 	unset 'pids[${#pids[@]}-1]'
+	((rc == 0)) && return 0
+	if ((rc == 124 || rc == 137)); then
+		log "error: $1 did not finish within ${load_limit}s"
+	else
+		log "error: $1 failed (exit $rc): $(tail -n 5 "$out")"
+	fi
+	return 1
+}
+
+# seconds DURATION: a wrk/h2load duration (500ms, 10s, 2m, 1h, 10) in whole seconds, rounded up.
+seconds() {
+	awk -v d="$1" 'BEGIN {
+		n = d + 0; u = d; sub(/^[0-9.]+/, "", u)
+		f = (u == "ms") ? 0.001 : (u == "m") ? 60 : (u == "h") ? 3600 : 1
+		s = n * f; printf "%d", (s == int(s)) ? s : int(s) + 1 }'
 }
 
 # stop_last: stops the most recently started process and forgets it.
@@ -125,7 +142,7 @@ wait_port() {
 cpu_ticks() {
 	local total=0 p line f
 	for p in "$1" $(pgrep -P "$1" || true); do
-		line=$(<"/proc/$p/stat") || continue
+		{ line=$(<"/proc/$p/stat"); } 2>/dev/null || continue
 		# Fields after "(comm) " start at field 3; utime and stime are fields 14 and 15.
 		read -ra f <<<"${line##*) }"
 		total=$((total + f[11] + f[12]))
@@ -137,7 +154,7 @@ cpu_ticks() {
 
 install_tools() {
 	local -A pkg=([nginx]=nginx-light [haproxy]=haproxy [wrk]=wrk [h2load]=nghttp2-client
-		[openssl]=openssl [curl]=curl [taskset]=util-linux [pgrep]=procps)
+		[openssl]=openssl [curl]=curl [taskset]=util-linux [pgrep]=procps [timeout]=coreutils)
 	local missing=() cmd
 	for cmd in "${!pkg[@]}"; do
 		command -v "$cmd" >/dev/null || missing+=("${pkg[$cmd]}")
@@ -242,9 +259,13 @@ check_proxy() {
 
 # --- measurements ----------------------------------------------------------------------------
 
-# alive NAME: the proxy must have survived the run, or its CPU reading is meaningless.
+# alive NAME: the proxy must have survived the run, or its CPU reading is meaningless. A crash
+# is reported with the end of the proxy's output and the other proxies are still measured.
 alive() {
-	kill -0 "$last_pid" 2>/dev/null || die "$1 died during the run; see $tmp/$1.out (KEEP_TMP=1 keeps it)"
+	kill -0 "$last_pid" 2>/dev/null && return 0
+	log "error: $1 died during the run; the end of its output:"
+	tail -n 20 "$tmp/$1.out" | sed 's/^/    /' >&2
+	return 1
 }
 
 # to_ms converts wrk's latency figures (850.00us, 1.20ms, 1.01s) to milliseconds.
@@ -260,11 +281,11 @@ cpu_us_per_req() { awk -v t="$1" -v hz="$2" -v n="$3" 'BEGIN { printf "%.2f", (n
 # measure_h1 NAME ROUND: warm up, then one measured wrk run; appends a row to results.tsv.
 measure_h1() {
 	local name=$1 round=$2 out=$tmp/wrk-$1-$2.txt before after reqs rps p50 p99 cpu
-	load "$out" wrk -t1 -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$PROXY_PORT/"
+	load "$out" wrk -t1 -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$PROXY_PORT/" || return 1
 	before=$(cpu_ticks "$last_pid")
-	load "$out" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY_PORT/"
+	load "$out" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$PROXY_PORT/" || return 1
 	after=$(cpu_ticks "$last_pid")
-	alive "$name"
+	alive "$name" || return 1
 	reqs=$(awk '/ requests in / {print $1}' "$out")
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
 	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
@@ -282,11 +303,11 @@ measure_h1() {
 measure_h2() {
 	local name=$1 round=$2 out=$tmp/h2load-$1-$2.txt before after reqs rps mean cpu
 	local args=(-t1 -c"$H2_CLIENTS" -m"$H2_STREAMS" "https://127.0.0.1:$TLS_PORT/")
-	load "$out" h2load -D "$WARMUP" "${args[@]}"
+	load "$out" h2load -D "$WARMUP" "${args[@]}" || return 1
 	before=$(cpu_ticks "$last_pid")
-	load "$out" h2load -D "$DURATION" "${args[@]}"
+	load "$out" h2load -D "$DURATION" "${args[@]}" || return 1
 	after=$(cpu_ticks "$last_pid")
-	alive "$name"
+	alive "$name" || return 1
 	reqs=$(awk '/^requests:/ {print $8}' "$out")
 	rps=$(awk '/^finished in/ {print $4}' "$out")
 	mean=$(to_ms "$(awk '/^time for request:/ {print $6}' "$out")")
@@ -311,7 +332,7 @@ run_rounds() {
 		for ((i = 0; i < n; i++)); do
 			name=${list[$(((i + round - 1) % n))]}
 			start_proxy "$name" "$proto"
-			"measure_$proto" "$name" "$round"
+			"measure_$proto" "$name" "$round" || failed+=("$proto $name round $round")
 			stop_last
 		done
 	done
@@ -359,8 +380,8 @@ report() {
 		echo "backend nginx and load generator on core $LOAD_CORE. Mean of $ROUNDS interleaved round(s) of $DURATION each."
 		echo "Load average before / after: $load_start / $(cut -d' ' -f1-3 /proc/loadavg) (other work on the box skews the numbers)."
 		echo "Versions: nginx $(nginx -v 2>&1 | sed 's|.*/||'), HAProxy $(haproxy -v | awk 'NR == 1 {print $3}'), $(wrk -v 2>&1 | awk 'NR == 1 {print $1, $2}')."
-		echo
 		if grep -q '^h1' "$tmp/results.tsv"; then
+			echo
 			echo "## HTTP/1.1 (wrk -t1 -c$CONNS, keep-alive, 13-byte body)"
 			echo
 			table h1
@@ -370,6 +391,10 @@ report() {
 			echo "## HTTP/2 over TLS (h2load -c$H2_CLIENTS -m$H2_STREAMS, HTTP/1.1 keep-alive to the backend)"
 			echo
 			table h2
+		fi
+		if ((${#failed[@]} > 0)); then
+			echo
+			echo "Failed (see the log; not in the tables): $(printf '%s; ' "${failed[@]}" | sed 's/; $//')."
 		fi
 		echo
 		echo "CPU µs/req: the proxy's user+system CPU time during the measured run (all its processes)"
@@ -389,6 +414,7 @@ main() {
 	[[ -n ${PROXIES// /} ]] || die "no proxy left to measure (PROXIES=\"${PROXIES}\")"
 	check_ports_free
 	hz=$(getconf CLK_TCK)
+	load_limit=$(($(seconds "$DURATION") + $(seconds "$WARMUP") + 60))
 	load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 	: >"$tmp/results.tsv"
 	log "proxies: $PROXIES; $ROUNDS round(s) of $DURATION after $WARMUP warm-up; H1=$H1 H2=$H2"
@@ -400,6 +426,7 @@ main() {
 		run_rounds h2
 	fi
 	report
+	((${#failed[@]} == 0)) || die "${#failed[@]} run(s) failed: $(printf '%s; ' "${failed[@]}" | sed 's/; $//')"
 }
 
 main "$@"
