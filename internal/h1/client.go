@@ -57,6 +57,7 @@ type Client struct {
 	maxHeaderBytes        int
 	probeAfter            time.Duration // probeIdleAfter; tests shorten it
 	pool                  connPool
+	watch                 ctxWatch
 	bodies                sync.Pool // *outBody
 }
 
@@ -148,7 +149,8 @@ func (c *Client) Close() {
 // connection, which never returns to the pool.
 //
 // ctx bounds the whole exchange, body reads included: when it ends, blocked I/O is aborted and
-// the connection closed. Every error is an *Error; see Kind.
+// the connection closed — at its deadline exactly, and within a quarter second of a
+// cancellation (see ctxWatch). Every error is an *Error; see Kind.
 func (c *Client) Do(ctx context.Context, req *httpx.Request, resp *httpx.Response) error {
 	c.once.Do(c.setup)
 	resp.Reset()

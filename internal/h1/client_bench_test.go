@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,8 @@ func runExchange(tb testing.TB, c *Client, ctx context.Context, req *httpx.Reque
 func BenchmarkClientDo(b *testing.B) {
 	cancelable, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	withDeadline, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel2()
 	for _, bc := range []struct {
 		name    string
 		ctx     context.Context
@@ -91,6 +94,7 @@ func BenchmarkClientDo(b *testing.B) {
 	}{
 		{name: "GET", ctx: context.Background()},
 		{name: "GET-cancelable-ctx", ctx: cancelable},
+		{name: "GET-deadline-ctx", ctx: withDeadline},
 		{name: "POST-1KiB", ctx: context.Background(), bodyLen: 1 << 10},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -102,6 +106,7 @@ func BenchmarkClientDo(b *testing.B) {
 			resp := &httpx.Response{Header: make(httpx.Header, 0, 16)}
 			buf := make([]byte, 32<<10)
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				if bc.bodyLen > 0 {
 					body.Seek(0, io.SeekStart)
@@ -109,26 +114,62 @@ func BenchmarkClientDo(b *testing.B) {
 				}
 				runExchange(b, c, bc.ctx, req, resp, buf)
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
 
-// TestClientDoAllocs holds the client to its promise: no allocation per exchange in steady
-// state (a context that cannot be canceled; one that can costs what context.AfterFunc costs).
-func TestClientDoAllocs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing-sensitive")
+// reportCPU adds the process CPU time per operation (client and the in-process upstream
+// together): on a shared machine it is steadier than wall time, and the upstream's share is
+// the same for every client measured against it.
+func reportCPU(b *testing.B, start int64) {
+	b.ReportMetric(float64(processCPU()-start)/float64(b.N)/1e3, "cpu-µs/op")
+}
+
+// BenchmarkNetHTTPTransport is the baseline: the same exchange through net/http's Transport,
+// which aya's client replaces on the hot path.
+func BenchmarkNetHTTPTransport(b *testing.B) {
+	up := newTinyUpstream(b, tinyReply, 0)
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest("GET", "http://"+up.addr()+"/api/v1/items?page=2", nil)
+	if err != nil {
+		b.Fatal(err)
 	}
+	for _, f := range clientBenchRequest().Header[1:] {
+		req.Header.Add(f.Name, f.Value)
+	}
+	buf := make([]byte, 32<<10)
+	b.ReportAllocs()
+	cpu := processCPU()
+	for b.Loop() {
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.CopyBuffer(io.Discard, resp.Body, buf)
+		resp.Body.Close()
+	}
+	reportCPU(b, cpu)
+}
+
+// TestClientDoAllocs holds the client to its promise: no allocation per exchange in steady
+// state, with a context that cannot end and with one that can be canceled (what the server
+// gives every request). A context with a deadline costs context.AfterFunc's two.
+func TestClientDoAllocs(t *testing.T) {
 	up := newTinyUpstream(t, tinyReply, 0)
 	c := &Client{Addr: up.addr()}
 	defer c.Close()
 	req := clientBenchRequest()
 	resp := &httpx.Response{Header: make(httpx.Header, 0, 16)}
 	buf := make([]byte, 32<<10)
-	ctx := context.Background()
-	runExchange(t, c, ctx, req, resp, buf)
-	if n := testing.AllocsPerRun(200, func() { runExchange(t, c, ctx, req, resp, buf) }); n > 0 {
-		t.Errorf("%v allocations per exchange, want 0", n)
+	cancelable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, ctx := range []context.Context{context.Background(), cancelable} {
+		runExchange(t, c, ctx, req, resp, buf)
+		if n := testing.AllocsPerRun(200, func() { runExchange(t, c, ctx, req, resp, buf) }); n > 0 {
+			t.Errorf("%v allocations per exchange, want 0", n)
+		}
 	}
 }
 

@@ -35,7 +35,8 @@ type clientConn struct {
 
 	// Exchange state.
 	ctx       context.Context
-	stopWatch func() bool // stops the context watch; nil when ctx cannot be canceled
+	stopWatch func() bool // stops context.AfterFunc's watch; nil when not used
+	watchIdx  int         // index in the client's ctxWatch; -1 when not there
 	onCancel  func()      // cancelIO as a func value, made once
 	canceled  atomic.Bool
 	reusable  bool // the exchange left the connection clean for another one
@@ -66,6 +67,7 @@ const (
 func (c *Client) newClientConn(conn net.Conn) *clientConn {
 	cc := &clientConn{c: c, conn: conn, br: bufio.NewReaderSize(conn, clientReadBufferSize)}
 	cc.onCancel = cc.cancelIO
+	cc.watchIdx = -1
 	cc.probeFn = cc.probeFD
 	cc.rdl, cc.wdl = clientDeadlineUnknown, clientDeadlineUnknown
 	tcp := conn
@@ -174,7 +176,7 @@ func nextDeadline(cur, now time.Time, d time.Duration) (time.Time, bool) {
 	return want.Add(d / 4), false
 }
 
-// cancelIO runs (from context.AfterFunc) when the exchange's context is done: a past deadline
+// cancelIO runs (from context.AfterFunc or ctxWatch) when the exchange's context is done: a past deadline
 // wakes every blocked read and write on the connection, which is then closed, never reused.
 func (cc *clientConn) cancelIO() {
 	cc.canceled.Store(true)
@@ -182,12 +184,18 @@ func (cc *clientConn) cancelIO() {
 }
 
 // watch arranges for ctx's end to abort I/O on cc. A context that can never end (Background)
-// costs nothing; one that can costs what context.AfterFunc costs, once per exchange.
+// costs nothing; one with a deadline is watched by context.AfterFunc, exactly; one that can
+// only be canceled is polled by the client's ctxWatch, without allocating.
 func (cc *clientConn) watch(ctx context.Context) {
 	cc.ctx = ctx
-	if ctx.Done() != nil {
-		cc.stopWatch = context.AfterFunc(ctx, cc.onCancel)
+	if ctx.Done() == nil {
+		return
 	}
+	if _, ok := ctx.Deadline(); ok {
+		cc.stopWatch = context.AfterFunc(ctx, cc.onCancel)
+		return
+	}
+	cc.c.watch.add(cc, ctx)
 }
 
 // unwatch stops the context watch. It reports false when the cancellation already fired (or
@@ -197,6 +205,9 @@ func (cc *clientConn) unwatch() bool {
 	if cc.stopWatch != nil {
 		ok = cc.stopWatch()
 		cc.stopWatch = nil
+	}
+	if cc.watchIdx >= 0 {
+		cc.c.watch.remove(cc)
 	}
 	cc.ctx = nil
 	return ok && !cc.canceled.Load()
