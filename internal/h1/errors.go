@@ -1,9 +1,6 @@
 package h1
 
-import (
-	"strconv"
-	"time"
-)
+import "strconv"
 
 // writeError answers a request the engine refuses itself (a malformed or oversized head, a
 // timeout, a handler panic) with aya's JSON error shape, and marks the connection for closing:
@@ -26,7 +23,7 @@ func (c *conn) writeError(status int, msg string) {
 	bw.WriteString("Content-Type: application/json\r\nContent-Length: ")
 	writeInt(bw, int64(len(body)))
 	bw.WriteString("\r\n")
-	bw.Write(c.srv.date.line(time.Now()))
+	bw.Write(c.srv.date.line())
 	bw.WriteString("Connection: close\r\n\r\n")
 	bw.Write(body)
 	if err := bw.Flush(); err != nil {

@@ -1,6 +1,9 @@
 package h1
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 // Byte classes from RFC 9110 §5.6.2 (token) and §5.5 (field values). Tables, not switch
 // statements, because the parser tests every byte of every request head against them.
@@ -109,12 +112,7 @@ func validTokenString(s string) bool {
 }
 
 func validValueString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isValueByte[s[i]] {
-			return false
-		}
-	}
-	return true
+	return valueEnd(unsafe.Slice(unsafe.StringData(s), len(s))) == len(s)
 }
 
 // trimOWS strips optional whitespace (SP / HTAB) from both ends.

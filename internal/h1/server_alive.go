@@ -7,7 +7,7 @@ import (
 // livenessTick is how often handlers that run long are checked for a client that left.
 const livenessTick = time.Second
 
-// watchClients cancels the context of requests whose client has gone away while the handler
+// watchClients refreshes the Date line each tick, and cancels the context of requests whose client has gone away while the handler
 // still works (an LLM answer being generated for nobody, an upstream call still waiting).
 // Writes notice a gone client by themselves; this covers handlers that have not written yet.
 //
@@ -22,7 +22,8 @@ func (s *Server) watchClients() {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			s.date.refresh(now)
 		}
 		now := s.tick.Add(1)
 		busy = busy[:0]

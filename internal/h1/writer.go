@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"time"
@@ -328,7 +329,7 @@ func (w *response) writeHead(final bool) {
 		writeField(bw, f.Name, f.Value)
 	}
 	if !hasDate {
-		bw.Write(w.c.srv.date.line(time.Now()))
+		bw.Write(w.c.srv.date.line())
 	}
 	if length >= 0 {
 		bw.WriteString("Content-Length: ")
@@ -421,11 +422,22 @@ func validField(f httpx.Field) bool {
 	return validTokenString(f.Name) && validValueString(f.Value)
 }
 
-func writeField(bw interface{ WriteString(string) (int, error) }, name, value string) {
-	bw.WriteString(name)
-	bw.WriteString(": ")
-	bw.WriteString(value)
-	bw.WriteString("\r\n")
+func writeField(bw *bufio.Writer, name, value string) {
+	if n := len(name) + len(value) + 4; bw.Available() < n {
+		bw.Flush() // an error stays in bw and surfaces at the next flush
+		if bw.Available() < n {
+			bw.WriteString(name)
+			bw.WriteString(": ")
+			bw.WriteString(value)
+			bw.WriteString("\r\n")
+			return
+		}
+	}
+	b := append(bw.AvailableBuffer(), name...)
+	b = append(b, ':', ' ')
+	b = append(b, value...)
+	b = append(b, '\r', '\n')
+	bw.Write(b)
 }
 
 // hasToken reports whether a comma-separated header value lists tok (ASCII case-insensitive).

@@ -56,8 +56,10 @@ func writeInt(bw *bufio.Writer, n int64) {
 	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, 10))
 }
 
-// dateCache holds the "Date: ...\r\n" line for the current second. Formatting a date costs
-// more than the rest of a small response head, and it changes once a second.
+// dateCache holds the "Date: ...\r\n" line. Formatting a date costs more than the rest of a
+// small response head, and reading the clock on every response is not free either, so the
+// line is rebuilt once a second by the Server's liveness goroutine (and on first use), and
+// responses only load it. RFC 9110 §6.6.1 allows the date to be approximate.
 type dateCache struct {
 	v atomic.Pointer[dateLine]
 }
@@ -70,7 +72,16 @@ type dateLine struct {
 // imfFixdate is the only date format HTTP senders may generate (RFC 9110 §5.6.7).
 const imfFixdate = "Mon, 02 Jan 2006 15:04:05 GMT"
 
-func (d *dateCache) line(now time.Time) []byte {
+// line returns the current Date line.
+func (d *dateCache) line() []byte {
+	if v := d.v.Load(); v != nil {
+		return v.line
+	}
+	return d.refresh(time.Now())
+}
+
+// refresh rebuilds the line if the second changed.
+func (d *dateCache) refresh(now time.Time) []byte {
 	sec := now.Unix()
 	if v := d.v.Load(); v != nil && v.sec == sec {
 		return v.line
