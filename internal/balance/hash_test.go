@@ -262,3 +262,26 @@ func TestRingSizeBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestMaglevSlotsFollowWeights: the weighted fill gives each target its weight's share of
+// the table's slots, off by at most one slot per target.
+func TestMaglevSlotsFollowWeights(t *testing.T) {
+	for _, weights := range [][]int{{5, 3, 2}, {1, 1, 1}, {1, 100}, {7, 1, 1, 1, 3}} {
+		t.Run(fmt.Sprint(weights), func(t *testing.T) {
+			slots := make([]int, len(weights))
+			for _, owner := range buildMaglev(targetsOf(weights...)) {
+				slots[owner]++
+			}
+			wsum := 0
+			for _, w := range weights {
+				wsum += w
+			}
+			for i, w := range weights {
+				want := float64(maglevSize) * float64(w) / float64(wsum)
+				if math.Abs(float64(slots[i])-want) > float64(len(weights)) {
+					t.Errorf("target %d (weight %d) has %d slots, want %.1f ± %d", i, w, slots[i], want, len(weights))
+				}
+			}
+		})
+	}
+}
