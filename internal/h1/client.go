@@ -167,13 +167,13 @@ func (c *Client) Do(ctx context.Context, req *httpx.Request, resp *httpx.Respons
 	cc, reused, err := c.getConn(ctx, ob != nil && ob.mode == reqBodyStream)
 	if err == nil {
 		var retry bool
-		err, retry = c.exchange(ctx, cc, req, resp, ob, reused)
+		retry, err = c.exchange(ctx, cc, req, resp, ob, reused)
 		if retry && reused && (ob == nil || !ob.overflow) && ctx.Err() == nil {
 			// A reused connection the upstream had closed before it read anything of ours:
 			// the request never reached it, so sending it again is safe for any method.
 			resp.Reset()
 			if cc, err = c.dial(ctx); err == nil {
-				err, _ = c.exchange(ctx, cc, req, resp, ob, false)
+				_, err = c.exchange(ctx, cc, req, resp, ob, false)
 			}
 		} else if retry && reused && ob != nil && ob.overflow {
 			err = &Error{Kind: KindReset, Addr: c.Addr, Op: "send request", Err: errors.Join(errNoRetryBody, err)}
@@ -219,14 +219,14 @@ func (cc *clientConn) alive(now time.Time) bool {
 // failure cc has been closed, and retry reports whether the failure is what a connection the
 // upstream had already closed produces: no byte of a response and a reset or EOF, or, on a
 // reused connection, a 408 (see below).
-func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Request, resp *httpx.Response, ob *outBody, reused bool) (err error, retry bool) {
+func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Request, resp *httpx.Response, ob *outBody, reused bool) (retry bool, err error) {
 	cc.watch(ctx)
 	cc.wbuf, err = appendRequestHead(cc.wbuf[:0], req, ob)
 	if err != nil {
 		// Nothing was sent: the connection is as good as it was.
 		cc.reusable = true
 		cc.release()
-		return &Error{Kind: KindRequest, Addr: c.Addr, Op: "write request", Err: err}, false
+		return false, &Error{Kind: KindRequest, Addr: c.Addr, Op: "write request", Err: err}
 	}
 
 	stream := ob != nil && ob.mode == reqBodyStream
@@ -237,7 +237,7 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Reques
 		werr = cc.writeRequest(ob)
 		if werr != nil && !isStale(werr) {
 			cc.fail()
-			return c.classify(ctx, "write request", werr, KindReset), false
+			return false, c.classify(ctx, "write request", werr, KindReset)
 		}
 		// A reset or broken pipe may mean the upstream answered early and closed: read what
 		// it sent before deciding.
@@ -259,7 +259,7 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Reques
 			herr = fmt.Errorf("connection closed before any response byte: %w", herr)
 		}
 		e := c.classify(ctx, "read response header", herr, KindReset)
-		return e, stale && e.Kind == KindReset && ctx.Err() == nil
+		return stale && e.Kind == KindReset && ctx.Err() == nil, e
 	}
 
 	if resp.Status == 101 {
@@ -270,11 +270,11 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Reques
 		// reused connection that is the likely author, not an answer to this request. net/http
 		// reads it the same way.
 		cc.fail()
-		return &Error{Kind: KindReset, Addr: c.Addr, Op: "read response header", Err: errIdle408}, true
+		return true, &Error{Kind: KindReset, Addr: c.Addr, Op: "read response header", Err: errIdle408}
 	}
 	cc.body.start(resp)
 	resp.Body = &cc.body
-	return nil, false
+	return false, nil
 }
 
 // fail ends an exchange that went wrong: the connection is closed, never reused.

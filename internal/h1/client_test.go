@@ -471,10 +471,16 @@ func TestClientConcurrent(t *testing.T) {
 	const workers, each = 32, 40
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
+	cancelable, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ctx := context.Background()
+			if w%2 == 1 {
+				ctx = cancelable // watched by the client's ctxWatch
+			}
 			resp := &httpx.Response{}
 			buf := make([]byte, 64)
 			for i := range each {
@@ -484,7 +490,7 @@ func TestClientConcurrent(t *testing.T) {
 				if i%3 == 0 {
 					req.Method, req.Body, req.ContentLength = "POST", strings.NewReader("body"), 4
 				}
-				if err := c.Do(context.Background(), req, resp); err != nil {
+				if err := c.Do(ctx, req, resp); err != nil {
 					errs <- err
 					return
 				}
@@ -509,4 +515,9 @@ func TestClientConcurrent(t *testing.T) {
 	if c.ActiveConns() != 0 || c.IdleConns() > 8 {
 		t.Errorf("active=%d idle=%d", c.ActiveConns(), c.IdleConns())
 	}
+	c.watch.mu.Lock()
+	if n := len(c.watch.entries); n != 0 {
+		t.Errorf("%d exchanges still watched after all ended", n)
+	}
+	c.watch.mu.Unlock()
 }

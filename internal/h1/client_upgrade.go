@@ -20,21 +20,21 @@ type upgradeConn struct {
 
 // upgrade hands the connection over as resp.Body, after checking the request asked for it:
 // a 101 to a plain request would turn a proxied exchange into a raw tunnel.
-func (cc *clientConn) upgrade(req *httpx.Request, resp *httpx.Response) (error, bool) {
+func (cc *clientConn) upgrade(req *httpx.Request, resp *httpx.Response) (retry bool, err error) {
+	ctx := cc.ctx
 	if !req.Header.Has("Upgrade") {
 		cc.fail()
-		return cc.c.classify(nil, "read response header", errUnexpected101, KindProtocol), false
+		return false, cc.c.classify(ctx, "read response header", errUnexpected101, KindProtocol)
 	}
-	ctx := cc.ctx
 	if !cc.unwatch() {
 		cc.fail()
-		return cc.c.classify(ctx, "read response header", context.Canceled, KindCanceled), false
+		return false, cc.c.classify(ctx, "read response header", context.Canceled, KindCanceled)
 	}
 	// The tunnel keeps its own idle policy: none of the exchange's deadlines carry over.
 	cc.conn.SetDeadline(time.Time{})
 	cc.upg.closed.Store(false)
 	resp.Body = &cc.upg
-	return nil, false
+	return false, nil
 }
 
 // Read returns buffered bytes first, then reads the connection.
