@@ -72,7 +72,7 @@
 //
 // # least_time
 //
-// P2C over expected time, in the style of Envoy's and Linkerd's peak EWMA: each of the two
+// P2C over expected time, in the style of Finagle's and Linkerd's peak EWMA: each of the two
 // drawn targets scores latency × (in-flight + 1), and the lower score wins. The latency
 // estimate is kept on the Target from the latencies the transport reports with End:
 //
@@ -80,10 +80,10 @@
 //     turns slow loses traffic immediately.
 //   - A faster answer is averaged in with a weight that grows with the time since the
 //     previous answer: the estimate remembers about 10 seconds, whatever the request rate.
-//   - While a target is idle its estimate fades (by e every 10 seconds), so a target that was
-//     slow once is probed again and, if it has recovered, gets its traffic back. While it has
-//     requests outstanding the estimate does not fade: a hanging target must not look better
-//     the longer it hangs.
+//   - While a target is idle its estimate fades (by a factor e every 10 seconds), so a
+//     target that was slow once is probed again and, if it has recovered, gets its traffic
+//     back. While it has requests outstanding the estimate does not fade: a hanging target
+//     must not look better the longer it hangs.
 //   - A target that has never answered scores 0 while idle, so new targets are tried at once;
 //     with a probe outstanding it counts as 1 second until that probe answers.
 //   - A failed request (connect error, reset, timeout) counts as at least 1 second, so a
@@ -96,8 +96,9 @@
 //
 // The request's hash key (Options.HashKey, the client IP by default) is hashed onto a line
 // on which each target owns a stretch as long as its weight. A client keeps its target as
-// long as the set of available targets is unchanged; any change of the set moves most
-// clients. It is the cheapest sticky algorithm; prefer maglev when the set changes.
+// long as the set of available targets is unchanged; a change of the set moves a large
+// share of clients (a third to a half when one of ten targets leaves). It is the cheapest
+// sticky algorithm; prefer maglev when the set changes.
 //
 // # consistent_hash
 //
@@ -114,7 +115,8 @@
 // target claim slots along its own permutation, a weight-w target claiming w slots for each
 // slot of a weight-1 one. A pick is one table read; each target's slots match its weight's
 // share to within a few of the 65537; when a target leaves, its keys move and a fraction of
-// a percent of other keys move too. Building a table takes a few milliseconds, once per change of the target set.
+// a percent of other keys move too. Building a table takes a few milliseconds, once per
+// change of the target set.
 //
 // # Hash keys
 //

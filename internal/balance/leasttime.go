@@ -4,7 +4,7 @@ import (
 	"aya/internal/httpx"
 )
 
-// leastTime is P2C over expected waiting time, Envoy/Linkerd "peak EWMA" style: each of the
+// leastTime is P2C over expected waiting time, Finagle/Linkerd "peak EWMA" style: each of the
 // two sampled targets is scored latency estimate × (in flight + 1), and the lower score wins.
 // A target that has never answered scores 0 while idle, so new targets are tried at once.
 type leastTime struct {

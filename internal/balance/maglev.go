@@ -4,9 +4,10 @@ import (
 	"aya/internal/httpx"
 )
 
-// maglevSize is the lookup table size: a prime (so every skip walks the whole table) far
-// above any realistic target count, which keeps each target's share within about 1% of its
-// weight and the keys moved by a set change close to the minimum (Maglev paper, §3.4).
+// maglevSize is the lookup table size: a prime, so every skip walks the whole table, and far
+// above any realistic target count, which keeps each target's share within a few slots of
+// its weight's and the keys moved by a set change close to the minimum. It is the paper's
+// default; tables are 256 KiB.
 const maglevSize = 65537
 
 // maglev is Google's Maglev hashing (Eisenbud et al., NSDI 2016): each target walks its own
@@ -31,8 +32,8 @@ func (b *maglev) Pick(r *httpx.Request, targets []*Target) *Target {
 	return targets[b.tables.get(targets)[reduce(h, maglevSize)]]
 }
 
-// buildMaglev fills the table. Target i's permutation starts at offset and steps by skip, both
-// from its Name, so a target's preferences do not depend on the other targets.
+// buildMaglev fills the table. Target i's permutation starts at an offset and steps by a skip,
+// both from its Name, so a target's preferences do not depend on the other targets.
 func buildMaglev(targets []*Target) []uint32 {
 	const empty = ^uint32(0)
 	n := len(targets)
