@@ -36,7 +36,8 @@ type clientConn struct {
 	// Exchange state.
 	ctx       context.Context
 	stopWatch func() bool // stops context.AfterFunc's watch; nil when not used
-	watchIdx  int         // index in the client's ctxWatch; -1 when not there
+	watched   bool        // the exchange is in the client's ctxWatch
+	watchIdx  int         // index in ctxWatch.entries; guarded by its mutex
 	onCancel  func()      // cancelIO as a func value, made once
 	canceled  atomic.Bool
 	reusable  bool // the exchange left the connection clean for another one
@@ -67,7 +68,6 @@ const (
 func (c *Client) newClientConn(conn net.Conn) *clientConn {
 	cc := &clientConn{c: c, conn: conn, br: bufio.NewReaderSize(conn, clientReadBufferSize)}
 	cc.onCancel = cc.cancelIO
-	cc.watchIdx = -1
 	cc.probeFn = cc.probeFD
 	cc.rdl, cc.wdl = clientDeadlineUnknown, clientDeadlineUnknown
 	tcp := conn
@@ -195,6 +195,7 @@ func (cc *clientConn) watch(ctx context.Context) {
 		cc.stopWatch = context.AfterFunc(ctx, cc.onCancel)
 		return
 	}
+	cc.watched = true
 	cc.c.watch.add(cc, ctx)
 }
 
@@ -206,7 +207,8 @@ func (cc *clientConn) unwatch() bool {
 		ok = cc.stopWatch()
 		cc.stopWatch = nil
 	}
-	if cc.watchIdx >= 0 {
+	if cc.watched {
+		cc.watched = false
 		cc.c.watch.remove(cc)
 	}
 	cc.ctx = nil

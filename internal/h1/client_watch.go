@@ -54,7 +54,6 @@ func (w *ctxWatch) remove(cc *clientConn) {
 	w.entries[i].cc.watchIdx = i
 	w.entries[last] = watchEntry{}
 	w.entries = w.entries[:last]
-	cc.watchIdx = -1
 	w.mu.Unlock()
 }
 
