@@ -15,11 +15,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -383,7 +383,9 @@ admin: {address: "{{ADMIN}}"}
 `, tlsAddr, certFile, keyFile, h2cAddr, b[0], g.String()))
 
 	t.Run("h2 over TLS by ALPN", func(t *testing.T) {
-		tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"}}
+		var protos http.Protocols
+		protos.SetHTTP2(true)
+		tr := &http.Transport{Protocols: &protos, TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"}}
 		c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 		resp, e := getEcho(t, c, mustReq(t, "GET", "https://"+tlsAddr+"/hello?x=1", nil))
 		if resp.StatusCode != 200 || resp.ProtoMajor != 2 || e.Backend != "b1" || e.Path != "/hello" || e.Query != "x=1" {
@@ -391,6 +393,40 @@ admin: {address: "{{ADMIN}}"}
 		}
 		if http.Header(e.Headers).Get("X-Forwarded-Proto") != "https" {
 			t.Errorf("X-Forwarded-Proto %q", http.Header(e.Headers).Get("X-Forwarded-Proto"))
+		}
+	})
+	t.Run("h2 many concurrent streams", func(t *testing.T) {
+		// Many streams on one connection, each answered from pooled upstream buffers: headers
+		// must be owned by HTTP/2 before those buffers are reused (HPACK encodes them later).
+		var protos http.Protocols
+		protos.SetHTTP2(true)
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: &protos, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for g := 0; g < 16; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 40; i++ {
+					resp, err := c.Get(fmt.Sprintf("https://%s/s/%d/%d", tlsAddr, g, i))
+					if err != nil {
+						errs <- err
+						return
+					}
+					var e echo
+					json.NewDecoder(resp.Body).Decode(&e)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || e.Path != fmt.Sprintf("/s/%d/%d", g, i) || resp.Header.Get("X-Demo-Backend") != "b1" {
+						errs <- fmt.Errorf("stream %d/%d: %d %q %q", g, i, resp.StatusCode, e.Path, resp.Header.Get("X-Demo-Backend"))
+						return
+					}
+				}
+			}(g)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
 		}
 	})
 	t.Run("h1 over TLS", func(t *testing.T) {

@@ -69,7 +69,7 @@ func (a *h2Adapter) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		}
 	}
 	for _, f := range aw.trailer {
-		w.Header().Add(http.TrailerPrefix+f.Name, f.Value)
+		w.Header().Add(http.TrailerPrefix+f.Name, strings.Clone(f.Value))
 	}
 }
 
@@ -99,8 +99,10 @@ fields:
 				continue fields
 			}
 		}
-		k := http.CanonicalHeaderKey(f.Name)
-		h[k] = append(h[k], f.Value)
+		// Clone: the values may point into a pooled upstream buffer, and the HTTP/2 writer
+		// encodes (and HPACK keeps) them after the handler has returned.
+		k := strings.Clone(http.CanonicalHeaderKey(f.Name))
+		h[k] = append(h[k], strings.Clone(f.Value))
 	}
 	w.w.WriteHeader(status)
 }

@@ -14,20 +14,20 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"aya/internal/config"
 	"aya/internal/h1"
 )
 
-// listener is one bound socket with its engines: the h1 server for HTTP/1.x and an HTTP/2
-// server for TLS connections that chose h2 by ALPN and for h2c prior-knowledge connections.
+// listener is one bound socket with its engines: the h1 server for HTTP/1.x, and net/http's
+// HTTP/2 server for TLS connections that chose h2 by ALPN and for h2c prior-knowledge
+// connections. The HTTP/2 server never accepts by itself: the accept loop hands it connections
+// through h2ln once it knows they speak HTTP/2.
 type listener struct {
 	cfg    config.Listener
 	ln     net.Listener
 	h1     *h1.Server
-	h2     *http2.Server
-	h2base *http.Server
+	h2     *http.Server
+	h2ln   *connListener
 	h2h    *h2Adapter
 	tls    *tls.Config
 	certs  *certStore
@@ -35,7 +35,6 @@ type listener struct {
 	log    *slog.Logger
 
 	stopCerts context.CancelFunc
-	h2conns   sync.WaitGroup
 	closed    atomic.Bool
 }
 
@@ -56,16 +55,22 @@ func newListener(cfg config.Listener, d *dispatcher, log *slog.Logger) (*listene
 		Logger:              l.log,
 	}
 	l.h2h = &h2Adapter{listener: cfg.Name, handler: d}
-	l.h2 = &http2.Server{
-		MaxConcurrentStreams: cfg.H2.MaxConcurrentStreams,
-		IdleTimeout:          t.Idle.D(),
-		// x/net/http2 bounds header lists (CONTINUATION floods) by MaxHeaderBytes of the base
-		// server, and limits rapid resets itself.
-		MaxReadFrameSize: 1 << 20,
-	}
-	l.h2base = &http.Server{Handler: l.h2h, MaxHeaderBytes: int(lim.MaxHeaderBytes), ErrorLog: slog.NewLogLogger(l.log.Handler(), slog.LevelDebug)}
-	if err := http2.ConfigureServer(l.h2base, l.h2); err != nil {
-		return nil, err
+	var protos http.Protocols
+	protos.SetHTTP2(true)
+	protos.SetUnencryptedHTTP2(cfg.H2C)
+	// net/http's HTTP/2 server bounds header lists (CONTINUATION floods) by MaxHeaderBytes and
+	// limits rapid stream resets itself.
+	l.h2 = &http.Server{
+		Handler:           l.h2h,
+		Protocols:         &protos,
+		IdleTimeout:       t.Idle.D(),
+		ReadHeaderTimeout: t.ReadHeader.D(),
+		MaxHeaderBytes:    int(lim.MaxHeaderBytes),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: int(cfg.H2.MaxConcurrentStreams),
+			MaxReadFrameSize:     1 << 20,
+		},
+		ErrorLog: slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
 	}
 	if cfg.H2C {
 		l.h1.OnH2C = l.serveH2C
@@ -94,6 +99,8 @@ func (l *listener) listen(ctx context.Context) error {
 		return err
 	}
 	l.ln = ln
+	l.h2ln = newConnListener(ln.Addr())
+	go l.h2.Serve(l.h2ln)
 	return nil
 }
 
@@ -156,9 +163,9 @@ func (l *listener) handle(c net.Conn) {
 }
 
 func (l *listener) serveH2(c net.Conn) {
-	l.h2conns.Add(1)
-	defer l.h2conns.Done()
-	l.h2.ServeConn(c, &http2.ServeConnOpts{BaseConfig: l.h2base, Handler: l.h2h})
+	if !l.h2ln.push(c) {
+		c.Close()
+	}
 }
 
 // serveH2C takes a plain connection whose first bytes were the HTTP/2 preface.
@@ -174,20 +181,49 @@ func (l *listener) shutdown(ctx context.Context) error {
 		l.stopCerts()
 	}
 	l.ln.Close()
-	done := make(chan struct{})
-	go func() {
-		l.h2base.Shutdown(ctx)
-		l.h2conns.Wait()
-		close(done)
-	}()
-	err := l.h1.Shutdown(ctx)
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = errors.Join(err, ctx.Err())
-	}
-	return err
+	h2done := make(chan error, 1)
+	go func() { h2done <- l.h2.Shutdown(ctx) }()
+	return errors.Join(l.h1.Shutdown(ctx), <-h2done)
 }
+
+// connListener is a net.Listener fed by the accept loop, so net/http's server can own HTTP/2
+// connections (and their graceful GOAWAY on shutdown) without owning the socket.
+type connListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	done   chan struct{}
+	closer sync.Once
+}
+
+func newConnListener(addr net.Addr) *connListener {
+	return &connListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// push hands c to the server; false when the listener is closed.
+func (l *connListener) push(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.closer.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return l.addr }
 
 // prefixConn replays bytes the h1 engine already read.
 type prefixConn struct {

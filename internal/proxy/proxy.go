@@ -76,7 +76,7 @@ func (x *exchange) release() {
 	x.out.Trailer.Reset()
 	x.out.Body = nil
 	x.body = clientBody{}
-	x.out.SetContext(nil)
+	x.out.SetContext(context.Background())
 	x.resp.Reset()
 	x.sc.reset()
 	exchanges.Put(x)

@@ -9,16 +9,14 @@ import (
 	"net/url"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"aya/internal/httpx"
 )
 
-// H2Transport reaches a target over HTTP/2: cleartext with prior knowledge (h2c://, gRPC
+// H2Transport reaches a target over HTTP/2 only: cleartext with prior knowledge (h2c://, gRPC
 // without TLS) or over TLS (https:// with protocol h2). It multiplexes every exchange over
-// x/net/http2's connection pool, and carries trailers, which gRPC needs.
+// net/http's HTTP/2 connection pool, and carries trailers, which gRPC needs.
 type H2Transport struct {
-	t              *http2.Transport
+	t              *http.Transport
 	scheme         string
 	addr           string
 	responseHeader time.Duration
@@ -36,27 +34,27 @@ type H2Options struct {
 // NewH2 returns a transport for one HTTP/2 target.
 func NewH2(o H2Options) *H2Transport {
 	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
-	t := &http2.Transport{
+	var protos http.Protocols
+	t := &http.Transport{
+		DialContext:     d.DialContext,
 		IdleConnTimeout: o.IdleTimeout,
-		ReadIdleTimeout: 30 * time.Second,
-		PingTimeout:     15 * time.Second,
+		Protocols:       &protos,
+		HTTP2: &http.HTTP2Config{
+			SendPingTimeout: 30 * time.Second,
+			PingTimeout:     15 * time.Second,
+		},
 	}
 	h := &H2Transport{t: t, addr: o.Addr, responseHeader: o.ResponseHeader}
 	if o.TLS == nil {
 		h.scheme = "http"
-		t.AllowHTTP = true
-		t.DialTLSContext = func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			return d.DialContext(ctx, network, addr)
-		}
+		protos.SetUnencryptedHTTP2(true)
 	} else {
 		h.scheme = "https"
+		protos.SetHTTP2(true)
 		cfg := o.TLS.Clone()
 		cfg.NextProtos = []string{"h2"}
 		t.TLSClientConfig = cfg
-		t.DialTLSContext = func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
-			td := &tls.Dialer{NetDialer: d, Config: cfg}
-			return td.DialContext(ctx, network, addr)
-		}
+		t.TLSHandshakeTimeout = 10 * time.Second
 	}
 	return h
 }
