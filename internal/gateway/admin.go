@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"aya/internal/config"
@@ -35,6 +36,10 @@ func startAdmin(g *Gateway, cfg config.Admin) (*adminServer, error) {
 	mux.Handle("GET /upstreams", auth(cfg.Token, http.HandlerFunc(g.handleUpstreams)))
 	mux.Handle("GET /config/status", auth(cfg.Token, http.HandlerFunc(g.handleConfigStatus)))
 	mux.Handle("POST /reload", auth(cfg.Token, http.HandlerFunc(g.handleReload)))
+	// Profiles on demand: the cheapest way to see where a production aya spends its CPU.
+	mux.Handle("GET /debug/pprof/", auth(cfg.Token, http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", auth(cfg.Token, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", auth(cfg.Token, http.HandlerFunc(pprof.Trace)))
 	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go a.srv.Serve(ln)
 	return a, nil
