@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,5 +361,77 @@ func TestClientCancelDuringUpload(t *testing.T) {
 	}
 	if c.ActiveConns() != 0 || c.IdleConns() != 0 {
 		t.Errorf("active=%d idle=%d", c.ActiveConns(), c.IdleConns())
+	}
+}
+
+// TestClientConcurrentUploads races streamed uploads against an upstream that reads some
+// bodies whole and answers others early, closing or not: every exchange must end with the
+// right answer, and no connection may be left active or reused dirty.
+func TestClientConcurrentUploads(t *testing.T) {
+	up := newRawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			switch req.URL.Query().Get("mode") {
+			case "early-close":
+				io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")
+				return
+			case "early-open":
+				io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")
+				io.Copy(io.Discard, req.Body) // the body is then the client's to stop
+			default:
+				n, _ := io.Copy(io.Discard, req.Body)
+				b := fmt.Sprint(n)
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b)
+			}
+		}
+	})
+	c := newTestClient(up.addr())
+	c.MaxIdle = 4
+	defer c.Close()
+	modes := []string{"read", "early-close", "read", "early-open"}
+	const workers, each, size = 6, 8, 200 << 10
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp := &httpx.Response{}
+			for i := range each {
+				mode := modes[(w+i)%len(modes)]
+				req := newGetReq("/")
+				req.Query = "mode=" + mode
+				req.Method, req.ContentLength, req.Body = "PUT", size, io.LimitReader(&patternBody{}, size)
+				if i%2 == 1 {
+					req.ContentLength = -1
+				}
+				if err := c.Do(context.Background(), req, resp); err != nil {
+					errs <- fmt.Errorf("%s: %w", mode, err)
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				want := 200
+				if mode != "read" {
+					want = 413
+				}
+				if err != nil || resp.Status != want || want == 200 && string(body) != fmt.Sprint(size) {
+					errs <- fmt.Errorf("%s: %d %q %v", mode, resp.Status, body, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if c.ActiveConns() != 0 {
+		t.Errorf("active = %d", c.ActiveConns())
 	}
 }
