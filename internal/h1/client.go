@@ -17,8 +17,10 @@ import (
 // starts no goroutine: the request head is written with one write, the response head is read
 // into a per-connection buffer, and resp.Body reads straight from the connection.
 //
-// Set the exported fields before the first Do; zero values take the defaults. A Client is
-// safe for concurrent use.
+// Set the exported fields before the first Do; zero values take the defaults, and a negative
+// timeout means none. Timeouts fire up to a quarter late (see armRead): re-arming a deadline
+// on every request costs more than the precision is worth. A Client is safe for concurrent
+// use.
 type Client struct {
 	// Addr is the host:port to dial.
 	Addr string
@@ -28,7 +30,7 @@ type Client struct {
 	TLS *tls.Config
 	// MaxIdle is how many idle connections are kept (default 64; negative: none).
 	MaxIdle int
-	// IdleTimeout closes connections idle longer than this (default 90s).
+	// IdleTimeout closes connections idle longer than this (default 90s; negative: default).
 	IdleTimeout time.Duration
 	// DialTimeout bounds the TCP connect (default 5s).
 	DialTimeout time.Duration
@@ -41,7 +43,7 @@ type Client struct {
 	// writing the request (default 60s each).
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
-	// MaxHeaderBytes bounds a response head (default 64 KiB).
+	// MaxHeaderBytes bounds a response head, interim ones each on their own (default 64 KiB).
 	MaxHeaderBytes int
 	// Dialer, when set, replaces the default TCP dialer (for tests, proxies, unix sockets).
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -96,13 +98,13 @@ func (c *Client) setup() {
 	c.responseHeaderTimeout = clientDefault(c.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
 	c.readTimeout = clientDefault(c.ReadTimeout, DefaultReadTimeout)
 	c.writeTimeout = clientDefault(c.WriteTimeout, DefaultWriteTimeout)
-	c.maxHeaderBytes = clientDefault(c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	c.maxHeaderBytes = clientDefault(max(c.MaxHeaderBytes, 0), DefaultMaxHeaderBytes)
 	c.probeAfter = clientDefault(c.probeAfter, probeIdleAfter)
 	c.pool.maxIdle = clientDefault(c.MaxIdle, DefaultMaxIdle)
-	c.pool.idleTimeout = clientDefault(c.IdleTimeout, DefaultIdleTimeout)
+	c.pool.idleTimeout = clientDefault(max(c.IdleTimeout, 0), DefaultIdleTimeout)
 	c.dialFn = c.Dialer
 	if c.dialFn == nil {
-		d := &net.Dialer{Timeout: c.dialTimeout}
+		d := &net.Dialer{}
 		c.dialFn = d.DialContext
 	}
 	if c.TLS != nil {

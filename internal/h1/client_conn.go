@@ -88,7 +88,7 @@ func (c *Client) newClientConn(conn net.Conn) *clientConn {
 // dial opens a new connection, with the TLS handshake when the client has a TLS config.
 // Every failure is KindConnect (or the context's own error): nothing was sent.
 func (c *Client) dial(ctx context.Context) (*clientConn, error) {
-	dctx, cancel := context.WithTimeout(ctx, c.dialTimeout)
+	dctx, cancel := withTimeout(ctx, c.dialTimeout)
 	conn, err := c.dialFn(dctx, "tcp", c.Addr)
 	cancel()
 	if err != nil {
@@ -96,7 +96,7 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 	}
 	if c.tlsConfig != nil {
 		tc := tls.Client(conn, c.tlsConfig)
-		hctx, cancel := context.WithTimeout(ctx, c.tlsHandshakeTimeout)
+		hctx, cancel := withTimeout(ctx, c.tlsHandshakeTimeout)
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err == nil {
@@ -112,6 +112,14 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 	}
 	c.pool.track()
 	return c.newClientConn(conn), nil
+}
+
+// withTimeout is context.WithTimeout where d <= 0 means no timeout.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // asConnect keeps a connect-phase timeout KindConnect: nothing was sent, so the proxy may

@@ -521,3 +521,18 @@ func TestClientConcurrent(t *testing.T) {
 	}
 	c.watch.mu.Unlock()
 }
+
+func TestClientNegativeTimeoutsMeanNone(t *testing.T) {
+	up := newRawUpstream(t, answerEach(helloReply))
+	c := &Client{Addr: up.addr(), DialTimeout: -1, ResponseHeaderTimeout: -1, ReadTimeout: -1,
+		WriteTimeout: -1, IdleTimeout: -1, MaxHeaderBytes: -1}
+	defer c.Close()
+	for range 2 {
+		if resp, body := clientDo(t, c, newGetReq("/")); resp.Status != 200 || body != "hello" {
+			t.Fatalf("got %d %q", resp.Status, body)
+		}
+	}
+	if up.accepted.Load() != 1 {
+		t.Errorf("accepted %d connections, want 1", up.accepted.Load())
+	}
+}
