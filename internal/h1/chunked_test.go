@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"aya/internal/httpx"
@@ -261,4 +262,37 @@ func BenchmarkChunkedWriter(b *testing.B) {
 	for b.Loop() {
 		cw.Write(p)
 	}
+}
+
+// FuzzChunkedReader: whatever the decoder accepts, net/http's decoder accepts with the same
+// bytes, and the decoder gives the same result however the input is split into reads.
+func FuzzChunkedReader(f *testing.F) {
+	for _, s := range []string{
+		"0\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n", "3;a=b\r\nabc\r\n0\r\nX: y\r\n\r\nrest",
+		"0\n\n", "5\nhello\n0\n\n", "5 \r\nhello\r\n0\r\n\r\n", "ffffffffffffffff\r\n",
+		"1;" + strings.Repeat("a", 100) + "\r\nx\r\n0\r\n\r\n", "0\r\nContent-Length: 1\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		decode := func(r io.Reader) (string, httpx.Header, string, error) {
+			br := bufio.NewReaderSize(r, 16)
+			var tr httpx.Header
+			body, err := io.ReadAll(newChunkedReader(br, &tr, defaultChunkLimits))
+			rest, _ := io.ReadAll(br)
+			return string(body), tr, string(rest), err
+		}
+		body, tr, rest, err := decode(bytes.NewReader(in))
+		body1, tr1, rest1, err1 := decode(iotest.OneByteReader(bytes.NewReader(in)))
+		if (err == nil) != (err1 == nil) || body != body1 || rest != rest1 || len(tr) != len(tr1) {
+			t.Fatalf("whole: %q %q %q %v; one byte at a time: %q %q %q %v", body, tr, rest, err, body1, tr1, rest1, err1)
+		}
+		if err != nil {
+			return
+		}
+		theirs, err := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(in)))
+		if err != nil || string(theirs) != body {
+			t.Fatalf("net/http: %q, %v; ours %q: %q", theirs, err, body, in)
+		}
+	})
 }
