@@ -223,7 +223,8 @@ func (cc *clientConn) alive(now time.Time) bool {
 // reused connection, a 408 (see below).
 func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Request, resp *httpx.Response, ob *outBody, reused bool) (retry bool, err error) {
 	cc.watch(ctx)
-	cc.wbuf, err = appendRequestHead(cc.wbuf[:0], req, ob)
+	var reqClose bool
+	cc.wbuf, reqClose, err = appendRequestHead(cc.wbuf[:0], req, ob)
 	if err != nil {
 		// Nothing was sent: the connection is as good as it was.
 		cc.reusable = true
@@ -251,7 +252,7 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, req *httpx.Reques
 	if stream {
 		herr = cc.up.afterHead(final, herr)
 	}
-	if herr == nil && werr != nil {
+	if herr == nil && (werr != nil || reqClose) {
 		cc.rh.keepAlive = false
 	}
 	if herr != nil {

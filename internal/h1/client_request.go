@@ -82,16 +82,17 @@ func (c *Client) requestErr(err error) *Error {
 
 // appendRequestHead appends req's head as it goes on the wire. Every byte that comes from req
 // is checked first, so a rewrite gone wrong cannot inject a line: the inbound parser already
-// refused such bytes, but fields can be set by policies after it.
-func appendRequestHead(b []byte, req *httpx.Request, ob *outBody) ([]byte, error) {
+// refused such bytes, but fields can be set by policies after it. closeConn reports a
+// "Connection: close" among the fields: the upstream will close after its answer.
+func appendRequestHead(b []byte, req *httpx.Request, ob *outBody) (_ []byte, closeConn bool, err error) {
 	if !validTokenString(req.Method) {
-		return b, fmt.Errorf("invalid method %.20q", req.Method)
+		return b, false, fmt.Errorf("invalid method %.20q", req.Method)
 	}
 	if !validRequestTargetPart(req.Path) || (req.Path == "" || req.Path[0] != '/') && req.Path != "*" {
-		return b, fmt.Errorf("invalid path %.60q: must start with / and hold no spaces or control bytes", req.Path)
+		return b, false, fmt.Errorf("invalid path %.60q: must start with / and hold no spaces or control bytes", req.Path)
 	}
 	if !validRequestTargetPart(req.Query) {
-		return b, fmt.Errorf("invalid query %.60q: spaces and control bytes must be percent-encoded", req.Query)
+		return b, false, fmt.Errorf("invalid query %.60q: spaces and control bytes must be percent-encoded", req.Query)
 	}
 	b = append(b, req.Method...)
 	b = append(b, ' ')
@@ -107,7 +108,10 @@ func appendRequestHead(b []byte, req *httpx.Request, ob *outBody) ([]byte, error
 			continue
 		}
 		if !validTokenString(f.Name) || !validValueString(f.Value) {
-			return b, fmt.Errorf("invalid header field %.40q: a name must be a token and a value must hold no control bytes", f.Name)
+			return b, false, fmt.Errorf("invalid header field %.40q: a name must be a token and a value must hold no control bytes", f.Name)
+		}
+		if len(f.Name) == 10 && equalFoldBytes(f.Name, "connection") && !closeConn {
+			closeConn, _ = connectionTokens([]byte(f.Value))
 		}
 		b = append(b, f.Name...)
 		b = append(b, ": "...)
@@ -127,7 +131,7 @@ func appendRequestHead(b []byte, req *httpx.Request, ob *outBody) ([]byte, error
 		b = strconv.AppendInt(b, ob.length, 10)
 		b = append(b, "\r\n"...)
 	}
-	return append(b, "\r\n"...), nil
+	return append(b, "\r\n"...), closeConn, nil
 }
 
 // isRequestFramingField reports whether name is a field the client sets itself from ContentLength.

@@ -536,3 +536,17 @@ func TestClientNegativeTimeoutsMeanNone(t *testing.T) {
 		t.Errorf("accepted %d connections, want 1", up.accepted.Load())
 	}
 }
+
+// TestClientRequestConnectionClose: a request that says "Connection: close" does not leave its
+// connection in the pool, even when the answer does not repeat it.
+func TestClientRequestConnectionClose(t *testing.T) {
+	up := newRawUpstream(t, answerEach(helloReply))
+	c := newTestClient(up.addr())
+	defer c.Close()
+	req := newGetReq("/")
+	req.Header.Add("Connection", "close")
+	clientDo(t, c, req)
+	if c.IdleConns() != 0 {
+		t.Errorf("idle = %d, want 0", c.IdleConns())
+	}
+}
