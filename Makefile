@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: build demo test unit e2e bench lint fuzz clean
+.PHONY: build demo test unit e2e bench h2spec lint fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/aya
@@ -29,6 +29,10 @@ e2e: build
 
 bench: build
 	bash bench/run.sh
+
+# HTTP/2 conformance of the TLS listener (installs h2spec with go install).
+h2spec: build
+	bash bench/h2spec.sh
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

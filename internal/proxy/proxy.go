@@ -116,8 +116,9 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	err := t.Transport.Do(ctx, out, &x.resp)
 	if err != nil {
 		d := time.Since(start)
-		t.Balance.End(d, true)
 		status, msg := classify(err, ctx)
+		// Only the target's own failures feed the balancer; a client that left is not one.
+		t.Balance.End(d, status != 499)
 		switch {
 		case errors.Is(err, errBodyTooLarge) || errors.Is(x.body.err, errBodyTooLarge):
 			status, msg = 413, "request body larger than the route's max_body"
@@ -162,7 +163,8 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	}
 	resp.Body.Close()
 	d := time.Since(start)
-	t.Balance.End(d, resp.Status >= 500)
+	// An HTTP error status is an answer, not a target failure: outlier detection judges those.
+	t.Balance.End(d, false)
 	p.observe(t, resp.Status, d, copyErr)
 }
 
