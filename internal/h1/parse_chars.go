@@ -48,19 +48,6 @@ var isTargetByte = func() (t [256]bool) {
 	return t
 }()
 
-// validToken reports whether s is a non-empty token.
-func validToken(s []byte) bool {
-	if len(s) == 0 {
-		return false
-	}
-	for _, c := range s {
-		if !isTokenByte[c] {
-			return false
-		}
-	}
-	return true
-}
-
 // valueEnd returns the index of the first byte of s that may not appear in a field value
 // (normally the CR that ends the line), or len(s). Values are most of a request head, so it
 // tests eight bytes at a time and looks at single bytes only in a word that holds a control
