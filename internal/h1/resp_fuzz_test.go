@@ -27,10 +27,18 @@ func (c *respScriptConn) SetDeadline(time.Time) error      { return nil }
 func (c *respScriptConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *respScriptConn) SetWriteDeadline(time.Time) error { return nil }
 
-// clientRead runs the client's response path over data: heads until the final one, then the
-// whole body. ok is false when aya refused the response.
-func clientRead(c *Client, data []byte, method string) (resp *httpx.Response, body []byte, ok bool) {
-	cc := c.newClientConn(&respScriptConn{r: bytes.NewReader(data)})
+// pieceReader hands out at most n bytes per Read, so heads and chunk lines straddle reads.
+type pieceReader struct {
+	r io.Reader
+	n int
+}
+
+func (p *pieceReader) Read(b []byte) (int, error) { return p.r.Read(b[:min(len(b), p.n)]) }
+
+// clientRead runs the client's response path over data, delivered piece bytes at a time:
+// heads until the final one, then the whole body. ok is false when aya refused the response.
+func clientRead(c *Client, data []byte, method string, piece int) (resp *httpx.Response, body []byte, ok bool) {
+	cc := c.newClientConn(&respScriptConn{r: &pieceReader{r: bytes.NewReader(data), n: piece}})
 	resp = &httpx.Response{}
 	req := &httpx.Request{Method: method, Header: httpx.Header{{Name: "Upgrade", Value: "x"}}}
 	if _, err := cc.readResponse(req, resp); err != nil {
@@ -74,17 +82,17 @@ func FuzzParseResponse(f *testing.F) {
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"b\"\r\nabc\r\n0\n\n",
 		"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
 	} {
-		f.Add([]byte(s), false)
-		f.Add([]byte(s), true)
+		f.Add([]byte(s), false, uint16(4096))
+		f.Add([]byte(s), true, uint16(3))
 	}
 	c := &Client{MaxHeaderBytes: 8 << 10}
 	c.once.Do(c.setup)
-	f.Fuzz(func(t *testing.T, data []byte, head bool) {
+	f.Fuzz(func(t *testing.T, data []byte, head bool, piece uint16) {
 		method := "GET"
 		if head {
 			method = "HEAD"
 		}
-		resp, body, ok := clientRead(c, data, method)
+		resp, body, ok := clientRead(c, data, method, 1+int(piece))
 		if !ok {
 			return
 		}
