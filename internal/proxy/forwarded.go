@@ -57,69 +57,6 @@ func ClientIP(r *httpx.Request, trust Trust) netip.Addr {
 	return client
 }
 
-// setForwarded writes X-Forwarded-For (existing values plus the peer, always — the trust list
-// only decides which address aya uses, not what it reports), X-Forwarded-Proto, X-Forwarded-Host
-// and RFC 7239 Forwarded into out. Incoming X-Forwarded-Proto/Host and Forwarded are kept only
-// from trusted peers; from anyone else they are replaced, since they would be forged.
-func setForwarded(out *httpx.Header, r *httpx.Request, trusted bool, sc *scratch) {
-	peer := r.RemoteAddr.Addr()
-	proto := r.Scheme()
-
-	start := len(sc.buf)
-	n := 0
-	for i := range r.Header {
-		if httpx.EqualFold(r.Header[i].Name, "X-Forwarded-For") {
-			if n > 0 {
-				sc.buf = append(sc.buf, ", "...)
-			}
-			sc.buf = append(sc.buf, r.Header[i].Value...)
-			n++
-		}
-	}
-	if n > 0 {
-		sc.buf = append(sc.buf, ", "...)
-	}
-	sc.appendAddr(peer, false)
-	out.Set("X-Forwarded-For", sc.str(start))
-
-	if !trusted || !out.Has("X-Forwarded-Proto") {
-		out.Set("X-Forwarded-Proto", proto)
-	}
-	if (!trusted || !out.Has("X-Forwarded-Host")) && r.Host != "" {
-		out.Set("X-Forwarded-Host", r.Host)
-	}
-
-	start = len(sc.buf)
-	if trusted {
-		for i := range r.Header {
-			if httpx.EqualFold(r.Header[i].Name, "Forwarded") {
-				sc.buf = append(sc.buf, r.Header[i].Value...)
-				sc.buf = append(sc.buf, ", "...)
-			}
-		}
-	}
-	sc.buf = append(sc.buf, "for="...)
-	if peer.Unmap().Is6() {
-		sc.buf = append(sc.buf, '"')
-		sc.appendAddr(peer, true)
-		sc.buf = append(sc.buf, '"')
-	} else {
-		sc.appendAddr(peer, false)
-	}
-	switch forwardedValue(r.Host) {
-	case token:
-		sc.buf = append(sc.buf, ";host="...)
-		sc.buf = append(sc.buf, r.Host...)
-	case quoted:
-		sc.buf = append(sc.buf, ";host=\""...)
-		sc.buf = append(sc.buf, r.Host...)
-		sc.buf = append(sc.buf, '"')
-	}
-	sc.buf = append(sc.buf, ";proto="...)
-	sc.buf = append(sc.buf, proto...)
-	out.Set("Forwarded", sc.str(start))
-}
-
 type valueForm int
 
 const (

@@ -67,11 +67,6 @@ func trimOWS(s string) string {
 	return s
 }
 
-// hasConnectionToken reports whether a Connection field lists token (e.g. "upgrade").
-func hasConnectionToken(h httpx.Header, token string) bool {
-	return namedInConnection(h, token)
-}
-
 // copyEndToEnd appends to dst every field of src that is end-to-end: not hop-by-hop and not
 // named in src's Connection fields.
 func copyEndToEnd(dst *httpx.Header, src httpx.Header) {

@@ -91,47 +91,84 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
-func TestSetForwarded(t *testing.T) {
+// outHeader builds the upstream header for r through a proxy trusting trust.
+func outHeader(r *httpx.Request, trust Trust, rules HeaderRules) httpx.Header {
+	p := New(Route{Trust: trust, RequestHeaders: rules}, nil, nil)
+	var out httpx.Request
+	p.buildRequest(&out, r, &upstream.Target{Host: "backend:9000"}, &scratch{})
+	return out.Header
+}
+
+func TestUpstreamHeader(t *testing.T) {
 	r := req("1.2.3.4:5", "7.7.7.7", "8.8.8.8")
+	r.ID = "req-1"
+	r.Header.Add("Host", "api.example.com")
 	r.Header.Add("Forwarded", "for=evil")
 	r.Header.Add("X-Forwarded-Proto", "https")
-	var out httpx.Header
-	copyEndToEnd(&out, r.Header)
-	var sc scratch
-	setForwarded(&out, r, false, &sc)
-	if got := out.Get("X-Forwarded-For"); got != "7.7.7.7, 8.8.8.8, 1.2.3.4" {
-		t.Errorf("XFF %q", got)
+	r.Header.Add("X-Forwarded-Client-Cert", "Subject=forged")
+	r.Header.Add("X-Request-ID", "client-chosen")
+	r.Header.Add("Expect", "100-continue")
+	r.Header.Add("X-Keep", "1")
+	out := outHeader(r, nil, HeaderRules{})
+	want := map[string]string{
+		"Host":              "backend:9000",
+		"X-Forwarded-For":   "7.7.7.7, 8.8.8.8, 1.2.3.4",
+		"X-Forwarded-Proto": "http",
+		"X-Forwarded-Host":  "api.example.com",
+		"Forwarded":         "for=1.2.3.4;host=api.example.com;proto=http",
+		"X-Request-ID":      "req-1",
+		"X-Keep":            "1",
 	}
-	if out.Count("X-Forwarded-For") != 1 {
-		t.Errorf("XFF fields %d", out.Count("X-Forwarded-For"))
+	for k, v := range want {
+		if got := out.Get(k); got != v || out.Count(k) != 1 {
+			t.Errorf("%s = %q (x%d), want %q once", k, got, out.Count(k), v)
+		}
 	}
-	if got := out.Get("X-Forwarded-Proto"); got != "http" {
-		t.Errorf("untrusted proto kept: %q", got)
-	}
-	if got := out.Get("Forwarded"); got != "for=1.2.3.4;host=api.example.com;proto=http" {
-		t.Errorf("Forwarded %q", got)
+	for _, k := range []string{"Expect", "X-Forwarded-Client-Cert"} {
+		if out.Has(k) {
+			t.Errorf("%s forwarded from an untrusted peer", k)
+		}
 	}
 
 	r6 := req("[2001:db8::2]:5")
 	r6.Host = "h:8080"
 	r6.TLS = &tls.ConnectionState{}
-	out = nil
-	setForwarded(&out, r6, false, &sc)
-	if got := out.Get("Forwarded"); got != `for="[2001:db8::2]";host="h:8080";proto=https` {
+	if got := outHeader(r6, nil, HeaderRules{}).Get("Forwarded"); got != `for="[2001:db8::2]";host="h:8080";proto=https` {
 		t.Errorf("Forwarded v6 %q", got)
 	}
 
 	rt := req("10.0.0.1:5")
 	rt.Header.Add("Forwarded", "for=9.9.9.9")
 	rt.Header.Add("X-Forwarded-Proto", "https")
-	out = nil
-	copyEndToEnd(&out, rt.Header)
-	setForwarded(&out, rt, true, &sc)
+	rt.Header.Add("X-Forwarded-Client-Cert", "Subject=edge")
+	out = outHeader(rt, Trust{netip.MustParsePrefix("10.0.0.0/8")}, HeaderRules{})
 	if got := out.Get("Forwarded"); !strings.HasPrefix(got, "for=9.9.9.9, for=10.0.0.1") {
 		t.Errorf("trusted Forwarded %q", got)
 	}
-	if got := out.Get("X-Forwarded-Proto"); got != "https" {
-		t.Errorf("trusted proto dropped: %q", got)
+	if out.Get("X-Forwarded-Proto") != "https" || out.Get("X-Forwarded-Client-Cert") != "Subject=edge" {
+		t.Errorf("trusted peer's headers dropped: %v", out)
+	}
+
+	// Route rules run last and may override what aya set.
+	out = outHeader(req("1.2.3.4:5"), nil, HeaderRules{Set: []httpx.Field{{Name: "Host", Value: "override"}}, Remove: []string{"Forwarded"}})
+	if out.Get("Host") != "override" || out.Has("Forwarded") {
+		t.Errorf("rules not last: %v", out)
+	}
+}
+
+func TestWebSocketUpgradeForwarded(t *testing.T) {
+	r := req("1.2.3.4:5")
+	r.Header.Add("Connection", "Upgrade")
+	r.Header.Add("Upgrade", "websocket")
+	out := outHeader(r, nil, HeaderRules{})
+	if out.Get("Upgrade") != "websocket" || out.Get("Connection") != "Upgrade" {
+		t.Fatalf("websocket upgrade not forwarded: %v", out)
+	}
+	r = req("1.2.3.4:5")
+	r.Header.Add("Connection", "Upgrade")
+	r.Header.Add("Upgrade", "h2c")
+	if out := outHeader(r, nil, HeaderRules{}); out.Has("Upgrade") || out.Has("Connection") {
+		t.Fatalf("non-websocket upgrade forwarded: %v", out)
 	}
 }
 
@@ -156,20 +193,19 @@ func TestLimitedBody(t *testing.T) {
 	}
 }
 
-func BenchmarkBuildHeaders(b *testing.B) {
+func BenchmarkBuildRequest(b *testing.B) {
 	r := req("1.2.3.4:5", "7.7.7.7")
+	r.Method, r.Path, r.Host, r.ID = "GET", "/", "x", "01a214e5-3594-71d2-998e-0420f43d41de"
 	r.Header = append(r.Header, httpx.Field{Name: "Host", Value: "x"}, httpx.Field{Name: "User-Agent", Value: "wrk"}, httpx.Field{Name: "Accept", Value: "*/*"})
-	rules := HeaderRules{Set: []httpx.Field{{Name: "X-Bench", Value: "1"}}}
-	out := make(httpx.Header, 0, 32)
+	p := New(Route{RequestHeaders: HeaderRules{Set: []httpx.Field{{Name: "X-Bench", Value: "1"}}}}, nil, nil)
+	t := &upstream.Target{Host: "backend"}
+	out := httpx.Request{Header: make(httpx.Header, 0, 32)}
 	sc := scratch{buf: make([]byte, 0, 512)}
 	b.ReportAllocs()
 	for b.Loop() {
-		out = out[:0]
+		out.Header = out.Header[:0]
 		sc.reset()
-		copyEndToEnd(&out, r.Header)
-		out.Set("Host", "backend")
-		setForwarded(&out, r, false, &sc)
-		rules.Apply(&out)
+		p.buildRequest(&out, r, t, &sc)
 	}
 }
 

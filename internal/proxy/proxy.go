@@ -197,30 +197,7 @@ func (p *Proxy) buildRequest(out *httpx.Request, r *httpx.Request, t *upstream.T
 	}
 	out.SetContext(r.Context())
 
-	copyEndToEnd(&out.Header, r.Header)
-	if rt.PreserveHost && r.Host != "" {
-		out.Header.Set("Host", r.Host)
-	} else {
-		out.Header.Set("Host", t.Host)
-	}
-	// A WebSocket upgrade is the one Upgrade aya forwards: it knows how to tunnel it.
-	if up := r.Header.Get("Upgrade"); up != "" && httpx.EqualFold(up, "websocket") && hasConnectionToken(r.Header, "upgrade") {
-		out.Header.Add("Connection", "Upgrade")
-		out.Header.Add("Upgrade", up)
-	}
-	// Expect is answered by aya's server side (100 Continue when the body is first read).
-	out.Header.Del("Expect")
-	trusted := rt.Trust.contains(r.RemoteAddr.Addr())
-	setForwarded(&out.Header, r, trusted, sc)
-	if v := clientCertHeader(r.TLS); v != "" {
-		out.Header.Set("X-Forwarded-Client-Cert", v)
-	} else if !trusted {
-		out.Header.Del("X-Forwarded-Client-Cert")
-	}
-	if r.ID != "" {
-		out.Header.Set("X-Request-ID", r.ID)
-	}
-	rt.RequestHeaders.Apply(&out.Header)
+	p.buildHeader(&out.Header, r, t, sc)
 }
 
 // copyBody streams src to w, flushing after every read so bytes reach the client as soon as the
