@@ -327,8 +327,8 @@ func (s *Server) closeAll() {
 	defer s.mu.Unlock()
 	for c := range s.conns {
 		c.state.Store(stateClosed)
+		c.nc.Close() // first, so a handler woken by the cancel cannot answer any more
 		c.cancel()
-		c.nc.Close()
 	}
 }
 
