@@ -7,30 +7,6 @@ import (
 	"aya/internal/httpx"
 )
 
-// hopByHop are the fields that describe one connection, not the message (RFC 9110 §7.6.1), plus
-// the framing fields that the engine on each side decides for itself. They never cross aya.
-var hopByHop = [...]string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"TE",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-	"Content-Length",
-}
-
-func isHopByHop(name string) bool {
-	for _, h := range hopByHop {
-		if httpx.EqualFold(name, h) {
-			return true
-		}
-	}
-	return false
-}
-
 // namedInConnection reports whether name is listed as a token in any Connection field of h.
 // A sender may mark any field hop-by-hop this way; forwarding it would let a client smuggle
 // connection-scoped data (or strip headers the upstream relies on).
@@ -67,13 +43,19 @@ func trimOWS(s string) string {
 	return s
 }
 
-// copyEndToEnd appends to dst every field of src that is end-to-end: not hop-by-hop and not
-// named in src's Connection fields.
+// copyEndToEnd appends to dst every field of src that is end-to-end: not hop-by-hop, not
+// framing, and not named in src's Connection fields.
 func copyEndToEnd(dst *httpx.Header, src httpx.Header) {
-	hasConn := src.Has("Connection")
+	hasConn := false
 	for i := range src {
-		f := src[i]
-		if isHopByHop(f.Name) {
+		if len(src[i].Name) == 10 && httpx.EqualFold(src[i].Name, "Connection") {
+			hasConn = true
+			break
+		}
+	}
+	for _, f := range src {
+		switch kindOf(f.Name) {
+		case hop, connectionHdr, upgrade:
 			continue
 		}
 		if hasConn && namedInConnection(src, f.Name) {

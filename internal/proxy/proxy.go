@@ -147,7 +147,7 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	h := w.Header()
 	copyEndToEnd(h, resp.Header)
 	if resp.ContentLength >= 0 && resp.Status != 204 && resp.Status != 304 && !(resp.Status >= 100 && resp.Status < 200) {
-		h.Set("Content-Length", x.sc.appendInt(resp.ContentLength))
+		*h = append(*h, httpx.Field{Name: "Content-Length", Value: x.sc.appendInt(resp.ContentLength)})
 	}
 	if r.ID != "" {
 		h.Set("X-Request-ID", r.ID)
