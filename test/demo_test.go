@@ -57,6 +57,19 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
+	// The sample lines the demo prints work as printed.
+	for path, want := range map[string]int{"/api/sse?n=2&interval=10ms": 200, "/api/status/503": 503, "/api/hello?latency=50ms": 200} {
+		resp, err := c.Get("http://" + listen + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: status %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+
 	resp, err := c.Get("http://" + listen + "/nowhere")
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ upstreams:
 routes:
   - name: api
     match: {path: "/api/*"}
+    strip_prefix: /api
     response_headers: {set: {X-Served-By: aya}}
     upstream: demo
 admin: {address: "%s"}
@@ -82,17 +83,18 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	web := "http://" + g.Addr("web")
 	fmt.Fprintf(stdout, `aya demo is running (Ctrl-C to stop).
 
-  gateway     %[1]s/api/          → round robin over 3 echo backends
+  gateway     %[1]s/api/  → round robin over 3 echo backends (/api is stripped)
   admin       http://%[2]s/health
   backends    %[3]s  %[4]s  %[5]s
 
 Try:
-  curl -si %[1]s/api/hello                     # X-Demo-Backend says who answered
+  curl -si %[1]s/api/hello                # X-Demo-Backend says who answered
   for i in 1 2 3 4 5 6; do curl -s -o /dev/null -D - %[1]s/api/ | grep -i x-demo-backend; done
-  curl -N %[1]s/api/sse?n=5                     # Server-Sent Events, one per 100ms
-  curl -s %[1]s/api/status/503                   # an upstream error passes through
-  curl -s %[1]s/nowhere                           # no route: aya's JSON 404
-  curl -s http://%[2]s/upstreams                  # live targets and counters
+  curl -N '%[1]s/api/sse?n=5'             # Server-Sent Events, flushed one per 100ms
+  curl -si '%[1]s/api/hello?latency=300ms' # a slow answer (the backend adds latency)
+  curl -si %[1]s/api/status/503           # an upstream error passes through
+  curl -s %[1]s/nowhere                   # no route: aya's JSON 404
+  curl -s http://%[2]s/upstreams          # live targets and counters
 `, web, *admin, addrs[0], addrs[1], addrs[2])
 
 	return serveUntilSignal(ctx, g, log, 5*time.Second, nil, func() {
