@@ -145,7 +145,7 @@ type Request struct {
 	// Target is the raw request-target as received (origin-form: path plus optional ?query).
 	// The proxy sends Path and Query upstream, so a rewrite changes those, not Target.
 	Target string
-	Path   string // raw (still percent-encoded) path, always starting with "/"
+	Path   string // raw (still percent-encoded) path: starts with "/", or is "*" for OPTIONS *
 	Query  string // raw query without the leading "?", "" when absent
 	Host   string // from the Host header (h1) or :authority (h2), without changes
 	// Proto is "HTTP/1.1", "HTTP/1.0" or "HTTP/2.0".
