@@ -155,7 +155,7 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	rt.ResponseHeaders.Apply(h)
 	w.WriteHeader(resp.Status)
 
-	copyErr := copyBody(w, resp.Body, x.buf)
+	copyErr := copyBody(w, resp.Body, x.buf, resp.ContentLength)
 	if copyErr == nil && len(resp.Trailer) > 0 {
 		if tw, ok := w.(httpx.TrailerWriter); ok {
 			tw.SetTrailer(cloneHeader(resp.Trailer))
@@ -201,15 +201,21 @@ func (p *Proxy) buildRequest(out *httpx.Request, r *httpx.Request, t *upstream.T
 }
 
 // copyBody streams src to w, flushing after every read so bytes reach the client as soon as the
-// upstream produced them (SSE events, slow chunks). It returns the first error other than EOF.
-func copyBody(w httpx.ResponseWriter, src io.Reader, buf []byte) error {
+// upstream produced them (SSE events, slow chunks). The one flush it skips is after the last
+// bytes of a body of known length: the response's end flushes them anyway, and on HTTP/2 that
+// lets the data and END_STREAM leave in one frame instead of two writes. length is -1 when
+// unknown. It returns the first error other than EOF.
+func copyBody(w httpx.ResponseWriter, src io.Reader, buf []byte, length int64) error {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
 			}
-			if err == nil {
+			if length >= 0 {
+				length -= int64(n)
+			}
+			if err == nil && length != 0 {
 				if ferr := w.Flush(); ferr != nil {
 					return ferr
 				}
