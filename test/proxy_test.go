@@ -116,6 +116,10 @@ routes:
     match: {path: "/strip/*"}
     strip_prefix: /strip
     upstream: one
+  - name: keep
+    match: {path: "/keep/*"}
+    preserve_host: true
+    upstream: one
 admin: {address: "{{ADMIN}}"}
 `, web, b[0], b[1], b[2]))
 	_ = p
@@ -188,6 +192,11 @@ admin: {address: "{{ADMIN}}"}
 	}
 	if e.Host != b[0] {
 		t.Errorf("upstream Host %q, want the target %q", e.Host, b[0])
+	}
+	req = mustReq(t, "GET", "http://"+web+"/keep/x", nil)
+	req.Host = "client.example"
+	if _, e := getEcho(t, c, req); e.Host != "client.example" {
+		t.Errorf("preserve_host: upstream saw Host %q", e.Host)
 	}
 }
 
