@@ -105,11 +105,13 @@ func (hw *HoltWinters) step(x float64) {
 // Forecast returns level + damped trend + season for each of the next h ticks.
 func (hw *HoltWinters) Forecast(h int) []float64 {
 	out := make([]float64, h)
-	hw.forecastInto(out)
+	hw.ForecastInto(out)
 	return out
 }
 
-func (hw *HoltWinters) forecastInto(out []float64) {
+// ForecastInto writes the next len(out) forecasts into out without allocating, for callers
+// that forecast every tick.
+func (hw *HoltWinters) ForecastInto(out []float64) {
 	if !hw.ready {
 		last := 0.0
 		if n := len(hw.warm); n > 0 {
@@ -136,7 +138,7 @@ func sse(history []float64, season int, p HoltWintersParams) float64 {
 	total := 0.0
 	for _, x := range history {
 		if hw.ready {
-			hw.forecastInto(one[:])
+			hw.ForecastInto(one[:])
 			d := x - one[0]
 			total += d * d
 		}
