@@ -26,6 +26,7 @@ const (
 
 var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	listOfOneType       = reflect.TypeFor[listOfOne]()
 	prefixType          = reflect.TypeFor[netip.Prefix]()
 )
 
@@ -522,8 +523,18 @@ func (d *decoder) decodeInt(n ast.Node, v reflect.Value, path, ctx, label string
 	d.p.add(valueLine(n, line), "%s%s: %s is out of range", prefix(ctx), label, in.GetToken().Value)
 }
 
+// listOfOne is implemented by list types whose single element may be written without the
+// brackets (expect_status: 200 for [200]).
+type listOfOne interface{ oneIsList() }
+
 func (d *decoder) decodeSlice(n ast.Node, v reflect.Value, path, ctx, label string, line int) {
 	seq, ok := n.(*ast.SequenceNode)
+	if _, scalar := scalarText(n); !ok && scalar && v.Type().Implements(listOfOneType) {
+		s := reflect.MakeSlice(v.Type(), 1, 1)
+		d.decodeValue(n, s.Index(0), path+"[0]", ctx, label, line)
+		v.Set(s)
+		return
+	}
 	if !ok {
 		d.typeErr(n, path, ctx, label, "a list", line)
 		return

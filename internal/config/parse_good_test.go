@@ -112,7 +112,12 @@ func TestDefaults(t *testing.T) {
 			ResponseHeader: Duration(60 * time.Second), Idle: Duration(90 * time.Second),
 			Read: Duration(60 * time.Second), Write: Duration(60 * time.Second),
 		},
-		Pool: Pool{MaxIdle: 64},
+		Pool:           Pool{MaxIdle: 64},
+		PanicThreshold: 0.5,
+		Retries: Retries{
+			Attempts: 1, On: []string{RetryConnectError},
+			Backoff: Duration(25 * time.Millisecond), MaxBackoff: Duration(250 * time.Millisecond), MaxBody: 64 << 10,
+		},
 	}
 	if !reflect.DeepEqual(cfg.Upstreams[0], wantUpstream) {
 		t.Errorf("upstream:\n got %+v\nwant %+v", cfg.Upstreams[0], wantUpstream)

@@ -117,6 +117,14 @@ type Upstream struct {
 	TLS      *UpstreamTLS     `yaml:"tls"` // nil: system roots, SNI from the target host
 	// PreserveHost sends the client's Host upstream; false sets Host to the target's host.
 	PreserveHost bool `yaml:"preserve_host"`
+
+	// PanicThreshold: when the share of usable targets falls below it, the pool balances over
+	// every target, usable or not (Envoy's panic mode), rather than piling all load on a few.
+	PanicThreshold Ratio           `yaml:"panic_threshold" default:"50%"`
+	Health         *Health         `yaml:"health"`          // nil: no active health checks
+	Outlier        *Outlier        `yaml:"outlier"`         // nil: no passive outlier detection
+	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"` // nil: no breaker, no request cap
+	Retries        Retries         `yaml:"retries"`
 }
 
 // Target schemes and protocols.
@@ -190,6 +198,9 @@ type Route struct {
 	MaxBody     Size     `yaml:"max_body"` // request body bytes, 0 = unlimited; 413 above it
 	// PreserveHost overrides the upstream's preserve_host when set.
 	PreserveHost *bool `yaml:"preserve_host"`
+	// RetryNonIdempotent lets the upstream's retries repeat requests whose method is not
+	// idempotent (POST, PATCH) after they may have reached a target.
+	RetryNonIdempotent bool `yaml:"retry_non_idempotent"`
 }
 
 // Match selects requests. Every non-empty field must match. Path holds exact ("/a"),

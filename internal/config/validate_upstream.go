@@ -52,6 +52,7 @@ func (v *validator) upstreams(cfg *Config) {
 		}
 
 		v.positiveTimeouts(u.Timeouts, path+".timeouts", ctx+" timeouts", u.Line)
+		v.assurance(u, path, ctx)
 		if u.Pool.MaxIdle < 0 {
 			v.errAt(path+".pool.max_idle", u.Line, "%s pool: max_idle must not be negative (0 keeps no idle connection)", ctx)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"aya/internal/config"
+	"aya/internal/upstream"
 )
 
 // adminServer is the operator's API. It runs on net/http: it is not a hot path, and the
@@ -86,22 +87,29 @@ func (g *Gateway) handleRoutes(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, 200, map[string]any{"routes": out})
 }
 
+// targetView is one target as GET /upstreams shows it.
+type targetView struct {
+	URL      string `json:"url"`
+	Weight   int    `json:"weight"`
+	Protocol string `json:"protocol"`
+	upstream.Status
+	InFlight    int64   `json:"in_flight"`
+	EWMALatency float64 `json:"ewma_latency"` // seconds
+}
+
 func (g *Gateway) handleUpstreams(w http.ResponseWriter, _ *http.Request) {
 	s := g.snap.Load()
 	out := make([]map[string]any, 0, len(s.cfg.Upstreams))
 	for _, u := range s.cfg.Upstreams {
 		p := s.pools[u.Name].pool
-		ts := make([]map[string]any, 0, len(p.Targets))
+		ts := make([]targetView, 0, len(p.Targets))
 		for _, t := range p.Targets {
-			ts = append(ts, map[string]any{
-				"url":          t.Name,
-				"weight":       t.Balance.Weight,
-				"protocol":     t.Protocol,
-				"in_flight":    t.Balance.InFlight(),
-				"ewma_latency": t.Balance.Latency().Seconds(),
+			ts = append(ts, targetView{
+				URL: t.Name, Weight: t.Balance.Weight, Protocol: t.Protocol, Status: t.State.Status(),
+				InFlight: t.Balance.InFlight(), EWMALatency: t.Balance.Latency().Seconds(),
 			})
 		}
-		out = append(out, map[string]any{"name": u.Name, "balance": u.Balance, "targets": ts})
+		out = append(out, map[string]any{"name": u.Name, "balance": u.Balance, "panic": p.Panicking(), "targets": ts})
 	}
 	writeJSON(w, 200, map[string]any{"upstreams": out})
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"aya/internal/config"
+	"aya/internal/upstream"
 )
 
 // Gateway is a running aya.
@@ -23,6 +24,7 @@ type Gateway struct {
 	log  *slog.Logger
 	snap atomic.Pointer[snapshot]
 	disp *dispatcher
+	reg  *upstream.Registry // target state across reloads; health checks of the live snapshot
 
 	mu        sync.Mutex // serializes Start, Reload and Shutdown
 	listeners map[string]*listener
@@ -43,9 +45,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gateway{log: log, listeners: map[string]*listener{}}
+	g := &Gateway{log: log, listeners: map[string]*listener{}, reg: upstream.NewRegistry(log)}
 	g.disp = &dispatcher{snap: &g.snap, ids: newIDGen()}
-	s, err := buildSnapshot(cfg, nil, log, nil)
+	s, err := buildSnapshot(cfg, nil, g.reg, log, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +58,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 // Check builds a snapshot from cfg without serving it, to find the problems that only
 // building shows (a route table that does not compile, a TLS file that does not load).
 func Check(cfg *config.Config) error {
-	s, err := buildSnapshot(cfg, nil, slog.New(slog.DiscardHandler), nil)
+	discard := slog.New(slog.DiscardHandler)
+	s, err := buildSnapshot(cfg, nil, upstream.NewRegistry(discard), discard, nil)
 	if err != nil {
 		return err
 	}
@@ -87,6 +90,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return fmt.Errorf("%s:%d: admin: %w", cfg.File, cfg.Admin.Line, err)
 	}
 	g.admin = a
+	g.reg.Activate(g.snap.Load().livePools())
 	g.ready.Store(true)
 	g.lastReload.Store(time.Now().UnixNano())
 	g.log.Info("aya started", "listeners", len(cfg.Listeners), "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams), "admin", a.addr())
@@ -150,7 +154,7 @@ func (g *Gateway) ReloadFailed(err error) {
 
 func (g *Gateway) reload(cfg *config.Config) error {
 	old := g.snap.Load()
-	next, err := buildSnapshot(cfg, old, g.log, nil)
+	next, err := buildSnapshot(cfg, old, g.reg, g.log, nil)
 	if err != nil {
 		return err
 	}
@@ -198,6 +202,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 	}
 
 	g.snap.Store(next)
+	g.reg.Activate(next.livePools())
 	g.retire(old, next, retire)
 	return nil
 }
@@ -274,6 +279,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if g.admin != nil {
 		g.admin.close()
 	}
+	g.reg.Close()
 	for _, p := range g.snap.Load().pools {
 		p.pool.Close()
 	}

@@ -38,7 +38,7 @@ type pooled struct {
 
 // buildSnapshot turns cfg into a runtime snapshot, reusing pools of unchanged upstreams from
 // prev (may be nil). Errors name the config object and line.
-func buildSnapshot(cfg *config.Config, prev *snapshot, log *slog.Logger, obs proxy.Observer) (*snapshot, error) {
+func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, log *slog.Logger, obs proxy.Observer) (*snapshot, error) {
 	s := &snapshot{cfg: cfg, pools: make(map[string]*pooled, len(cfg.Upstreams)), trust: map[string]proxy.Trust{}}
 	for _, l := range cfg.Listeners {
 		s.trust[l.Name] = proxy.Trust(l.TrustedProxies)
@@ -51,7 +51,7 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, log *slog.Logger, obs pro
 				continue
 			}
 		}
-		p, err := buildPool(u, log)
+		p, err := buildPool(u, reg, log)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: upstream %q: %w", cfg.File, u.Line, u.Name, err)
 		}
@@ -175,7 +175,7 @@ func sortedFields(m map[string]string) []httpx.Field {
 	return fs
 }
 
-func buildPool(u *config.Upstream, log *slog.Logger) (*upstream.Pool, error) {
+func buildPool(u *config.Upstream, reg *upstream.Registry, log *slog.Logger) (*upstream.Pool, error) {
 	b, err := balance.New(u.Balance, balance.Options{HashKey: u.HashKey.String()})
 	if err != nil {
 		return nil, err
@@ -188,7 +188,16 @@ func buildPool(u *config.Upstream, log *slog.Logger) (*upstream.Pool, error) {
 		}
 		targets = append(targets, t)
 	}
-	return upstream.NewPool(u.Name, b, targets), nil
+	return reg.Pool(u, b, targets), nil
+}
+
+// livePools lists the snapshot's pools, for the registry to run their health checks.
+func (s *snapshot) livePools() []*upstream.Pool {
+	ps := make([]*upstream.Pool, 0, len(s.pools))
+	for _, p := range s.pools {
+		ps = append(ps, p.pool)
+	}
+	return ps
 }
 
 func buildTarget(u *config.Upstream, tc config.Target, log *slog.Logger) (*upstream.Target, error) {
@@ -201,6 +210,8 @@ func buildTarget(u *config.Upstream, tc config.Target, log *slog.Logger) (*upstr
 		Name:     tc.URL,
 		Host:     hostHeader(tc),
 		Protocol: tc.Protocol,
+		Scheme:   tc.Scheme,
+		Addr:     tc.Host,
 		Balance:  balance.NewTarget(tc.URL, tc.Weight),
 	}
 	switch {
@@ -212,6 +223,7 @@ func buildTarget(u *config.Upstream, tc config.Target, log *slog.Logger) (*upstr
 		if err != nil {
 			return nil, err
 		}
+		t.TLS = tcfg
 		t.Transport = upstream.NewH2(upstream.H2Options{Addr: tc.Host, TLS: tcfg, DialTimeout: to.Connect.D(), ResponseHeader: to.ResponseHeader.D(), IdleTimeout: to.Idle.D()})
 	default:
 		maxIdle := u.Pool.MaxIdle
@@ -234,7 +246,7 @@ func buildTarget(u *config.Upstream, tc config.Target, log *slog.Logger) (*upstr
 				return nil, err
 			}
 			tcfg.NextProtos = []string{"http/1.1"}
-			c.TLS = tcfg
+			c.TLS, t.TLS = tcfg, tcfg
 		}
 		t.Transport = h1Transport{c}
 	}

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAssuranceDefaultsAndValues(t *testing.T) {
+	cfg, err := parse("a.yaml", []byte(okListener+`upstreams:
+  - name: app
+    targets: ["http://127.0.0.1:9001"]
+    health: {path: /healthz, expect_status: [200, 300-399], body: "/^ok$/", headers: {X-Probe: aya}}
+    outlier: {consecutive_5xx: 7, failure_percentage: 30%}
+    circuit_breaker: {error_ratio: 0.25, latency: 200ms}
+    retries: {attempts: 2, on: [connect_error, reset, 502, 503, 504], budget: 20%, per_try_timeout: 1s}
+  - name: bare
+    targets: ["http://127.0.0.1:9002"]
+    health: {type: tcp, expect_status: 204}
+`+okRoute), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, bare := cfg.Upstreams[0], cfg.Upstreams[1]
+	h := app.Health
+	if h.Type != HealthHTTP || h.Interval.D() != 2*time.Second || h.Timeout.D() != time.Second || h.Rise != 2 || h.Fall != 3 || h.Method != "GET" {
+		t.Errorf("health defaults: %+v", h)
+	}
+	if !reflect.DeepEqual(h.ExpectStatus, StatusSet{{200, 200}, {300, 399}}) || !h.ExpectStatus.Contains(302) || h.ExpectStatus.Contains(204) {
+		t.Errorf("expect_status %v", h.ExpectStatus)
+	}
+	if re, ok := BodyRegex(h.Body); !ok || re != "^ok$" {
+		t.Errorf("body regex %q %v", re, ok)
+	}
+	if !reflect.DeepEqual(bare.Health.ExpectStatus, StatusSet{{204, 204}}) {
+		t.Errorf("single expect_status %v", bare.Health.ExpectStatus)
+	}
+	o := app.Outlier
+	if o.Consecutive5xx != 7 || o.ConsecutiveConnectFailures != 5 || o.BaseEjection.D() != 30*time.Second || o.MaxEjectedPercent != 0.5 || o.FailurePercentage != 0.3 || o.SuccessRateStdev != 1.9 {
+		t.Errorf("outlier %+v", o)
+	}
+	b := app.CircuitBreaker
+	if b.ErrorRatio != 0.25 || b.Window.D() != 10*time.Second || b.Latency.D() != 200*time.Millisecond || b.MaxRequests != 1000 || b.HalfOpenRequests != 3 {
+		t.Errorf("breaker %+v", b)
+	}
+	r := app.Retries
+	if r.Attempts != 2 || strings.Join(r.On, ",") != "connect_error,reset,502,503,504" || *r.Budget != 0.2 || r.PerTryTimeout.D() != time.Second || r.MaxBody != 64<<10 {
+		t.Errorf("retries %+v", r)
+	}
+	if d := bare.Retries; d.Attempts != 1 || strings.Join(d.On, ",") != "connect_error" || d.Budget != nil || bare.Outlier != nil || bare.CircuitBreaker != nil {
+		t.Errorf("default retries %+v", d)
+	}
+	if app.PanicThreshold != 0.5 {
+		t.Errorf("panic_threshold %v", app.PanicThreshold)
+	}
+}
+
+func TestAssuranceBad(t *testing.T) {
+	tests := []struct{ name, block, want string }{
+		{"health type", `health: {type: icmp}`, `4: upstream "app" health: invalid type "icmp": use http, tcp or grpc`},
+		{"health timeout", `health: {interval: 1s, timeout: 2s}`, `4: upstream "app" health: timeout 2s is longer than interval 1s`},
+		{"health status", `health: {expect_status: [200, 700]}`, `4: upstream "app" health: expect_status #2: invalid status "700"`},
+		{"health regex", `health: {body: "/(/"}`, `4: upstream "app" health: body regex /(/`},
+		{"health rise", `health: {rise: 0}`, `4: upstream "app" health: rise must be at least 1, got 0`},
+		{"outlier percent", `outlier: {max_ejected_percent: 150%}`, `4: upstream "app" outlier: max_ejected_percent must be from 0% to 100%, got 1.5`},
+		{"outlier ejection", `outlier: {base_ejection: 1m, max_ejection: 30s}`, `4: upstream "app" outlier: max_ejection 30s is shorter than base_ejection 1m0s`},
+		{"breaker ratio", `circuit_breaker: {error_ratio: 0}`, `4: upstream "app" circuit_breaker: error_ratio must be above 0`},
+		{"retry condition", `retries: {on: [conect_error]}`, `4: upstream "app" retries: on: unknown condition "conect_error" (did you mean "connect_error"?)`},
+		{"retry status", `retries: {on: [404]}`, `4: upstream "app" retries: on: status 404 cannot be retried`},
+		{"retry attempts", `retries: {attempts: 50}`, `4: upstream "app" retries: attempts 50 is more than 10`},
+		{"retry budget", `retries: {budget: abc}`, `4: upstream "app" retries: budget: invalid ratio "abc"`},
+		{"panic", `panic_threshold: 2`, `4: upstream "app": panic_threshold must be from 0% to 100%`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := okListener + "upstreams:\n  - {name: app, targets: [\"http://127.0.0.1:9001\"],\n     " + tc.block + "}\n" + okRoute
+			_, err := parse("a.yaml", []byte(y), noEnv)
+			if err == nil || !strings.Contains(err.Error(), "a.yaml:"+tc.want) {
+				t.Fatalf("got %v\nwant a.yaml:%s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRatioText(t *testing.T) {
+	for in, want := range map[string]Ratio{"0.5": 0.5, "50%": 0.5, "1.9": 1.9, " 20 % ": 0.2, "0": 0} {
+		var r Ratio
+		if err := r.UnmarshalText([]byte(in)); err != nil || r != want {
+			t.Errorf("%q: %v %v", in, r, err)
+		}
+	}
+	for _, bad := range []string{"", "-1", "x%", "NaN"} {
+		var r Ratio
+		if err := r.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if Ratio(0.2).String() != "20%" || Ratio(1.9).String() != "1.9" {
+		t.Errorf("strings %s %s", Ratio(0.2), Ratio(1.9))
+	}
+}

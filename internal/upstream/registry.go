@@ -1,0 +1,152 @@
+package upstream
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync"
+
+	"aya/internal/balance"
+	"aya/internal/config"
+)
+
+// Registry keeps target state across configs and runs the background work of the live
+// config: one health checker per target. Pools are built beside the running ones (Pool) and
+// take effect with Activate once the config that holds them is swapped in, so a config that
+// fails to build starts nothing.
+type Registry struct {
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background goroutines, waited for by Close
+
+	mu  sync.Mutex
+	ups map[string]*upstreamState
+}
+
+// upstreamState is the long-lived part of one named upstream.
+type upstreamState struct {
+	name string
+
+	mu       sync.Mutex
+	states   map[string]*TargetState // by target URL
+	pools    []*Pool                 // the live pools, refreshed when a state changes
+	checkers map[string]*checker     // by target URL
+}
+
+// NewRegistry returns an empty registry. Close stops what Activate started.
+func NewRegistry(log *slog.Logger) *Registry {
+	if log == nil {
+		log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Registry{log: log, ctx: ctx, cancel: cancel, ups: map[string]*upstreamState{}}
+}
+
+func (r *Registry) upstream(name string) *upstreamState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	us, ok := r.ups[name]
+	if !ok {
+		us = &upstreamState{name: name, states: map[string]*TargetState{}, checkers: map[string]*checker{}}
+		r.ups[name] = us
+	}
+	return us
+}
+
+// Pool builds the pool of upstream u over targets, giving each target the state the registry
+// keeps for (u.Name, target name): a target that was down in the previous config is still
+// down in this one. Nothing runs until Activate.
+func (r *Registry) Pool(u *config.Upstream, b balance.Balancer, targets []*Target) *Pool {
+	us := r.upstream(u.Name)
+	us.mu.Lock()
+	for _, t := range targets {
+		s, ok := us.states[t.Name]
+		if !ok {
+			s = newTargetState(us, t.Name)
+			us.states[t.Name] = s
+		}
+		t.State = s
+	}
+	us.mu.Unlock()
+	return newPool(u.Name, b, targets, settings{panicThreshold: float64(u.PanicThreshold), health: u.Health}, us)
+}
+
+// Activate makes pools the live ones, one per upstream: their state changes refresh them,
+// health checks start for targets that had none and stop for targets no pool holds any more
+// (a target whose check config is unchanged keeps its checker and its rhythm), and the state
+// of targets and upstreams that left is forgotten.
+func (r *Registry) Activate(pools []*Pool) {
+	live := make(map[string]*Pool, len(pools))
+	for _, p := range pools {
+		live[p.Name] = p
+	}
+	r.mu.Lock()
+	ups := make(map[string]*upstreamState, len(r.ups))
+	for name, us := range r.ups {
+		ups[name] = us
+		if live[name] == nil {
+			delete(r.ups, name)
+		}
+	}
+	r.mu.Unlock()
+	for name, us := range ups {
+		us.activate(r, live[name])
+	}
+}
+
+func (us *upstreamState) activate(r *Registry, p *Pool) {
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	want := map[string]*Target{}
+	us.pools = us.pools[:0]
+	if p != nil {
+		us.pools = append(us.pools, p)
+		for _, t := range p.Targets {
+			want[t.Name] = t
+		}
+	}
+	for url := range us.states {
+		if want[url] == nil {
+			delete(us.states, url)
+		}
+	}
+	var health *config.Health
+	if p != nil {
+		health = p.settings.health
+	}
+	for url, c := range us.checkers {
+		t := want[url]
+		if t == nil || health == nil || !reflect.DeepEqual(c.cfg, *health) {
+			c.stop()
+			delete(us.checkers, url)
+			continue
+		}
+		c.target.Store(t)
+	}
+	if health == nil {
+		return
+	}
+	for url, t := range want {
+		if us.checkers[url] == nil {
+			us.checkers[url] = startChecker(r.ctx, &r.wg, r.log.With("upstream", us.name, "target", url), *health, t, us.changed)
+		}
+	}
+}
+
+// changed refreshes the live pools after a target's state changed.
+func (us *upstreamState) changed() {
+	us.mu.Lock()
+	pools := slices.Clone(us.pools)
+	us.mu.Unlock()
+	for _, p := range pools {
+		p.refresh()
+	}
+}
+
+// Close stops every checker and waits for them.
+func (r *Registry) Close() {
+	r.cancel()
+	r.wg.Wait()
+}
