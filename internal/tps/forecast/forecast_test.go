@@ -103,3 +103,16 @@ func TestErrorMetrics(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkHoltWintersForecastInto(b *testing.B) {
+	hw, err := FitHoltWinters(seasonalSeries(480, 48, 2), 48)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]float64, 4)
+	b.ReportAllocs()
+	for b.Loop() {
+		hw.Observe(250)
+		hw.ForecastInto(out)
+	}
+}
