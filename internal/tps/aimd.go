@@ -7,16 +7,19 @@ import "math"
 //
 //   - a service that is short (it had requests rejected, its queue did not shrink, or its want
 //     exceeds its share) gains a fixed step per second, larger for more important levels
-//     (critical 40% of the capacity per second, high 20%, medium 10%, low 5%);
+//     (critical 50% of the capacity per second, high 30%, medium 20%, low 10%);
 //   - a service that wants less than its share gives the surplus back gradually (its share
 //     shrinks by 20% per tick, but never below its want plus Poisson headroom);
-//   - when the shares add up to more than the capacity (congestion), shares shrink
-//     multiplicatively level by level from LOW (×0.5, medium ×0.7, high ×0.8, critical ×0.9),
-//     each level only if the less important ones did not free enough, never below the mins;
-//     the last overshoot is cut exactly like Constrain does.
+//   - when the shares add up to more than the capacity (congestion), the least important level
+//     still above its mins shrinks multiplicatively (low ×0.7, medium ×0.8, high ×0.9,
+//     critical ×0.95, never below the mins), and whatever still does not fit is cut exactly like
+//     Constrain does, from LOW up. A more important level thus loses nothing while a less
+//     important one is above its mins.
 //
 // It reacts to what happened instead of computing the optimum, so it needs a few ticks to
-// follow a jump in demand; it is the classic baseline for feedback-only control.
+// follow a jump in demand, and under steady overload its shares saw-tooth below the capacity;
+// it is the classic baseline for feedback-only control. The steps were tuned to be as good as
+// AIMD gets here: fast increase for important levels, mild decreases.
 type AIMD struct {
 	s      scratch
 	share  []float64
@@ -24,8 +27,8 @@ type AIMD struct {
 }
 
 var (
-	aimdIncrease = [numPriorities]float64{0.4, 0.2, 0.1, 0.05} // of capacity, per second
-	aimdDecrease = [numPriorities]float64{0.9, 0.8, 0.7, 0.5}  // on congestion
+	aimdIncrease = [numPriorities]float64{0.5, 0.3, 0.2, 0.1}  // of capacity, per second
+	aimdDecrease = [numPriorities]float64{0.95, 0.9, 0.8, 0.7} // on congestion
 )
 
 // aimdRelease is how much of an unused share is kept from one tick to the next.
@@ -68,13 +71,18 @@ func (a *AIMD) Allocate(obs *Observation, out []float64) {
 		a.share[i] = math.Max(mins[i], math.Min(a.share[i], ceilingOf(sv)))
 		total += a.share[i]
 	}
+	// Congestion: one multiplicative decrease per tick, on the least important level that has
+	// something above its mins.
 	for p := int(numPriorities) - 1; p >= 0 && total > c; p-- {
+		cut := false
 		for i, sv := range obs.Services {
-			if int(sv.Priority) == p {
-				cut := math.Max(mins[i], a.share[i]*aimdDecrease[p])
-				total -= a.share[i] - cut
-				a.share[i] = cut
+			if int(sv.Priority) == p && a.share[i] > mins[i] {
+				a.share[i] = math.Max(mins[i], a.share[i]*aimdDecrease[p])
+				cut = true
 			}
+		}
+		if cut {
+			break
 		}
 	}
 	a.s.constrain(obs, a.share)

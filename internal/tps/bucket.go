@@ -43,7 +43,11 @@ func (b *bucket) at(want float64) time.Duration {
 	if b.rate <= 0 || want > b.burst+tokenEps {
 		return Never
 	}
-	return b.last + time.Duration(math.Ceil((want-b.tokens)/b.rate*1e9))
+	wait := math.Ceil((want - b.tokens) / b.rate * 1e9)
+	if wait >= float64(Never-b.last) { // a rate so small it never gets there
+		return Never
+	}
+	return b.last + time.Duration(wait)
 }
 
 // setRate switches to a new share; the tokens already earned stay, up to the new burst.

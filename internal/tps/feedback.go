@@ -41,7 +41,9 @@ func newCapState(base float64) capState {
 }
 
 // windowLimit is the exact per-second admission cap for the current effective capacity.
-func (p *Pool) windowLimit() int64 { return int64(math.Floor(p.effective + 1e-9)) }
+func (p *Pool) windowLimit() int64 { return p.windowLimitOf(p.effective) }
+
+func (p *Pool) windowLimitOf(capacity float64) int64 { return int64(math.Floor(capacity + 1e-9)) }
 
 // refreshCapacity recomputes the effective capacity at now and the window cap with it.
 func (p *Pool) refreshCapacity(now time.Duration) {

@@ -5,8 +5,8 @@ import "math"
 // Static gives fixed shares that ignore demand: every service its min, and the rest of the
 // capacity split by priority weight (critical 8, high 4, medium 2, low 1) on top of the mins;
 // a service that reaches its max passes the remainder on to the others by the same weights.
-// The shares change only when the capacity does. Unused shares are not wasted outright: the
-// limiter lends an idle token to a request of the same or a more important priority.
+// The shares change only when the capacity does. Unused shares of less important services are
+// not wasted outright: the limiter lends their idle tokens to more important requests.
 type Static struct {
 	s    scratch
 	w    []float64

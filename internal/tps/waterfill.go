@@ -11,10 +11,11 @@ import "math"
 //     share what remains equally;
 //  3. if capacity is left, each service gets headroom for the randomness of its arrivals
 //     (two standard deviations of a Poisson count over one tick), again level by level;
-//  4. what is still left goes to the most important level first (up to maxes, max-min fair).
-//     Capacity parked there is not lost: the limiter lends idle tokens to requests of the
-//     same or a less important priority, never the reverse, so surplus placed at the top is
-//     usable by every level, while surplus placed at LOW would be usable by LOW only.
+//  4. what is still left goes to the least important level first (up to maxes, max-min fair
+//     within the level). Capacity parked there is not lost: the limiter lends a service's idle
+//     tokens to requests of the same or a more important priority, never the reverse, so
+//     surplus placed at LOW is usable by every level, while surplus placed at CRITICAL would
+//     be usable by CRITICAL only.
 type Waterfill struct {
 	s    scratch
 	want []float64
@@ -46,7 +47,7 @@ func (a *Waterfill) Allocate(obs *Observation, out []float64) {
 	for i := range out {
 		a.hi[i] = math.Max(out[i], a.want[i])
 	}
-	avail = a.pour(obs, out, avail)
+	avail = a.pour(obs, out, avail, mostImportantFirst)
 	if avail <= 0 {
 		return
 	}
@@ -58,20 +59,25 @@ func (a *Waterfill) Allocate(obs *Observation, out []float64) {
 		}
 		a.hi[i] = math.Max(out[i], math.Min(a.want[i]+noise, ceilingOf(sv)))
 	}
-	avail = a.pour(obs, out, avail)
+	avail = a.pour(obs, out, avail, mostImportantFirst)
 	if avail <= 0 {
 		return
 	}
 	for i, sv := range obs.Services {
 		a.hi[i] = math.Max(out[i], math.Min(ceilingOf(sv), out[i]+avail))
 	}
-	a.pour(obs, out, avail)
+	a.pour(obs, out, avail, leastImportantFirst)
 }
 
-// pour raises out towards a.hi level by level, CRITICAL first, max-min fair within a level,
-// using at most avail; it returns what is left.
-func (a *Waterfill) pour(obs *Observation, out []float64, avail float64) float64 {
-	for _, p := range Priorities {
+var (
+	mostImportantFirst  = Priorities
+	leastImportantFirst = [numPriorities]Priority{Low, Medium, High, Critical}
+)
+
+// pour raises out towards a.hi level by level in the given order, max-min fair within a
+// level, using at most avail; it returns what is left.
+func (a *Waterfill) pour(obs *Observation, out []float64, avail float64, order [numPriorities]Priority) float64 {
+	for _, p := range order {
 		if avail <= 0 {
 			break
 		}
