@@ -92,6 +92,8 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, l
 			Timeout:         rc.Timeout.D(),
 			MaxBody:         int64(rc.MaxBody),
 			Trust:           routeTrust(cfg, rc),
+
+			RetryNonIdempotent: rc.RetryNonIdempotent,
 		}
 		s.handlers[i] = proxy.New(pr, log.With("route", rc.Name), obs)
 	}

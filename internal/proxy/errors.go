@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"time"
 
 	"aya/internal/httpx"
 )
@@ -32,7 +33,13 @@ func classify(err error, ctx context.Context) (int, string) {
 }
 
 // WriteError answers with aya's JSON error shape: {"error":{"code","message","request_id"}}.
+// A 503 says Retry-After: 1.
 func WriteError(w httpx.ResponseWriter, r *httpx.Request, status int, msg string) {
+	writeError(w, r, status, msg, time.Second)
+}
+
+// writeError is WriteError with the Retry-After a 503 carries (rounded up to seconds).
+func writeError(w httpx.ResponseWriter, r *httpx.Request, status int, msg string, retryAfter time.Duration) {
 	if status == 499 {
 		return
 	}
@@ -54,7 +61,7 @@ func WriteError(w httpx.ResponseWriter, r *httpx.Request, status int, msg string
 		h.Set("X-Request-ID", r.ID)
 	}
 	if status == 503 {
-		h.Set("Retry-After", "1")
+		h.Set("Retry-After", strconv.FormatInt(max(int64((retryAfter+time.Second-1)/time.Second), 1), 10))
 	}
 	w.WriteHeader(status)
 	w.Write(body)

@@ -31,6 +31,8 @@ type Route struct {
 	Timeout         time.Duration // whole exchange; 0: none
 	MaxBody         int64         // 0: unlimited
 	Trust           Trust
+	// RetryNonIdempotent lets the pool's retry policy repeat POST and PATCH requests.
+	RetryNonIdempotent bool
 }
 
 // Proxy forwards requests for one route. It is immutable once built and safe for concurrent use.
@@ -55,12 +57,22 @@ func New(route Route, log *slog.Logger, obs Observer) *Proxy {
 
 // exchange is the per-request working set, pooled so steady-state proxying allocates nothing.
 type exchange struct {
-	body clientBody
-	out  httpx.Request
-	resp httpx.Response
-	sc   scratch
-	buf  []byte
+	body   clientBody
+	replay replayBody
+	out    httpx.Request
+	resp   httpx.Response
+	sc     scratch
+	buf    []byte
+	tried  [maxTries]*upstream.Target
+	// The last failed try: its error (nil for a retriable status, left in resp), whether the
+	// per-try timeout cut it, and the cancel of its per-try context.
+	err           error
+	perTryTimeout bool
+	cancelTry     context.CancelFunc
 }
+
+// maxTries bounds the tries of one request: the first and config's at most 10 retries.
+const maxTries = 11
 
 var exchanges = sync.Pool{New: func() any {
 	return &exchange{
@@ -76,34 +88,41 @@ func (x *exchange) release() {
 	x.out.Trailer.Reset()
 	x.out.Body = nil
 	x.body = clientBody{}
+	x.replay.reset()
+	clear(x.tried[:])
+	x.err, x.perTryTimeout = nil, false
+	if x.cancelTry != nil {
+		x.cancelTry()
+		x.cancelTry = nil
+	}
 	x.out.SetContext(context.Background())
 	x.resp.Reset()
 	x.sc.reset()
 	exchanges.Put(x)
 }
 
-// ServeHTTPX forwards r to a target of the route's pool.
+// ServeHTTPX forwards r to a target of the route's pool, trying other targets as the
+// upstream's retry policy allows, and streams the answer back.
 func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	rt := &p.route
+	pool := rt.Pool
 	if rt.MaxBody > 0 && r.ContentLength > rt.MaxBody {
 		WriteError(w, r, 413, "request body larger than the route's max_body")
 		return
 	}
-	t := rt.Pool.Pick(r)
+	if after, ok := pool.Admit(); !ok {
+		writeError(w, r, 503, "upstream "+pool.Name+" is refusing requests (circuit breaker open or request limit reached)", after)
+		return
+	}
+	defer pool.Release()
+	t := pool.Pick(r)
 	if t == nil {
-		WriteError(w, r, 503, "no target available in upstream "+rt.Pool.Name)
+		WriteError(w, r, 503, "no target available in upstream "+pool.Name)
 		return
 	}
 
 	x := exchanges.Get().(*exchange)
 	defer x.release()
-	out := &x.out
-	p.buildRequest(out, r, t, &x.sc)
-	if out.ContentLength != 0 {
-		x.body.r = out.Body
-		out.Body = &x.body
-	}
-
 	ctx := r.Context()
 	if rt.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -111,39 +130,139 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		defer cancel()
 	}
 
-	start := time.Now()
-	t.Balance.Begin()
-	err := t.Transport.Do(ctx, out, &x.resp)
-	if err != nil {
-		d := time.Since(start)
-		status, msg := classify(err, ctx)
-		// Only the target's own failures feed the balancer; a client that left is not one.
-		t.Balance.End(d, status != 499)
-		switch {
-		case errors.Is(err, errBodyTooLarge) || errors.Is(x.body.err, errBodyTooLarge):
-			status, msg = 413, "request body larger than the route's max_body"
-			r.Close = true
-		case x.body.err != nil:
-			// The client's body broke (bad chunk framing, client gone): the client's fault,
-			// and the connection cannot be trusted for another request.
-			status, msg = 400, "malformed or incomplete request body"
-			r.Close = true
+	policy := pool.Retry()
+	repeatable := rt.RetryNonIdempotent || upstream.Idempotent(r.Method)
+	for try := 0; ; try++ {
+		x.tried[try] = t
+		out := &x.out
+		if try > 0 {
+			out.Header.Reset()
+			x.sc.reset()
+			x.resp.Reset()
 		}
-		p.log.Warn("upstream exchange failed", "upstream", rt.Pool.Name,
-			"target", t.Name, "request_id", r.ID, "error", err)
-		p.observe(t, status, d, err)
-		WriteError(w, r, status, msg)
-		return
+		p.buildRequest(out, r, t, &x.sc)
+		if out.ContentLength != 0 {
+			if try == 0 {
+				x.body.r = out.Body
+				if policy != nil && out.ContentLength <= policy.MaxBody {
+					// Kept for replay: a retry sends what this try read, then the rest.
+					x.replay.start(&x.body, policy.MaxBody)
+				}
+			}
+			out.Body = &x.body
+			if x.replay.active {
+				out.Body = &x.replay
+			}
+		}
+
+		cond, done := p.try(w, r, ctx, x, t, policy, try)
+		if done {
+			return
+		}
+		if try+1 >= maxTries || policy == nil || try >= policy.Attempts || !policy.Allows(cond, repeatable) ||
+			x.body.err != nil || ctx.Err() != nil || !x.replayable() {
+			p.finish(w, r, ctx, x, t, cond)
+			return
+		}
+		next := pool.Repick(r, x.tried[:try+1])
+		if next == nil || !pool.BeginRetry() {
+			p.finish(w, r, ctx, x, t, cond)
+			return
+		}
+		if x.resp.Body != nil {
+			x.resp.Body.Close()
+		}
+		err := sleep(ctx, policy.Backoff(try+1))
+		pool.EndRetry()
+		if err != nil {
+			x.resp.Body = nil
+			p.finish(w, r, ctx, x, t, CondCanceled)
+			return
+		}
+		p.log.Debug("retrying on another target", "upstream", pool.Name, "failed", t.Name, "next", next.Name,
+			"request_id", r.ID, "retry", try+1)
+		x.replay.rewind()
+		t = next
 	}
+}
+
+// CondCanceled is the proxy's own condition for a request whose client left during a
+// backoff: it is answered with 499 (nothing is written).
+const CondCanceled = upstream.Cond(255)
+
+// replayable reports whether the request body may be sent again: it has none, nothing of it
+// was read yet, or every byte read so far is in the replay record.
+func (x *exchange) replayable() bool {
+	return x.out.ContentLength == 0 || !x.body.started || x.replay.active && !x.replay.over
+}
+
+// try runs one try on t. It either answers the client (done) or reports why the try failed
+// and leaves the failed answer in x: x.err for an exchange error, or x.resp (body unread) for a
+// retriable status.
+func (p *Proxy) try(w httpx.ResponseWriter, r *httpx.Request, ctx context.Context, x *exchange, t *upstream.Target,
+	policy *upstream.RetryPolicy, try int) (upstream.Cond, bool) {
+	pool := p.route.Pool
+	if x.cancelTry != nil {
+		x.cancelTry()
+		x.cancelTry = nil
+	}
+	tctx, stop := ctx, func() bool { return true }
+	if policy != nil && policy.PerTryTimeout > 0 {
+		// The per-try timeout bounds the wait for the response head only: once it has come,
+		// the answer streams to the client and is never retried.
+		tctx, x.cancelTry = context.WithCancel(ctx)
+		stop = time.AfterFunc(policy.PerTryTimeout, x.cancelTry).Stop
+	}
+	x.out.SetContext(tctx)
+	start := time.Now()
+	pool.Begin(t)
+	err := t.Transport.Do(tctx, &x.out, &x.resp)
+	inTime := stop()
+	head := time.Since(start)
+	x.err, x.perTryTimeout = err, !inTime
+	if t.Protocol == "h2" && x.out.ContentLength != 0 {
+		// The HTTP/2 transport may still be reading the body in its own goroutine.
+		x.replay.over, x.body.started = true, true
+	}
+	if err != nil {
+		cond, outcome := classifyTry(err, x, inTime)
+		pool.Answered(t, outcome, head)
+		pool.End(t, head, outcome == upstream.ConnectFailure || outcome == upstream.GatewayFailure)
+		p.log.Warn("upstream exchange failed", "upstream", pool.Name, "target", t.Name, "request_id", r.ID,
+			"try", try+1, "error", err)
+		status, _ := classify(err, ctx)
+		p.observe(t, status, head, err)
+		return cond, false
+	}
+	resp := &x.resp
+	outcome := upstream.OK
+	if resp.Status >= 500 {
+		outcome = upstream.Status5xx
+	}
+	pool.Answered(t, outcome, head)
+	if policy != nil && try < policy.Attempts && policy.RetriesStatus(resp.Status) {
+		pool.End(t, head, false)
+		p.observe(t, resp.Status, head, nil)
+		return upstream.CondStatus, false
+	}
+	p.respond(w, r, x, t, start, false)
+	return upstream.CondNone, true
+}
+
+// respond streams the upstream's answer in x.resp to the client. reported says the try was
+// already reported to the pool and the observer.
+func (p *Proxy) respond(w httpx.ResponseWriter, r *httpx.Request, x *exchange, t *upstream.Target, start time.Time, reported bool) {
+	rt := &p.route
 	resp := &x.resp
 	if resp.Status == 101 {
 		p.tunnel(w, r, resp)
 		d := time.Since(start)
-		t.Balance.End(d, false)
-		p.observe(t, 101, d, nil)
+		if !reported {
+			rt.Pool.End(t, d, false)
+			p.observe(t, 101, d, nil)
+		}
 		return
 	}
-
 	h := w.Header()
 	copyEndToEnd(h, resp.Header)
 	if resp.ContentLength >= 0 && resp.Status != 204 && resp.Status != 304 && !(resp.Status >= 100 && resp.Status < 200) {
@@ -162,10 +281,60 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		}
 	}
 	resp.Body.Close()
+	if reported {
+		return
+	}
 	d := time.Since(start)
 	// An HTTP error status is an answer, not a target failure: outlier detection judges those.
-	t.Balance.End(d, false)
+	rt.Pool.End(t, d, false)
 	p.observe(t, resp.Status, d, copyErr)
+}
+
+// finish answers the client after the last try failed: with the target's own answer when it
+// was a retriable status, else with aya's error for the exchange error.
+func (p *Proxy) finish(w httpx.ResponseWriter, r *httpx.Request, ctx context.Context, x *exchange, t *upstream.Target, cond upstream.Cond) {
+	if x.err == nil && x.resp.Body != nil && cond == upstream.CondStatus {
+		p.respond(w, r, x, t, time.Now(), true)
+		return
+	}
+	if x.resp.Body != nil {
+		x.resp.Body.Close()
+		x.resp.Body = nil
+	}
+	err := x.err
+	if cond == CondCanceled || err == nil {
+		return
+	}
+	status, msg := classify(err, ctx)
+	if x.perTryTimeout {
+		status, msg = 504, "upstream timed out (per-try timeout)"
+	}
+	switch {
+	case errors.Is(err, errBodyTooLarge) || errors.Is(x.body.err, errBodyTooLarge):
+		status, msg = 413, "request body larger than the route's max_body"
+		r.Close = true
+	case x.body.err != nil:
+		// The client's body broke (bad chunk framing, client gone): the client's fault,
+		// and the connection cannot be trusted for another request.
+		status, msg = 400, "malformed or incomplete request body"
+		r.Close = true
+	}
+	WriteError(w, r, status, msg)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (p *Proxy) observe(t *upstream.Target, status int, d time.Duration, err error) {
@@ -231,13 +400,16 @@ func copyBody(w httpx.ResponseWriter, src io.Reader, buf []byte, length int64) e
 }
 
 // clientBody remembers why reading the client's body failed, so a failed exchange can be
-// blamed on the right side.
+// blamed on the right side, and whether any of it was read (a try that read nothing can be
+// retried whatever the body's size).
 type clientBody struct {
-	r   io.Reader
-	err error
+	r       io.Reader
+	err     error
+	started bool
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
+	b.started = true
 	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err

@@ -126,7 +126,7 @@ func TestRiseAndFall(t *testing.T) {
 			t.Fatalf("step %d: flipped %v down %v, want %v %v", i, got, s.down.Load(), st.flipped, st.wantDown)
 		}
 	}
-	if st := s.Status(); st.State != StateHealthy || st.ConsecutiveFails != 0 {
+	if st := s.Status(); st.State != StateHealthy || st.ConsecutiveFailures != 0 {
 		t.Fatalf("status %+v", st)
 	}
 }
@@ -134,6 +134,10 @@ func TestRiseAndFall(t *testing.T) {
 // poolOf builds a registry pool over n targets named t0..tn-1 with the given settings.
 func poolOf(t *testing.T, reg *Registry, u config.Upstream, n int) *Pool {
 	t.Helper()
+	return poolOfB(t, reg, u, n)
+}
+
+func poolOfB(t testing.TB, reg *Registry, u config.Upstream, n int) *Pool {
 	b, err := balance.New("round_robin", balance.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +147,9 @@ func poolOf(t *testing.T, reg *Registry, u config.Upstream, n int) *Pool {
 		name := "t" + string(rune('0'+i))
 		ts[i] = &Target{Name: name, Balance: balance.NewTarget(name, 1), Transport: &nopTransport{}}
 	}
-	return reg.Pool(&u, b, ts)
+	p := reg.Pool(&u, b, ts)
+	reg.Activate([]*Pool{p})
+	return p
 }
 
 func availNames(p *Pool) string {

@@ -8,6 +8,7 @@ package upstream
 import (
 	"context"
 	"crypto/tls"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -55,9 +56,20 @@ type Pool struct {
 	// may cache tables keyed on its identity.
 	available atomic.Pointer[[]*balance.Target]
 	panicking atomic.Bool
+	// gated is set while some available target needs a permit per request (a half-open
+	// breaker), so that Pick checks permits only then.
+	gated     atomic.Bool
 	byBalance map[*balance.Target]*Target
 	settings  settings
 	up        *upstreamState // nil for a pool outside a Registry
+
+	// The upstream's own breaker and caps (nil/0: none), and its live request counts.
+	breaker Breaker
+	active  atomic.Int64 // client requests admitted and not yet released
+	pending atomic.Int64 // tries waiting for a response head
+
+	retry    *RetryPolicy // nil: no retries
+	retrying atomic.Int64 // retries in flight, for the budget
 
 	mu   sync.Mutex // serializes refresh
 	prev []*balance.Target
@@ -67,6 +79,14 @@ type Pool struct {
 type settings struct {
 	panicThreshold float64
 	health         *config.Health
+	outlier        *config.Outlier
+	breaker        *config.CircuitBreaker
+	retries        config.Retries
+}
+
+func settingsOf(u *config.Upstream) settings {
+	return settings{panicThreshold: float64(u.PanicThreshold), health: u.Health, outlier: u.Outlier,
+		breaker: u.CircuitBreaker, retries: u.Retries}
 }
 
 // NewPool builds a pool over targets, outside any Registry: its targets' state is its own and
@@ -78,6 +98,8 @@ func NewPool(name string, b balance.Balancer, targets []*Target) *Pool {
 func newPool(name string, b balance.Balancer, targets []*Target, s settings, up *upstreamState) *Pool {
 	p := &Pool{Name: name, Targets: targets, balancer: b, settings: s, up: up,
 		byBalance: make(map[*balance.Target]*Target, len(targets))}
+	p.breaker.configure(s.breaker)
+	p.retry = newRetryPolicy(s.retries)
 	for _, t := range targets {
 		p.byBalance[t.Balance] = t
 		if t.State == nil {
@@ -90,11 +112,30 @@ func newPool(name string, b balance.Balancer, targets []*Target, s settings, up 
 
 // Pick chooses a target for r, or nil when none is available.
 func (p *Pool) Pick(r *httpx.Request) *Target {
-	bt := p.balancer.Pick(r, *p.available.Load())
+	avail := *p.available.Load()
+	bt := p.balancer.Pick(r, avail)
 	if bt == nil {
 		return nil
 	}
-	return p.byBalance[bt]
+	t := p.byBalance[bt]
+	if !p.gated.Load() || !t.State.gated() || t.State.admit(nanotime()) {
+		return t
+	}
+	return p.firstAdmitted(avail, t)
+}
+
+// firstAdmitted is Pick's slow path when the balancer chose a half-open target that has no
+// probe permit left: the first other target, from a random start, that admits a request.
+func (p *Pool) firstAdmitted(avail []*balance.Target, skip *Target) *Target {
+	now := nanotime()
+	start := rand.IntN(len(avail))
+	for i := range avail {
+		t := p.byBalance[avail[(start+i)%len(avail)]]
+		if t != skip && (!t.State.gated() || t.State.admit(now)) {
+			return t
+		}
+	}
+	return nil
 }
 
 // Panicking reports whether the pool balances over every target because too few are usable.
@@ -107,11 +148,14 @@ func (p *Pool) refresh() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	next := make([]*balance.Target, 0, len(p.Targets))
+	gated := false
 	for _, t := range p.Targets {
 		if t.State.usable() {
 			next = append(next, t.Balance)
+			gated = gated || t.State.gated()
 		}
 	}
+	p.gated.Store(gated)
 	panicking := len(p.Targets) > 0 && float64(len(next)) < p.settings.panicThreshold*float64(len(p.Targets))
 	if panicking {
 		// Envoy's panic mode: when most targets look bad, the checks are as likely wrong as

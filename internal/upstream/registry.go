@@ -28,11 +28,13 @@ type Registry struct {
 // upstreamState is the long-lived part of one named upstream.
 type upstreamState struct {
 	name string
+	log  *slog.Logger
 
 	mu       sync.Mutex
 	states   map[string]*TargetState // by target URL
 	pools    []*Pool                 // the live pools, refreshed when a state changes
 	checkers map[string]*checker     // by target URL
+	sweeper  *sweeper                // nil without outlier detection
 }
 
 // NewRegistry returns an empty registry. Close stops what Activate started.
@@ -49,7 +51,7 @@ func (r *Registry) upstream(name string) *upstreamState {
 	defer r.mu.Unlock()
 	us, ok := r.ups[name]
 	if !ok {
-		us = &upstreamState{name: name, states: map[string]*TargetState{}, checkers: map[string]*checker{}}
+		us = &upstreamState{name: name, log: r.log.With("upstream", name), states: map[string]*TargetState{}, checkers: map[string]*checker{}}
 		r.ups[name] = us
 	}
 	return us
@@ -70,7 +72,7 @@ func (r *Registry) Pool(u *config.Upstream, b balance.Balancer, targets []*Targe
 		t.State = s
 	}
 	us.mu.Unlock()
-	return newPool(u.Name, b, targets, settings{panicThreshold: float64(u.PanicThreshold), health: u.Health}, us)
+	return newPool(u.Name, b, targets, settingsOf(u), us)
 }
 
 // Activate makes pools the live ones, one per upstream: their state changes refresh them,
@@ -112,9 +114,22 @@ func (us *upstreamState) activate(r *Registry, p *Pool) {
 			delete(us.states, url)
 		}
 	}
-	var health *config.Health
+	var (
+		health  *config.Health
+		outlier *config.Outlier
+	)
 	if p != nil {
-		health = p.settings.health
+		health, outlier = p.settings.health, p.settings.outlier
+		for _, t := range p.Targets {
+			t.State.breaker.configure(p.settings.breaker)
+		}
+	}
+	if us.sweeper != nil && (outlier == nil || !reflect.DeepEqual(us.sweeper.cfg, *outlier)) {
+		us.sweeper.cancel()
+		us.sweeper = nil
+	}
+	if outlier != nil && us.sweeper == nil {
+		us.sweeper = startSweeper(r.ctx, &r.wg, us, *outlier)
 	}
 	for url, c := range us.checkers {
 		t := want[url]
@@ -130,7 +145,7 @@ func (us *upstreamState) activate(r *Registry, p *Pool) {
 	}
 	for url, t := range want {
 		if us.checkers[url] == nil {
-			us.checkers[url] = startChecker(r.ctx, &r.wg, r.log.With("upstream", us.name, "target", url), *health, t, us.changed)
+			us.checkers[url] = startChecker(r.ctx, &r.wg, us.log.With("target", url), *health, t, us.changed)
 		}
 	}
 }

@@ -31,16 +31,51 @@ type TargetState struct {
 	lastErr   string
 	okRun     int // consecutive passed checks
 	failRun   int // consecutive failed checks
+
+	// Passive outlier detection (outlier.go).
+	run5xx       atomic.Int64 // consecutive 5xx and gateway failures
+	runConnect   atomic.Int64 // consecutive connect failures
+	total        atomic.Int64 // requests answered this sweep interval
+	failed       atomic.Int64 // of which failed
+	ejectedUntil atomic.Int64 // nanotime the ejection ends; 0: not ejected
+	ejections    atomic.Int64 // the ejection-time multiplier, forgiven one per quiet interval
+	ejectedTotal atomic.Int64 // ejections ever, for the admin API
+	ejectReason  atomic.Pointer[string]
+
+	// breaker is the target's own circuit breaker.
+	breaker Breaker
 }
 
 func newTargetState(up *upstreamState, url string) *TargetState {
-	return &TargetState{up: up, url: url}
+	s := &TargetState{up: up, url: url}
+	s.breaker.onChange = s.breakerChanged
+	return s
+}
+
+// breakerChanged refreshes the pools when the target's breaker changes state, and arms the
+// move from open to half-open: an open target is out of the available set, so no request
+// would come to notice that its time is up.
+func (s *TargetState) breakerChanged() {
+	if s.breaker.state.Load() == breakerOpen {
+		if cfg := s.breaker.cfg.Load(); cfg != nil {
+			time.AfterFunc(time.Duration(cfg.open), func() { s.breaker.expire(nanotime()) })
+		}
+	}
+	if s.up != nil {
+		s.up.changed()
+	}
 }
 
 // usable reports whether new requests may go to the target.
 func (s *TargetState) usable() bool {
-	return !s.down.Load()
+	return !s.down.Load() && s.ejectedUntil.Load() == 0 && s.breaker.state.Load() != breakerOpen
 }
+
+// gated reports whether requests to the target need a permit first (a half-open breaker).
+func (s *TargetState) gated() bool { return s.breaker.state.Load() == breakerHalfOpen }
+
+// admit takes a permit for one request to a gated target.
+func (s *TargetState) admit(now int64) bool { return s.breaker.Allow(now) }
 
 // checked records one active health check result and reports whether the target's health
 // flipped.
@@ -68,28 +103,55 @@ func (s *TargetState) checked(now time.Time, err error, rise, fall int) bool {
 	return false
 }
 
-// Health states reported by Status.
+// States reported by Status, in the order they take precedence.
 const (
-	StateHealthy   = "healthy"
 	StateUnhealthy = "unhealthy" // failed active health checks
+	StateEjected   = "ejected"   // by outlier detection
+	StateOpen      = "open"      // its circuit breaker is open
+	StateHalfOpen  = "half_open" // its breaker lets probes through
+	StateHealthy   = "healthy"
 )
 
 // Status is a snapshot of a target's state for the admin API.
 type Status struct {
-	State            string    `json:"state"`
-	LastCheck        time.Time `json:"last_check,omitzero"`
-	LastError        string    `json:"last_error,omitempty"`
-	ConsecutiveFails int       `json:"consecutive_failures"`
+	State     string    `json:"state"`
+	LastCheck time.Time `json:"last_check,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	// ConsecutiveFailures are failed active checks in a row, or failed requests in a row
+	// when that is more (passive detection sees them first).
+	ConsecutiveFailures int64     `json:"consecutive_failures"`
+	Ejections           int64     `json:"ejections"`
+	EjectReason         string    `json:"eject_reason,omitempty"`
+	EjectedUntil        time.Time `json:"ejected_until,omitzero"`
+	Breaker             string    `json:"breaker"`
 }
 
 // Status reports the target's state now.
 func (s *TargetState) Status() Status {
 	s.mu.Lock()
-	st := Status{LastCheck: s.lastCheck, LastError: s.lastErr, ConsecutiveFails: s.failRun}
+	st := Status{LastCheck: s.lastCheck, LastError: s.lastErr, ConsecutiveFailures: int64(s.failRun)}
 	s.mu.Unlock()
-	st.State = StateHealthy
-	if s.down.Load() {
+	st.ConsecutiveFailures = max(st.ConsecutiveFailures, s.run5xx.Load())
+	st.Ejections = s.ejectedTotal.Load()
+	st.Breaker = s.breaker.State()
+	until := s.ejectedUntil.Load()
+	switch {
+	case s.down.Load():
 		st.State = StateUnhealthy
+	case until != 0:
+		st.State = StateEjected
+	case st.Breaker == "open":
+		st.State = StateOpen
+	case st.Breaker == "half_open":
+		st.State = StateHalfOpen
+	default:
+		st.State = StateHealthy
+	}
+	if until != 0 {
+		st.EjectedUntil = time.Now().Add(time.Duration(until - nanotime())).UTC()
+		if r := s.ejectReason.Load(); r != nil {
+			st.EjectReason = *r
+		}
 	}
 	return st
 }

@@ -1,0 +1,179 @@
+package upstream
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"aya/internal/config"
+	"aya/internal/httpx"
+)
+
+// Cond is why a try failed, in the terms of a retry policy's conditions.
+type Cond uint8
+
+const (
+	CondNone    Cond = iota
+	CondConnect      // no connection: nothing was sent
+	CondReset        // the connection broke before the response head, or the head was malformed
+	CondTimeout      // the per-try or response-header timeout passed
+	CondStatus       // the target answered with a retriable status
+)
+
+// minRetries is the floor of the retry budget: a few retries may run at once whatever the
+// share, so that a quiet upstream still retries (Envoy's min_retry_concurrency).
+const minRetries = 3
+
+// defaultBudget is the retry budget when none is configured: retries never exceed half of
+// the requests in flight, which no working upstream reaches and which stops a retry storm
+// from more than doubling the load on a failing one.
+const defaultBudget = 0.5
+
+// RetryPolicy is an upstream's retry config, compiled for the request path.
+type RetryPolicy struct {
+	// Attempts is how many retries may follow the first try.
+	Attempts      int
+	PerTryTimeout time.Duration // 0: none
+	// MaxBody is the largest request body kept for replay.
+	MaxBody int64
+
+	onConnect, onReset, onTimeout, on5xx bool
+	status                               [4]uint64 // bit s-400 for statuses 400..599
+	backoff, maxBackoff                  time.Duration
+	budget                               float64
+}
+
+func newRetryPolicy(c config.Retries) *RetryPolicy {
+	if c.Attempts <= 0 {
+		return nil
+	}
+	rp := &RetryPolicy{Attempts: c.Attempts, PerTryTimeout: c.PerTryTimeout.D(), MaxBody: int64(c.MaxBody),
+		backoff: c.Backoff.D(), maxBackoff: c.MaxBackoff.D(), budget: defaultBudget}
+	if c.Budget != nil {
+		rp.budget = float64(*c.Budget)
+	}
+	for _, on := range c.On {
+		switch on {
+		case config.RetryConnectError:
+			rp.onConnect = true
+		case config.RetryReset:
+			rp.onReset = true
+		case config.RetryTimeout:
+			rp.onTimeout = true
+		case config.Retry5xx:
+			rp.on5xx = true
+		default:
+			if code, err := strconv.Atoi(on); err == nil {
+				rp.setStatus(code)
+			}
+		}
+	}
+	for _, code := range c.RetriableStatus {
+		rp.setStatus(code)
+	}
+	return rp
+}
+
+func (rp *RetryPolicy) setStatus(code int) {
+	if code >= 400 && code <= 599 {
+		rp.status[(code-400)/64] |= 1 << ((code - 400) % 64)
+	}
+}
+
+// RetriesStatus reports whether an answer with status may be retried.
+func (rp *RetryPolicy) RetriesStatus(status int) bool {
+	if status < 400 || status > 599 {
+		return false
+	}
+	return rp.on5xx && status >= 500 || rp.status[(status-400)/64]&(1<<((status-400)%64)) != 0
+}
+
+// Allows reports whether a try that failed for c may be retried, given whether the request
+// may be repeated (idempotent, or the route opted in). A connect failure is retried whatever
+// the method: nothing reached the target.
+func (rp *RetryPolicy) Allows(c Cond, repeatable bool) bool {
+	switch c {
+	case CondConnect:
+		return rp.onConnect
+	case CondReset:
+		return rp.onReset && repeatable
+	case CondTimeout:
+		return rp.onTimeout && repeatable
+	case CondStatus:
+		return repeatable
+	}
+	return false
+}
+
+// Backoff is the wait before retry n (1 for the first): a random time up to
+// backoff × 2^(n-1), capped at max_backoff ("full jitter"), so retries of many clients that
+// failed together do not arrive together.
+func (rp *RetryPolicy) Backoff(n int) time.Duration {
+	ceil := rp.backoff << min(n-1, 20)
+	if ceil <= 0 || ceil > rp.maxBackoff {
+		ceil = rp.maxBackoff
+	}
+	if ceil <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+// Idempotent reports whether a method may be sent twice without a different effect
+// (RFC 9110 9.2.2).
+func Idempotent(method string) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// Retry returns the pool's retry policy, nil when retries are off.
+func (p *Pool) Retry() *RetryPolicy { return p.retry }
+
+// BeginRetry takes a place in the retry budget for one retry, or reports that the budget is
+// spent: retries in flight may not exceed the budget's share of the requests in flight, with
+// a floor of a few. Every true needs one EndRetry.
+func (p *Pool) BeginRetry() bool {
+	n := p.retrying.Add(1)
+	if n <= minRetries || float64(n) <= p.retry.budget*float64(p.active.Load()) {
+		return true
+	}
+	p.retrying.Add(-1)
+	return false
+}
+
+// EndRetry ends a retry BeginRetry allowed.
+func (p *Pool) EndRetry() { p.retrying.Add(-1) }
+
+// Repick chooses a target for a retry of r: one not in tried when the available set has one
+// (the balancer's choice if it offers one, else the first untried from a random start), or
+// any available target when every one was tried. nil when none is available.
+func (p *Pool) Repick(r *httpx.Request, tried []*Target) *Target {
+	for range 2 {
+		t := p.Pick(r)
+		if t == nil || !contains(tried, t) {
+			return t
+		}
+	}
+	avail := *p.available.Load()
+	now := nanotime()
+	start := rand.IntN(len(avail))
+	for i := range avail {
+		t := p.byBalance[avail[(start+i)%len(avail)]]
+		if !contains(tried, t) && (!t.State.gated() || t.State.admit(now)) {
+			return t
+		}
+	}
+	return p.Pick(r)
+}
+
+func contains(ts []*Target, t *Target) bool {
+	for _, x := range ts {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
