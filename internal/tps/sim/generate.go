@@ -116,6 +116,9 @@ func (s *Scenario) yaml(csvName string) []byte {
 		fmt.Fprintf(&b, "description: %s\n", strconv.Quote(s.Description))
 	}
 	fmt.Fprintf(&b, "capacity: %s\n", fmtNum(s.Capacity))
+	if s.UpstreamCapacity > 0 {
+		fmt.Fprintf(&b, "upstream_capacity: %s\n", fmtNum(s.UpstreamCapacity))
+	}
 	fmt.Fprintf(&b, "tick: %v\n", s.Tick)
 	fmt.Fprintf(&b, "duration: %v\n", s.Duration)
 	fmt.Fprintf(&b, "queue: {max: %d, timeout: %v}\n", s.Queue.Max, s.Queue.Timeout)

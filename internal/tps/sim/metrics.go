@@ -13,8 +13,9 @@ import (
 // prints, with exactly these keys.
 type Metrics struct {
 	// Utilization is requests the upstream served divided by Σ over ticks of
-	// min(capacity, requests that arrived in the tick): 1 means every request that could
-	// have been served was.
+	// min(cap·tick, requests that arrived in the tick), the cap being the upstream's: 1 means
+	// every request that could have been served was. The pool's 2% safety margin keeps it at
+	// most about 0.98 under overload.
 	Utilization float64 `json:"utilization"`
 	// Upstream429 counts requests the upstream refused because more than its cap landed in a
 	// sliding second.

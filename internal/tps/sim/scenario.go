@@ -22,12 +22,24 @@ import (
 type Scenario struct {
 	Name        string // the file's base name without extension, for reports
 	Description string
-	Capacity    float64 // the upstream's cap in requests per second
-	Tick        time.Duration
-	Duration    time.Duration
-	Services    []tps.Service
-	Queue       QueueSpec
-	Demand      *Demand // indexed like Services
+	Capacity    float64 // the pool's configured capacity in requests per second
+	// UpstreamCapacity is the partner's real cap, when it differs from what the pool was told
+	// (0: the same as Capacity). Lower, it exercises the feedback path: upstream 429s make the
+	// pool lower its effective capacity.
+	UpstreamCapacity float64
+	Tick             time.Duration
+	Duration         time.Duration
+	Services         []tps.Service
+	Queue            QueueSpec
+	Demand           *Demand // indexed like Services
+}
+
+// upstreamCap is the cap the simulated upstream enforces.
+func (s *Scenario) upstreamCap() float64 {
+	if s.UpstreamCapacity > 0 {
+		return s.UpstreamCapacity
+	}
+	return s.Capacity
 }
 
 // QueueSpec bounds the admission queue: at most Max waiting requests in total, each waiting
@@ -48,6 +60,7 @@ const (
 type rawScenario struct {
 	Description string       `yaml:"description"`
 	Capacity    float64      `yaml:"capacity"`
+	UpstreamCap float64      `yaml:"upstream_capacity"`
 	Tick        string       `yaml:"tick"`
 	Duration    string       `yaml:"duration"`
 	Services    []rawService `yaml:"services"`
@@ -116,10 +129,11 @@ func parse(path string, data []byte) (*Scenario, error) {
 	report := func(p, format string, args ...any) { ps.add(path, lineOf(p), format, args...) }
 
 	s := &Scenario{
-		Name:        strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
-		Description: raw.Description,
-		Capacity:    raw.Capacity,
-		Queue:       QueueSpec{Max: DefaultQueueMax, Timeout: DefaultQueueTimeout},
+		Name:             strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+		Description:      raw.Description,
+		Capacity:         raw.Capacity,
+		UpstreamCapacity: raw.UpstreamCap,
+		Queue:            QueueSpec{Max: DefaultQueueMax, Timeout: DefaultQueueTimeout},
 	}
 	s.Tick = parseDuration(raw.Tick, "$.tick", "tick", report)
 	if raw.Duration != "" {
@@ -248,14 +262,17 @@ func (s *Scenario) check(report func(path, format string, args ...any)) {
 	if !(s.Capacity > 0) || math.IsInf(s.Capacity, 0) {
 		report("$.capacity", "capacity: %v; want the upstream's cap in requests per second, > 0", s.Capacity)
 	}
+	if s.UpstreamCapacity < 0 || math.IsNaN(s.UpstreamCapacity) || math.IsInf(s.UpstreamCapacity, 0) {
+		report("$.upstream_capacity", "upstream_capacity: %v; want the partner's real cap in requests per second (absent: the capacity)", s.UpstreamCapacity)
+	}
 	if s.Tick > 0 && s.Tick < time.Millisecond {
 		report("$.tick", "tick: %v is below 1ms; the allocators are not meant to run that often", s.Tick)
 	}
 	if s.Tick > 0 && s.Duration > 0 && s.Tick > s.Duration {
 		report("$.tick", "tick: %v is longer than the duration %v", s.Tick, s.Duration)
 	}
-	if s.Queue.Max < 0 {
-		report("$.queue.max", "queue.max: %d; want >= 0 (0: no queue, reject at once)", s.Queue.Max)
+	if s.Queue.Max < 1 {
+		report("$.queue.max", "queue.max: %d; want at least 1 request", s.Queue.Max)
 	}
 	if len(s.Services) == 0 {
 		report("$.services", "services: none; list at least one {name, priority, min, max}")

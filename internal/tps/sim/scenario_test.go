@@ -71,7 +71,8 @@ func TestLoadOptionalFields(t *testing.T) {
 	yaml := `capacity: 300
 tick: 1
 duration: 90s
-queue: {max: 0, timeout: 500ms}
+queue: {max: 1, timeout: 500ms}
+upstream_capacity: 250
 services: [{name: pay, priority: high, min: 0}]
 demand: demand.csv
 `
@@ -79,7 +80,7 @@ demand: demand.csv
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Tick != time.Second || s.Duration != 90*time.Second || s.Queue != (QueueSpec{Max: 0, Timeout: 500 * time.Millisecond}) {
+	if s.Tick != time.Second || s.Duration != 90*time.Second || s.Queue != (QueueSpec{Max: 1, Timeout: 500 * time.Millisecond}) || s.UpstreamCapacity != 250 {
 		t.Errorf("tick %v duration %v queue %+v", s.Tick, s.Duration, s.Queue)
 	}
 }
@@ -110,7 +111,8 @@ func TestLoadBad(t *testing.T) {
 		{"bad tick", "capacity: 300\ntick: soon\n" + svcs + "demand: demand.csv\n", goodCSV, []string{`s.yaml:2: tick: "soon" is not a positive duration`}},
 		{"missing tick", "capacity: 300\n" + svcs + "demand: demand.csv\n", goodCSV, []string{"s.yaml: tick: missing"}},
 		{"bad queue timeout", head + "queue: {max: 10, timeout: -1s}\n" + svcs + "demand: demand.csv\n", goodCSV, []string{`s.yaml:3: queue.timeout: "-1s"`}},
-		{"negative queue max", head + "queue: {max: -5}\n" + svcs + "demand: demand.csv\n", goodCSV, []string{"s.yaml:3: queue.max: -5"}},
+		{"zero queue max", head + "queue: {max: 0}\n" + svcs + "demand: demand.csv\n", goodCSV, []string{"s.yaml:3: queue.max: 0; want at least 1"}},
+		{"negative upstream capacity", head + "upstream_capacity: -5\n" + svcs + "demand: demand.csv\n", goodCSV, []string{"s.yaml:3: upstream_capacity: -5"}},
 		{"duplicate service", head + "services:\n  - {name: a, priority: high}\n  - {name: a, priority: low}\ndemand: demand.csv\n", goodCSV,
 			[]string{`s.yaml:5: service "a" listed twice`}},
 		{"max below min", head + "services:\n  - {name: a, priority: high, min: 50, max: 10}\ndemand: demand.csv\n", goodCSV,

@@ -1,0 +1,156 @@
+package sim
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"aya/internal/tps"
+)
+
+// TestEnvMatchesRun: an agent that plays waterfill's allocation through the Env gets exactly
+// the run of the waterfill allocator, so the Env adds no lag and no other behaviour.
+func TestEnvMatchesRun(t *testing.T) {
+	s, err := GenerateScenario(GenSpec{Family: Bursts, Seed: 5, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Run(context.Background(), s, &tps.Waterfill{}, Options{Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := NewEnv(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a second episode after Reset must be as good as the first
+		wf := &tps.Waterfill{}
+		obs, err := env.Reset(9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alloc := make([]float64, len(s.Services))
+		steps, total := 0, 0.0
+		for {
+			clear(alloc)
+			wf.Allocate(obs, alloc)
+			next, reward, done, err := env.Step(alloc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.IsNaN(reward) || math.IsInf(reward, 0) {
+				t.Fatalf("step %d: reward %v", steps, reward)
+			}
+			total += reward
+			steps++
+			if done {
+				break
+			}
+			obs = next
+		}
+		if wantSteps := int(s.Duration / s.Tick); steps != wantSteps {
+			t.Errorf("%d steps, want %d (one per tick)", steps, wantSteps)
+		}
+		if got := env.Metrics(); got != want.Metrics {
+			t.Errorf("env metrics %+v\nrun metrics %+v", got, want.Metrics)
+		}
+		if total <= 0 {
+			t.Errorf("waterfill earned a total reward of %v; want positive", total)
+		}
+		if _, _, _, err := env.Step(alloc); err == nil {
+			t.Error("Step after the end of the episode did not fail")
+		}
+	}
+}
+
+func TestEnvRewardPenalises(t *testing.T) {
+	s, err := GenerateScenario(GenSpec{Family: Steady, Seed: 1, Duration: 30 * time.Second, Load: 1.3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := NewEnv(s)
+	play := func(alloc func(obs *tps.Observation, out []float64)) (float64, Metrics) {
+		obs, err := env.Reset(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float64, len(s.Services))
+		total := 0.0
+		for {
+			clear(out)
+			alloc(obs, out)
+			next, r, done, err := env.Step(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += r
+			if done {
+				return total, env.Metrics()
+			}
+			obs = next
+		}
+	}
+	wf := &tps.Waterfill{}
+	good, gm := play(wf.Allocate)
+	// Holding every service at its min starves CRITICAL (nobody has idle tokens to lend)
+	// and must score far worse.
+	bad, bm := play(func(*tps.Observation, []float64) {})
+	if bm.Rejected[tps.Critical] == 0 || gm.Rejected[tps.Critical] != 0 {
+		t.Fatalf("critical rejections: starving %d, waterfill %d", bm.Rejected[tps.Critical], gm.Rejected[tps.Critical])
+	}
+	if bad >= good {
+		t.Errorf("starving CRITICAL earned %v, waterfill %v", bad, good)
+	}
+}
+
+func TestEnvAbandonAndErrors(t *testing.T) {
+	s, err := GenerateScenario(GenSpec{Family: Steady, Duration: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := NewEnv(s)
+	if _, _, _, err := env.Step(make([]float64, len(s.Services))); err == nil {
+		t.Error("Step before Reset did not fail")
+	}
+	if _, err := env.Reset(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := env.Step([]float64{1}); err == nil {
+		t.Error("an action of the wrong length did not fail")
+	}
+	for range 3 {
+		if _, _, _, err := env.Step(make([]float64, len(s.Services))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.Close() // mid-episode
+	env.Close()
+	if _, err := env.Reset(2); err != nil {
+		t.Fatal(err)
+	}
+	env.Close()
+}
+
+func BenchmarkEnvEpisode(b *testing.B) {
+	b.ReportAllocs()
+	s, err := GenerateScenario(GenSpec{Family: Diurnal, Duration: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, _ := NewEnv(s)
+	wf := &tps.Waterfill{}
+	out := make([]float64, len(s.Services))
+	for i := 0; b.Loop(); i++ {
+		obs, _ := env.Reset(uint64(i))
+		for {
+			clear(out)
+			wf.Allocate(obs, out)
+			next, _, done, _ := env.Step(out)
+			if done {
+				break
+			}
+			obs = next
+		}
+	}
+}
