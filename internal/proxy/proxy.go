@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -172,9 +173,13 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		if x.resp.Body != nil {
 			x.resp.Body.Close()
 		}
-		err := sleep(ctx, policy.Backoff(try+1))
-		pool.EndRetry()
-		if err != nil {
+		// The first retry on a target not yet tried goes at once: the backoff is there to spare
+		// a struggling upstream from a burst of retries, not to delay a detour.
+		var wait time.Duration
+		if try > 0 || slices.Contains(x.tried[:try+1], next) {
+			wait = policy.Backoff(try + 1)
+		}
+		if err := sleep(ctx, wait); err != nil {
 			x.resp.Body = nil
 			p.finish(w, r, ctx, x, t, CondCanceled)
 			return

@@ -183,8 +183,15 @@ func TestRetryBudget(t *testing.T) {
 			t.Fatal("unbounded budget")
 		}
 	}
-	if budget != 3 {
-		t.Fatalf("an idle pool allowed %d concurrent retries, want the floor of 3", budget)
+	if budget != 30 {
+		t.Fatalf("an idle pool allowed %d retries, want the floor of 3 a second over 10 seconds", budget)
+	}
+	for range 100 {
+		pool.Admit()
+		pool.Release()
+	}
+	if !pool.BeginRetry() {
+		t.Fatal("100 requests more did not make room for one more retry at a 50% budget")
 	}
 }
 

@@ -32,15 +32,53 @@ type Breaker struct {
 	openedAt atomic.Int64 // nanotime the breaker last opened
 	permits  atomic.Int64 // half-open probes handed out
 	passed   atomic.Int64 // half-open probes that succeeded
-	win      [windowBuckets]bucket
+	win      window
 	// onChange is called after every state change (to refresh a pool's available set).
 	onChange func()
 }
+
+// window counts events, and how many of them were bad, over a sliding window of buckets.
+type window [windowBuckets]bucket
 
 type bucket struct {
 	start  atomic.Int64
 	total  atomic.Int64
 	failed atomic.Int64
+}
+
+// add counts one event at now into buckets span nanoseconds wide.
+func (w *window) add(now, span int64, bad bool) {
+	start := now - now%span
+	bk := &w[(now/span)%windowBuckets]
+	if s := bk.start.Load(); s != start && bk.start.CompareAndSwap(s, start) {
+		bk.total.Store(0)
+		bk.failed.Store(0)
+	}
+	bk.total.Add(1)
+	if bad {
+		bk.failed.Add(1)
+	}
+}
+
+// sum returns the counts of the buckets still inside the window at now.
+func (w *window) sum(now, span int64) (total, failed int64) {
+	oldest := now - now%span - (windowBuckets-1)*span
+	for i := range w {
+		bk := &w[i]
+		if s := bk.start.Load(); s >= oldest && s <= now {
+			total += bk.total.Load()
+			failed += bk.failed.Load()
+		}
+	}
+	return total, failed
+}
+
+func (w *window) reset() {
+	for i := range w {
+		w[i].start.Store(0)
+		w[i].total.Store(0)
+		w[i].failed.Store(0)
+	}
 }
 
 type breakerSettings struct {
@@ -120,7 +158,7 @@ func (b *Breaker) Record(now int64, failed bool, latency time.Duration) bool {
 			return b.trip(breakerHalfOpen, now)
 		}
 		if b.passed.Add(1) >= cfg.probes && b.state.CompareAndSwap(breakerHalfOpen, breakerClosed) {
-			b.reset()
+			b.win.reset()
 			if b.onChange != nil {
 				b.onChange()
 			}
@@ -129,11 +167,11 @@ func (b *Breaker) Record(now int64, failed bool, latency time.Duration) bool {
 	case breakerOpen:
 		return false // answers to requests let through before it opened
 	}
-	b.add(cfg, now, bad)
+	b.win.add(now, cfg.bucketNs, bad)
 	if !bad {
 		return false
 	}
-	total, failures := b.sum(cfg, now)
+	total, failures := b.win.sum(now, cfg.bucketNs)
 	if total >= cfg.min && float64(failures) >= cfg.ratio*float64(total) {
 		return b.trip(breakerClosed, now)
 	}
@@ -152,39 +190,6 @@ func (b *Breaker) trip(from int32, now int64) bool {
 		b.onChange()
 	}
 	return true
-}
-
-func (b *Breaker) add(cfg *breakerSettings, now int64, bad bool) {
-	start := now - now%cfg.bucketNs
-	bk := &b.win[(now/cfg.bucketNs)%windowBuckets]
-	if s := bk.start.Load(); s != start && bk.start.CompareAndSwap(s, start) {
-		bk.total.Store(0)
-		bk.failed.Store(0)
-	}
-	bk.total.Add(1)
-	if bad {
-		bk.failed.Add(1)
-	}
-}
-
-func (b *Breaker) sum(cfg *breakerSettings, now int64) (total, failed int64) {
-	oldest := now - now%cfg.bucketNs - (windowBuckets-1)*cfg.bucketNs
-	for i := range b.win {
-		bk := &b.win[i]
-		if s := bk.start.Load(); s >= oldest && s <= now {
-			total += bk.total.Load()
-			failed += bk.failed.Load()
-		}
-	}
-	return total, failed
-}
-
-func (b *Breaker) reset() {
-	for i := range b.win {
-		b.win[i].start.Store(0)
-		b.win[i].total.Store(0)
-		b.win[i].failed.Store(0)
-	}
 }
 
 // RetryAfter is how long an open breaker at now stays open (0 when it is not open).

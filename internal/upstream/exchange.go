@@ -24,6 +24,9 @@ func (p *Pool) Admit() (retryAfter time.Duration, ok bool) {
 		}
 	}
 	p.active.Add(1)
+	if p.retry != nil {
+		p.tries.add(nanotime(), int64(budgetWindow/windowBuckets), false)
+	}
 	return 0, true
 }
 

@@ -68,8 +68,8 @@ type Pool struct {
 	active  atomic.Int64 // client requests admitted and not yet released
 	pending atomic.Int64 // tries waiting for a response head
 
-	retry    *RetryPolicy // nil: no retries
-	retrying atomic.Int64 // retries in flight, for the budget
+	retry *RetryPolicy // nil: no retries
+	tries window       // requests (total) and retries (failed) over the budget window
 
 	mu   sync.Mutex // serializes refresh
 	prev []*balance.Target

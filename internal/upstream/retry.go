@@ -20,14 +20,17 @@ const (
 	CondStatus       // the target answered with a retriable status
 )
 
-// minRetries is the floor of the retry budget: a few retries may run at once whatever the
-// share, so that a quiet upstream still retries (Envoy's min_retry_concurrency).
-const minRetries = 3
-
-// defaultBudget is the retry budget when none is configured: retries never exceed half of
-// the requests in flight, which no working upstream reaches and which stops a retry storm
-// from more than doubling the load on a failing one.
-const defaultBudget = 0.5
+const (
+	// budgetWindow is how far back the retry budget looks (in windowBuckets buckets).
+	budgetWindow = 10 * time.Second
+	// minRetriesPerSecond is the floor of the retry budget, so that a quiet upstream still
+	// retries (as in Finagle's RetryBudget).
+	minRetriesPerSecond = 3
+	// defaultBudget is the retry budget when none is configured: retries never exceed half
+	// of the requests, which no working upstream reaches and which stops a retry storm from
+	// more than doubling the load on a failing one.
+	defaultBudget = 0.5
+)
 
 // RetryPolicy is an upstream's retry config, compiled for the request path.
 type RetryPolicy struct {
@@ -133,19 +136,21 @@ func Idempotent(method string) bool {
 func (p *Pool) Retry() *RetryPolicy { return p.retry }
 
 // BeginRetry takes a place in the retry budget for one retry, or reports that the budget is
-// spent: retries in flight may not exceed the budget's share of the requests in flight, with
-// a floor of a few. Every true needs one EndRetry.
+// spent: over the last 10 seconds, retries may not exceed the budget's share of the requests,
+// plus 3 per second. The budget counts rates rather than retries in flight, because a retry
+// waiting out its backoff lasts far longer than a request and would crowd a concurrency
+// count.
 func (p *Pool) BeginRetry() bool {
-	n := p.retrying.Add(1)
-	if n <= minRetries || float64(n) <= p.retry.budget*float64(p.active.Load()) {
-		return true
+	const span = int64(budgetWindow / windowBuckets)
+	now := nanotime()
+	requests, retries := p.tries.sum(now, span)
+	requests -= retries
+	if float64(retries+1) > p.retry.budget*float64(requests)+minRetriesPerSecond*budgetWindow.Seconds() {
+		return false
 	}
-	p.retrying.Add(-1)
-	return false
+	p.tries.add(now, span, true)
+	return true
 }
-
-// EndRetry ends a retry BeginRetry allowed.
-func (p *Pool) EndRetry() { p.retrying.Add(-1) }
 
 // Repick chooses a target for a retry of r: one not in tried when the available set has one
 // (the balancer's choice if it offers one, else the first untried from a random start), or
