@@ -12,7 +12,7 @@ import (
 // TestEnvMatchesRun: an agent that plays waterfill's allocation through the Env gets exactly
 // the run of the waterfill allocator, so the Env adds no lag and no other behaviour.
 func TestEnvMatchesRun(t *testing.T) {
-	s, err := GenerateScenario(GenSpec{Family: Bursts, Seed: 5, Duration: time.Minute})
+	s, err := GenerateScenario(GenSpec{Family: Bursts, Seed: 5, Duration: 30 * time.Second, Load: 1.3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,11 +65,14 @@ func TestEnvMatchesRun(t *testing.T) {
 }
 
 func TestEnvRewardPenalises(t *testing.T) {
-	s, err := GenerateScenario(GenSpec{Family: Steady, Seed: 1, Duration: 30 * time.Second, Load: 1.3})
+	s := scenarioOf(t, 200, 30*time.Second, []tps.Service{
+		{Name: "pay", Priority: tps.Critical, Min: 10}, {Name: "bulk", Priority: tps.Low, Min: 10},
+	}, []float64{100, 1000})
+	s.Tick = 500 * time.Millisecond
+	env, err := NewEnv(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, _ := NewEnv(s)
 	play := func(alloc func(obs *tps.Observation, out []float64)) (float64, Metrics) {
 		obs, err := env.Reset(1)
 		if err != nil {
@@ -93,9 +96,9 @@ func TestEnvRewardPenalises(t *testing.T) {
 	}
 	wf := &tps.Waterfill{}
 	good, gm := play(wf.Allocate)
-	// Holding every service at its min starves CRITICAL (nobody has idle tokens to lend)
-	// and must score far worse.
-	bad, bm := play(func(*tps.Observation, []float64) {})
+	// Giving all the capacity to "bulk", which uses every token of it, leaves CRITICAL its
+	// min (nothing idle to borrow, nothing unallocated) and must score far worse.
+	bad, bm := play(func(obs *tps.Observation, out []float64) { out[1] = obs.Capacity })
 	if bm.Rejected[tps.Critical] == 0 || gm.Rejected[tps.Critical] != 0 {
 		t.Fatalf("critical rejections: starving %d, waterfill %d", bm.Rejected[tps.Critical], gm.Rejected[tps.Critical])
 	}

@@ -77,7 +77,8 @@ func GenerateScenario(spec GenSpec) (*Scenario, error) {
 	}
 	s := &Scenario{
 		Name:        spec.Name,
-		Description: fmt.Sprintf("generated: family %s, seed %d, load %g", spec.Family, spec.Seed, spec.Load),
+		Description: fmt.Sprintf("aya tps generate --family %s --seed %d --load %g --duration %v --capacity %g",
+			spec.Family, spec.Seed, spec.Load, spec.Duration, spec.Capacity),
 		Capacity:    spec.Capacity,
 		Tick:        spec.Tick,
 		Duration:    spec.Duration,
