@@ -76,15 +76,15 @@ func GenerateScenario(spec GenSpec) (*Scenario, error) {
 		return nil, err
 	}
 	s := &Scenario{
-		Name:        spec.Name,
+		Name: spec.Name,
 		Description: fmt.Sprintf("aya tps generate --family %s --seed %d --load %g --duration %v --capacity %g",
 			spec.Family, spec.Seed, spec.Load, spec.Duration, spec.Capacity),
-		Capacity:    spec.Capacity,
-		Tick:        spec.Tick,
-		Duration:    spec.Duration,
-		Services:    services,
-		Queue:       QueueSpec{Max: DefaultQueueMax, Timeout: DefaultQueueTimeout},
-		Demand:      d,
+		Capacity: spec.Capacity,
+		Tick:     spec.Tick,
+		Duration: spec.Duration,
+		Services: services,
+		Queue:    QueueSpec{Max: DefaultQueueMax, Timeout: DefaultQueueTimeout},
+		Demand:   d,
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
