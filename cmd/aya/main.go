@@ -29,6 +29,8 @@ Usage:
   aya validate -c aya.yaml   print "ok", or each problem as file:line: reason (exit 1)
   aya demo [--listen ADDR] [--admin ADDR] [--latency D] [--error-rate F]
                              start demo backends and a gateway over them, no file needed
+  aya tps simulate|evaluate|generate|train
+                             run the adaptive TPS balancer offline (aya tps help)
   aya version                print the version
 `
 
@@ -48,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
+	case "tps":
+		return cmdTPS(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "aya", buildVersion())
 		return 0
