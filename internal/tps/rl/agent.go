@@ -6,9 +6,17 @@ import (
 	"aya/internal/tps"
 )
 
-// actionScale maps the policy's output a ∈ [-1, 1] to a factor e^(a·ln 2) ∈ [½, 2] on a
-// service's demand estimate.
-var actionScale = math.Ln2
+// factor maps the policy's output for one service to the factor on its demand estimate:
+// outputs within ±deadZone leave it alone (the policy departs from waterfill only when it is
+// clearly sure), and the rest of [-1, 1] maps to [½, 2] on a log scale.
+func factor(a float64) float64 {
+	const deadZone = 0.1
+	a = min(1, max(-1, a))
+	if math.Abs(a) <= deadZone {
+		return 1
+	}
+	return math.Exp(math.Ln2 * (a - math.Copysign(deadZone, a)) / (1 - deadZone))
+}
 
 // agent is what the live allocator and the trainer share, so that training sees exactly the
 // inputs and the action mapping that serving uses: the feature tracker, the base allocator
@@ -85,7 +93,7 @@ func (g *agent) apply(obs *tps.Observation, acts []float64, out []float64) bool 
 	copy(g.adjStats, obs.Stats)
 	g.adj.Stats = g.adjStats
 	for i := range g.adjStats {
-		f := math.Exp(actionScale * min(1, max(-1, acts[i])))
+		f := factor(acts[i])
 		if obs.Services[i].Priority == tps.Critical {
 			f = max(1, f)
 		}

@@ -3,6 +3,7 @@ package rl
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // PPOConfig holds PPO's hyperparameters; zero values take the defaults in withDefaults.
@@ -47,8 +48,10 @@ func (c PPOConfig) withDefaults() PPOConfig {
 // sample is one decision: the standardised inputs the policy saw, the joint action over the
 // entities (services), and what followed.
 type sample struct {
-	ents        []float64 // n × entIn
+	ents        []float64 // n × entIn, standardised
 	glob        []float64
+	rawEnts     []float64 // as the features were computed, for the running statistics
+	rawGlob     []float64
 	act         []float64 // one per entity
 	logp, value float64
 	reward      float64
@@ -99,33 +102,60 @@ func (t *ppo) tapesFor(n int) []*mlpTape {
 	return t.tapes[:n]
 }
 
-// act standardises the raw inputs of n entities (and feeds the running statistics), samples
-// a Gaussian action per entity, and returns the decision without its reward.
-func (t *ppo) act(rawEnts []float64, n int, rawGlob []float64) sample {
-	p := t.pol
-	s := sample{ents: make([]float64, n*p.entIn), glob: make([]float64, p.globIn), act: make([]float64, n)}
-	p.globNorm.observe(rawGlob)
+// roller collects decisions with a frozen policy: several run in parallel during a training
+// iteration, each with its own scratch and random stream, and only read the policy.
+type roller struct {
+	pol         *policy
+	tape, ctape *mlpTape
+	rng         *rand.Rand
+}
+
+func newRoller(pol *policy, seed uint64) *roller {
+	return &roller{pol: pol, tape: newMLPTape(pol.actor), ctape: newMLPTape(pol.critic), rng: rand.New(rand.NewPCG(seed, 0x5eed))}
+}
+
+// act standardises the raw inputs of n entities, samples a Gaussian action per entity, and
+// returns the decision without its reward. The raw inputs are kept for the running
+// statistics, which the trainer updates after the iteration (see observeInputs).
+func (r *roller) act(rawEnts []float64, n int, rawGlob []float64) sample {
+	p := r.pol
+	s := sample{
+		ents: make([]float64, n*p.entIn), glob: make([]float64, p.globIn), act: make([]float64, n),
+		rawEnts: slices.Clone(rawEnts[:n*p.entIn]), rawGlob: slices.Clone(rawGlob),
+	}
 	p.globNorm.apply(rawGlob, s.glob)
-	s.value = p.critic.forward(s.glob, t.ctape)[0]
+	s.value = p.critic.forward(s.glob, r.ctape)[0]
 	ls := p.logStd()
 	sd := math.Exp(ls)
-	tape := t.tapesFor(1)[0]
 	for i := range n {
 		raw, x := rawEnts[i*p.entIn:(i+1)*p.entIn], s.ents[i*p.entIn:(i+1)*p.entIn]
-		p.entNorm.observe(raw)
 		p.entNorm.apply(raw, x)
-		mu := p.actor.forward(x, tape)[0]
-		s.act[i] = mu + sd*t.rng.NormFloat64()
+		mu := p.actor.forward(x, r.tape)[0]
+		s.act[i] = mu + sd*r.rng.NormFloat64()
 		s.logp += gaussLogProb(s.act[i], mu, ls)
 	}
 	return s
 }
 
 // value is the critic's estimate for raw pool-wide inputs (for bootstrapping a cut episode).
-func (t *ppo) value(rawGlob []float64) float64 {
-	g := make([]float64, t.pol.globIn)
-	t.pol.globNorm.apply(rawGlob, g)
-	return t.pol.critic.forward(g, t.ctape)[0]
+func (r *roller) value(rawGlob []float64) float64 {
+	g := make([]float64, r.pol.globIn)
+	r.pol.globNorm.apply(rawGlob, g)
+	return r.pol.critic.forward(g, r.ctape)[0]
+}
+
+// observeInputs feeds the raw inputs of a batch to the running statistics, in batch order so
+// that training is deterministic however the collection was spread over goroutines.
+func (t *ppo) observeInputs(trajs []trajectory) {
+	p := t.pol
+	for _, tr := range trajs {
+		for _, s := range tr.samples {
+			p.globNorm.observe(s.rawGlob)
+			for i := range len(s.act) {
+				p.entNorm.observe(s.rawEnts[i*p.entIn : (i+1)*p.entIn])
+			}
+		}
+	}
 }
 
 // updateStats describes one update, for progress output.
@@ -134,7 +164,7 @@ type updateStats struct {
 	Epochs                                       int
 }
 
-// update runs GAE over the trajectories, then the clipped PPO epochs, and finally refreshes
+// update runs GAE over the trajectories, then the clipped PPO epochs, and finally updates
 // the input statistics for the next batch.
 func (t *ppo) update(trajs []trajectory, entCoef float64) updateStats {
 	cfg := t.cfg
@@ -175,6 +205,7 @@ func (t *ppo) update(trajs []trajectory, entCoef float64) updateStats {
 			break
 		}
 	}
+	t.observeInputs(trajs)
 	t.pol.entNorm.refresh()
 	t.pol.globNorm.refresh()
 	return st

@@ -12,7 +12,7 @@ func toyTarget(x []float64) float64 { return 0.8*x[0] - 0.3*x[1] }
 // toyBatch plays the toy task: episodes of 8 decisions, each over 2–4 entities with two
 // features in [-1,1]; an entity's reward is minus the squared distance of its action to
 // toyTarget. It returns the trajectories and the mean reward per decision.
-func toyBatch(t *ppo, rng *rand.Rand, episodes int) ([]trajectory, float64) {
+func toyBatch(t *roller, rng *rand.Rand, episodes int) ([]trajectory, float64) {
 	trajs := make([]trajectory, episodes)
 	total, count := 0.0, 0
 	for e := range trajs {
@@ -46,7 +46,7 @@ func TestPPOLearnsToyTask(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	var first, last float64
 	for it := range iterations {
-		trajs, mean := toyBatch(tr, rng, 32)
+		trajs, mean := toyBatch(newRoller(tr.pol, uint64(it)), rng, 32)
 		if it == 0 {
 			first = mean
 		}
