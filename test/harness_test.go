@@ -249,3 +249,11 @@ func jsonDecode(resp *http.Response, v any) error {
 	defer resp.Body.Close()
 	return json.NewDecoder(resp.Body).Decode(v)
 }
+
+// runAya runs the binary to completion and returns its combined output and exit code.
+func runAya(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(ayaBin(t), args...)
+	out, _ := cmd.CombinedOutput()
+	return string(out), cmd.ProcessState.ExitCode()
+}

@@ -13,6 +13,7 @@ type Config struct {
 	Listeners []Listener `yaml:"listeners"`
 	Upstreams []Upstream `yaml:"upstreams"`
 	Routes    []Route    `yaml:"routes"`
+	TPS       TPS        `yaml:"tps"`
 	Admin     Admin      `yaml:"admin"`
 	Shutdown  Shutdown   `yaml:"shutdown"`
 	Log       Log        `yaml:"log"`
@@ -198,6 +199,8 @@ type Route struct {
 	MaxBody     Size     `yaml:"max_body"` // request body bytes, 0 = unlimited; 413 above it
 	// PreserveHost overrides the upstream's preserve_host when set.
 	PreserveHost *bool `yaml:"preserve_host"`
+	// TPS admits the route's requests through a shared-capacity pool before they go upstream.
+	TPS *RouteTPS `yaml:"tps"`
 	// RetryNonIdempotent lets the upstream's retries repeat requests whose method is not
 	// idempotent (POST, PATCH) after they may have reached a target.
 	RetryNonIdempotent bool `yaml:"retry_non_idempotent"`

@@ -26,6 +26,7 @@ func validate(cfg *Config, p *problems, lines map[string]int, bad map[string]boo
 	v.listeners(cfg)
 	v.upstreams(cfg)
 	v.routes(cfg)
+	v.tps(cfg)
 	v.admin(cfg)
 	v.log(cfg)
 }

@@ -37,6 +37,7 @@ func startAdmin(g *Gateway, cfg config.Admin) (*adminServer, error) {
 	mux.Handle("GET /upstreams", auth(cfg.Token, http.HandlerFunc(g.handleUpstreams)))
 	mux.Handle("GET /config/status", auth(cfg.Token, http.HandlerFunc(g.handleConfigStatus)))
 	mux.Handle("POST /reload", auth(cfg.Token, http.HandlerFunc(g.handleReload)))
+	mux.Handle("GET /tps", auth(cfg.Token, http.HandlerFunc(g.handleTPS)))
 	// Profiles on demand: the cheapest way to see where a production aya spends its CPU.
 	mux.Handle("GET /debug/pprof/", auth(cfg.Token, http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", auth(cfg.Token, http.HandlerFunc(pprof.Profile)))

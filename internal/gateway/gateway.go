@@ -91,6 +91,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.admin = a
 	g.reg.Activate(g.snap.Load().livePools())
+	startTPS(g.ctx, nil, g.snap.Load())
 	g.ready.Store(true)
 	g.lastReload.Store(time.Now().UnixNano())
 	g.log.Info("aya started", "listeners", len(cfg.Listeners), "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams), "admin", a.addr())
@@ -203,6 +204,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 
 	g.snap.Store(next)
 	g.reg.Activate(next.livePools())
+	startTPS(g.ctx, old, next)
 	g.retire(old, next, retire)
 	return nil
 }
@@ -283,6 +285,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	for _, p := range g.snap.Load().pools {
 		p.pool.Close()
 	}
+	stopTPS(g.snap.Load())
 	if g.cancel != nil {
 		g.cancel()
 	}

@@ -27,6 +27,7 @@ type snapshot struct {
 	routes   []string        // route names by index
 	pools    map[string]*pooled
 	trust    map[string]proxy.Trust // by listener name
+	tps      map[string]*tpsPool    // by pool name
 }
 
 // pooled is a pool with the config that built it, so a reload can tell whether an upstream
@@ -57,6 +58,12 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, l
 		}
 		s.pools[u.Name] = &pooled{cfg: *u, pool: p}
 	}
+
+	tpsPools, err := buildTPSPools(cfg, prev, log)
+	if err != nil {
+		return nil, err
+	}
+	s.tps = tpsPools
 
 	specs := make([]route.Spec, len(cfg.Routes))
 	s.handlers = make([]httpx.Handler, len(cfg.Routes))
@@ -96,6 +103,17 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, l
 			RetryNonIdempotent: rc.RetryNonIdempotent,
 		}
 		s.handlers[i] = proxy.New(pr, log.With("route", rc.Name), obs)
+		if rc.TPS != nil {
+			tp, ok := s.tps[rc.TPS.Pool]
+			if !ok {
+				return nil, fmt.Errorf("%s:%d: route %q: unknown tps pool %q", cfg.File, rc.Line, rc.Name, rc.TPS.Pool)
+			}
+			gate, err := newTPSGate(tp.pool, rc.TPS, s.handlers[i])
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: route %q: %w", cfg.File, rc.Line, rc.Name, err)
+			}
+			s.handlers[i] = gate
+		}
 	}
 	t, err := route.Compile(specs)
 	if err != nil {
