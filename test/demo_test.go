@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"io"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -68,6 +69,29 @@ func TestDemo(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: status %d, want %d", path, resp.StatusCode, want)
 		}
+	}
+
+	// The partner API behind the TPS pool answers a CRITICAL caller, and the pool shows its
+	// four services on the admin API.
+	req, _ := http.NewRequest("GET", "http://"+listen+"/partner/quote", nil)
+	req.Header.Set("X-Service", "payments")
+	if resp, err := c.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("partner through the TPS pool: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	var pools struct {
+		Pools []struct {
+			Name     string `json:"name"`
+			Services []struct {
+				Name string `json:"name"`
+			} `json:"services"`
+		} `json:"pools"`
+	}
+	if resp, err := c.Get("http://" + admin + "/tps"); err != nil {
+		t.Fatal(err)
+	} else if err := jsonDecode(resp, &pools); err != nil || len(pools.Pools) != 1 || len(pools.Pools[0].Services) != 4 {
+		t.Fatalf("GET /tps: %+v %v", pools, err)
 	}
 
 	resp, err := c.Get("http://" + listen + "/nowhere")

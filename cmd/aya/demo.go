@@ -14,23 +14,43 @@ import (
 )
 
 // demoConfig is the gateway config `aya demo` serves, over backends it starts itself.
-const demoConfig = `# aya demo: three echo backends behind one route, balanced round robin.
+const demoConfig = `# aya demo: three echo backends behind one route, balanced round robin, and a rate-limited
+# partner API shared by four services through a TPS pool.
 listeners:
-  - {name: web, address: "%s"}
+  - {name: web, address: "%[1]s"}
 upstreams:
   - name: demo
     balance: round_robin
     targets:
-      - {url: "http://%s"}
-      - {url: "http://%s"}
-      - {url: "http://%s"}
+      - {url: "http://%[2]s"}
+      - {url: "http://%[3]s"}
+      - {url: "http://%[4]s"}
+  - name: partner
+    targets: [{url: "http://%[6]s"}]
+tps:
+  pools:
+    - name: partner
+      capacity: %[7]d
+      allocator: waterfill
+      tick: 250ms
+      queue: {max: 500, timeout: 2s}
+      services:
+        - {name: payments, priority: critical, min: 20}
+        - {name: search, priority: high}
+        - {name: recommendations, priority: medium}
+        - {name: reports, priority: low}
 routes:
   - name: api
     match: {path: "/api/*"}
     strip_prefix: /api
     response_headers: {set: {X-Served-By: aya}}
     upstream: demo
-admin: {address: "%s"}
+  - name: partner
+    match: {path: "/partner/*"}
+    strip_prefix: /partner
+    tps: {pool: partner, service_from: "header:X-Service"}
+    upstream: partner
+admin: {address: "%[5]s"}
 shutdown: {drain_timeout: 5s}
 log: {level: warn, format: text}
 `
@@ -42,6 +62,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	admin := fs.String("admin", "127.0.0.1:9901", "admin API address")
 	latency := fs.Duration("latency", 0, "latency every demo backend adds to each request")
 	errRate := fs.Float64("error-rate", 0, "fraction (0..1) of requests each demo backend answers with 500")
+	partnerCap := fs.Int("partner-cap", 150, "requests per second the demo partner API allows")
+	load := fs.Bool("load", true, "send background traffic from 4 services to the partner API through the TPS pool")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -64,7 +86,14 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		addrs[i] = a.String()
 	}
 
-	text := fmt.Sprintf(demoConfig, *listen, addrs[0], addrs[1], addrs[2], *admin)
+	partner := demo.NewPartner(*partnerCap)
+	partnerAddr, err := demo.Start(ctx, "127.0.0.1:0", partner)
+	if err != nil {
+		fmt.Fprintf(stderr, "aya demo: start the partner API: %v\n", err)
+		return 1
+	}
+
+	text := fmt.Sprintf(demoConfig, *listen, addrs[0], addrs[1], addrs[2], *admin, partnerAddr.String(), *partnerCap)
 	cfg, err := config.Parse("demo.yaml", []byte(text))
 	if err != nil {
 		printConfigError(stderr, err)
@@ -81,9 +110,21 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	web := "http://" + g.Addr("web")
+	if *load {
+		// Demand swings around 1.3x the cap so the pool has to shed, LOW first.
+		c := float64(*partnerCap)
+		go demo.Load(ctx, web+"/partner/quote", []demo.LoadSpec{
+			{Service: "payments", Base: 0.2 * c, Swing: 0.1 * c, Period: 60 * time.Second},
+			{Service: "search", Base: 0.4 * c, Swing: 0.2 * c, Period: 45 * time.Second, Phase: 1},
+			{Service: "recommendations", Base: 0.3 * c, Swing: 0.2 * c, Period: 30 * time.Second, Phase: 2},
+			{Service: "reports", Base: 0.4 * c, Swing: 0.3 * c, Period: 90 * time.Second, Phase: 3},
+		})
+	}
 	fmt.Fprintf(stdout, `aya demo is running (Ctrl-C to stop).
 
   gateway     %[1]s/api/  → round robin over 3 echo backends (/api is stripped)
+  partner     %[1]s/partner/ → a partner API capped at %[6]d req/s, shared by 4 services
+              through the TPS pool "partner" (header X-Service picks the service)
   admin       http://%[2]s/health
   backends    %[3]s  %[4]s  %[5]s
 
@@ -95,7 +136,9 @@ Try:
   curl -si %[1]s/api/status/503           # an upstream error passes through
   curl -s %[1]s/nowhere                   # no route: aya's JSON 404
   curl -s http://%[2]s/upstreams          # live targets and counters
-`, web, *admin, addrs[0], addrs[1], addrs[2])
+  curl -s -H 'X-Service: payments' %[1]s/partner/quote   # through the TPS pool
+  curl -s http://%[2]s/tps                # allocation, demand, served, rejected per service
+`, web, *admin, addrs[0], addrs[1], addrs[2], *partnerCap)
 
 	return serveUntilSignal(ctx, g, log, 5*time.Second, nil, func() {
 		slog.Info("the demo has no config file to reload")
