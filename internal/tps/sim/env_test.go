@@ -157,3 +157,34 @@ func BenchmarkEnvEpisode(b *testing.B) {
 		}
 	}
 }
+
+// TestEnvPartialLastTick: a duration that is not a whole number of ticks ends with a step
+// that covers the remainder.
+func TestEnvPartialLastTick(t *testing.T) {
+	s := scenarioOf(t, 100, 10250*time.Millisecond, []tps.Service{{Name: "a", Priority: tps.High}}, []float64{50})
+	s.Tick = 500 * time.Millisecond
+	env, err := NewEnv(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Reset(1); err != nil {
+		t.Fatal(err)
+	}
+	steps := 0
+	for {
+		_, _, done, err := env.Step([]float64{100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps++
+		if done {
+			break
+		}
+	}
+	if steps != 21 {
+		t.Errorf("%d steps, want 20 whole ticks and the remainder", steps)
+	}
+	if m := env.Metrics(); m.Utilization < 0.99 || m.Rejected != (ByPriority[int64]{}) {
+		t.Errorf("metrics %+v; want everything served", m)
+	}
+}

@@ -50,3 +50,11 @@ func TestWaitHistogramQuantile(t *testing.T) {
 		t.Error("reset kept values")
 	}
 }
+
+func BenchmarkWaitHistogramAdd(b *testing.B) {
+	b.ReportAllocs()
+	h := newWaitHistogram(2 * time.Second)
+	for i := 0; b.Loop(); i++ {
+		h.add(time.Duration(i%2000) * time.Millisecond)
+	}
+}
