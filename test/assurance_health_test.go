@@ -52,3 +52,51 @@ admin: {address: "{{ADMIN}}"}
 		t.Fatalf("%d client errors (first: %v)", n, l.firstErr.Load())
 	}
 }
+
+// TestBackupsOnlyWhenPrimariesDown: backups get no request while a primary is up, take
+// everything once all primaries are down, and give it back when a primary returns.
+func TestBackupsOnlyWhenPrimariesDown(t *testing.T) {
+	p1, p2 := startBackend(t, "p1", "127.0.0.1:0"), startBackend(t, "p2", "127.0.0.1:0")
+	k1 := startBackend(t, "k1", "127.0.0.1:0")
+	web := freePort(t)
+	const interval = 300 * time.Millisecond
+	p := startAya(t, fmt.Sprintf(`
+listeners: [{name: web, address: "%s"}]
+upstreams:
+  - name: app
+    targets: ["%s", "%s", {url: "%s", backup: true}]
+    health: {path: /healthz, interval: %v, timeout: 200ms, fall: 2, rise: 2}
+    retries: {attempts: 2, on: [connect_error, reset, 502, 503, 504]}
+routes: [{name: r, match: {path: "/*"}, upstream: app}]
+admin: {address: "{{ADMIN}}"}
+`, web, p1.url(), p2.url(), k1.url(), interval))
+
+	l := startLoad(t, "http://"+web+"/x", 4, nil)
+	time.Sleep(time.Second)
+	p1.stop()
+	waitState(t, p.Admin, "app", p1.url(), "unhealthy", 3*interval*2)
+	l.counts()
+	time.Sleep(time.Second)
+	if c := l.counts(); c["k1"] != 0 || c["p2"] == 0 {
+		t.Fatalf("with one primary up: %v", c)
+	}
+	p2.stop()
+	took := waitState(t, p.Admin, "app", p2.url(), "unhealthy", 3*interval*2)
+	l.counts()
+	time.Sleep(time.Second)
+	if c := l.counts(); c["k1"] == 0 || c["p1"]+c["p2"] != 0 {
+		t.Fatalf("with every primary down: %v", c)
+	}
+	p2.start()
+	waitState(t, p.Admin, "app", p2.url(), "healthy", 3*interval*2)
+	l.counts()
+	time.Sleep(time.Second)
+	l.end()
+	if c := l.counts(); c["k1"] != 0 || c["p2"] == 0 {
+		t.Fatalf("after a primary came back: %v", c)
+	}
+	t.Logf("scenario 4: %d requests, %d client errors; backups took over %v after the last primary died", l.ok.Load()+l.failed.Load(), l.failed.Load(), took.Round(time.Millisecond))
+	if n := l.failed.Load(); n != 0 {
+		t.Fatalf("%d client errors (first: %v)", n, l.firstErr.Load())
+	}
+}

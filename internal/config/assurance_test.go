@@ -70,11 +70,18 @@ func TestAssuranceBad(t *testing.T) {
 		{"retry status", `retries: {on: [404]}`, `4: upstream "app" retries: on: status 404 cannot be retried`},
 		{"retry attempts", `retries: {attempts: 50}`, `4: upstream "app" retries: attempts 50 is more than 10`},
 		{"retry budget", `retries: {budget: abc}`, `4: upstream "app" retries: budget: invalid ratio "abc"`},
+		{"all backups", `targets: [{url: "http://127.0.0.1:9002", backup: true}]`, `4: upstream "app": every target is a backup`},
+		{"priority", `targets: [{url: "http://127.0.0.1:9002", priority: -1}]`, `4: upstream "app" target #1: priority must be from 0 to 100`},
+		{"locality", `locality: {min_healthy: 50%}`, `4: upstream "app" locality: zone is required`},
 		{"panic", `panic_threshold: 2`, `4: upstream "app": panic_threshold must be from 0% to 100%`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			y := okListener + "upstreams:\n  - {name: app, targets: [\"http://127.0.0.1:9001\"],\n     " + tc.block + "}\n" + okRoute
+			targets := `targets: ["http://127.0.0.1:9001"],`
+			if strings.HasPrefix(tc.block, "targets:") {
+				targets = ""
+			}
+			y := okListener + "upstreams:\n  - {name: app, " + targets + "\n     " + tc.block + "}\n" + okRoute
 			_, err := parse("a.yaml", []byte(y), noEnv)
 			if err == nil || !strings.Contains(err.Error(), "a.yaml:"+tc.want) {
 				t.Fatalf("got %v\nwant a.yaml:%s", err, tc.want)

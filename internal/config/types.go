@@ -126,6 +126,16 @@ type Upstream struct {
 	Outlier        *Outlier        `yaml:"outlier"`         // nil: no passive outlier detection
 	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"` // nil: no breaker, no request cap
 	Retries        Retries         `yaml:"retries"`
+	// Locality names the zone this aya runs in, so that targets in that zone are preferred.
+	Locality *Locality `yaml:"locality"`
+}
+
+// Locality prefers targets in aya's own zone while enough of them are usable.
+type Locality struct {
+	Zone string `yaml:"zone"` // aya's zone, matched against targets' zone
+	// MinHealthy is the share of the zone's targets that must be usable for requests to stay
+	// in the zone; below it they spread over every zone of the priority level.
+	MinHealthy Ratio `yaml:"min_healthy" default:"70%"`
 }
 
 // Target schemes and protocols.
@@ -147,6 +157,11 @@ type Target struct {
 	URL      string `yaml:"url" shorthand:"true"`
 	Weight   int    `yaml:"weight" default:"1"`    // >= 1
 	Protocol string `yaml:"protocol" default:"h1"` // h1 or h2 (https only); h2c targets are always h2
+	// Priority groups targets: lower priorities take the load, spilling to the next as they
+	// lose usable targets. Backup targets take requests only when no other target is usable.
+	Priority int    `yaml:"priority"`
+	Backup   bool   `yaml:"backup"`
+	Zone     string `yaml:"zone"` // the target's zone, for upstreams[].locality
 
 	// Filled by validation from URL, so the gateway never parses it again.
 	Scheme string `yaml:"-"` // http, https or h2c

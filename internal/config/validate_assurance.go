@@ -22,6 +22,25 @@ func (v *validator) assurance(u *Upstream, path, ctx string) {
 		v.breaker(b, path+".circuit_breaker", ctx+" circuit_breaker", u.Line)
 	}
 	v.retries(&u.Retries, path+".retries", ctx+" retries", u.Line)
+
+	primaries := 0
+	for i, t := range u.Targets {
+		if t.Priority < 0 || t.Priority > 100 {
+			v.errAt(path+".targets["+strconv.Itoa(i)+"].priority", t.Line, "%s target #%d: priority must be from 0 to 100, got %d", ctx, i+1, t.Priority)
+		}
+		if !t.Backup {
+			primaries++
+		}
+	}
+	if primaries == 0 && len(u.Targets) > 0 {
+		v.errAt(path+".targets", u.Line, "%s: every target is a backup: a backup takes requests only when the other targets are down, so mark at least one target as not backup", ctx)
+	}
+	if l := u.Locality; l != nil {
+		if l.Zone == "" {
+			v.errAt(path+".locality.zone", v.line(path+".locality", u.Line), "%s locality: zone is required: name the zone this aya runs in", ctx)
+		}
+		v.share(path+".locality.min_healthy", u.Line, ctx+" locality", "min_healthy", l.MinHealthy)
+	}
 }
 
 func (v *validator) health(h *Health, path, ctx string, line int) {

@@ -196,9 +196,15 @@ func sortedFields(m map[string]string) []httpx.Field {
 }
 
 func buildPool(u *config.Upstream, reg *upstream.Registry, log *slog.Logger) (*upstream.Pool, error) {
-	b, err := balance.New(u.Balance, balance.Options{HashKey: u.HashKey.String()})
-	if err != nil {
+	opts := balance.Options{HashKey: u.HashKey.String()}
+	if _, err := balance.New(u.Balance, opts); err != nil {
 		return nil, err
+	}
+	// The pool needs one balancer per group of targets (priority level, zone); the algorithm
+	// and options were just checked, so building more cannot fail.
+	newBalancer := func() balance.Balancer {
+		b, _ := balance.New(u.Balance, opts)
+		return b
 	}
 	targets := make([]*upstream.Target, 0, len(u.Targets))
 	for _, tc := range u.Targets {
@@ -208,7 +214,7 @@ func buildPool(u *config.Upstream, reg *upstream.Registry, log *slog.Logger) (*u
 		}
 		targets = append(targets, t)
 	}
-	return reg.Pool(u, b, targets), nil
+	return reg.Pool(u, newBalancer, targets), nil
 }
 
 // livePools lists the snapshot's pools, for the registry to run their health checks.
@@ -233,6 +239,9 @@ func buildTarget(u *config.Upstream, tc config.Target, log *slog.Logger) (*upstr
 		Scheme:   tc.Scheme,
 		Addr:     tc.Host,
 		Balance:  balance.NewTarget(tc.URL, tc.Weight),
+		Priority: tc.Priority,
+		Backup:   tc.Backup,
+		Zone:     tc.Zone,
 	}
 	switch {
 	case tc.Scheme == config.SchemeH2C:

@@ -17,6 +17,11 @@ import (
 	"aya/internal/upstream"
 )
 
+func rr() balance.Balancer {
+	b, _ := balance.New("round_robin", balance.Options{})
+	return b
+}
+
 // recorder is an in-memory ResponseWriter.
 type recorder struct {
 	h      httpx.Header
@@ -92,10 +97,6 @@ var (
 
 func retryPool(t *testing.T, r config.Retries, fakes ...*fakeTarget) *upstream.Pool {
 	t.Helper()
-	b, err := balance.New("round_robin", balance.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ts := make([]*upstream.Target, len(fakes))
 	for i, f := range fakes {
 		ts[i] = &upstream.Target{Name: f.name, Host: f.name, Protocol: "h1", Balance: balance.NewTarget(f.name, 1), Transport: f}
@@ -108,7 +109,7 @@ func retryPool(t *testing.T, r config.Retries, fakes ...*fakeTarget) *upstream.P
 	if r.MaxBody == 0 {
 		r.MaxBody = 1 << 10
 	}
-	p := reg.Pool(&config.Upstream{Name: "u", Retries: r}, b, ts)
+	p := reg.Pool(&config.Upstream{Name: "u", Retries: r}, rr, ts)
 	reg.Activate([]*upstream.Pool{p})
 	return p
 }
@@ -219,7 +220,6 @@ func (t *benchTransport) Close() {}
 // BenchmarkServeNoRetry is the whole proxy path (admit, pick, build, exchange, stream, report)
 // with retries, outlier detection and breakers configured but not needed.
 func BenchmarkServeNoRetry(b *testing.B) {
-	bal, _ := balance.New("round_robin", balance.Options{})
 	tr := &benchTransport{}
 	ts := []*upstream.Target{{Name: "a", Host: "a", Protocol: "h1", Balance: balance.NewTarget("a", 1), Transport: tr}}
 	reg := upstream.NewRegistry(slog.New(slog.DiscardHandler))
@@ -228,7 +228,7 @@ func BenchmarkServeNoRetry(b *testing.B) {
 		OpenDuration: config.Duration(5 * time.Second), HalfOpenRequests: 1, MaxRequests: 100}
 	pool := reg.Pool(&config.Upstream{Name: "u", CircuitBreaker: cb, Outlier: &config.Outlier{Consecutive5xx: 5,
 		Interval: config.Duration(time.Hour), BaseEjection: config.Duration(time.Second), MaxEjection: config.Duration(time.Second)},
-		Retries: config.Retries{Attempts: 2, On: []string{"connect_error", "503"}, MaxBody: 1 << 10}}, bal, ts)
+		Retries: config.Retries{Attempts: 2, On: []string{"connect_error", "503"}, MaxBody: 1 << 10}}, rr, ts)
 	reg.Activate([]*upstream.Pool{pool})
 	p := New(Route{Name: "r", Pool: pool}, slog.New(slog.DiscardHandler), nil)
 	r := &httpx.Request{Method: "GET", Path: "/", Host: "x", Body: httpx.NoBody, ID: "01a214e5-3594-71d2-998e-0420f43d41de"}

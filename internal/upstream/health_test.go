@@ -137,34 +137,42 @@ func poolOf(t *testing.T, reg *Registry, u config.Upstream, n int) *Pool {
 	return poolOfB(t, reg, u, n)
 }
 
+// rr builds round_robin balancers.
+func rr() balance.Balancer {
+	b, _ := balance.New("round_robin", balance.Options{})
+	return b
+}
+
 func poolOfB(t testing.TB, reg *Registry, u config.Upstream, n int) *Pool {
-	b, err := balance.New("round_robin", balance.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ts := make([]*Target, n)
 	for i := range ts {
 		name := "t" + string(rune('0'+i))
 		ts[i] = &Target{Name: name, Balance: balance.NewTarget(name, 1), Transport: &nopTransport{}}
 	}
-	p := reg.Pool(&u, b, ts)
+	p := reg.Pool(&u, rr, ts)
 	reg.Activate([]*Pool{p})
 	return p
 }
 
+// availNames lists the targets that take requests, group by group.
 func availNames(p *Pool) string {
 	var s []string
-	for _, bt := range *p.available.Load() {
-		s = append(s, bt.Name)
+	for _, c := range p.view.Load().choices {
+		for _, bt := range c.targets {
+			s = append(s, bt.Name)
+		}
 	}
 	return strings.Join(s, ",")
 }
+
+// firstSlice is the backing array of the first group's slice, to tell slices apart.
+func firstSlice(p *Pool) **balance.Target { return &p.view.Load().choices[0].targets[0] }
 
 func TestPoolFiltersDownTargetsAndPanics(t *testing.T) {
 	reg := NewRegistry(nil)
 	defer reg.Close()
 	p := poolOf(t, reg, config.Upstream{Name: "u", PanicThreshold: 0.5}, 4)
-	first := p.available.Load()
+	first := firstSlice(p)
 	mark := func(i int, down bool) {
 		p.Targets[i].State.down.Store(down)
 		p.refresh()
@@ -173,13 +181,13 @@ func TestPoolFiltersDownTargetsAndPanics(t *testing.T) {
 	if got := availNames(p); got != "t0,t2,t3" || p.Panicking() {
 		t.Fatalf("one down: %s panic %v", got, p.Panicking())
 	}
-	withOut1 := p.available.Load()
+	withOut1 := firstSlice(p)
 	mark(1, false)
-	if &(*p.available.Load())[0] != &(*first)[0] {
+	if firstSlice(p) != first {
 		t.Fatal("the set all-up came back as a new slice: balancers would rebuild their tables")
 	}
 	mark(1, true)
-	if &(*p.available.Load())[0] != &(*withOut1)[0] {
+	if firstSlice(p) != withOut1 {
 		t.Fatal("a flapping target did not get the previous slice back")
 	}
 	mark(2, false)
@@ -214,12 +222,11 @@ func TestRegistryHandsStateOverAndChecks(t *testing.T) {
 	reg := NewRegistry(nil)
 	defer reg.Close()
 	build := func(addrs ...string) *Pool {
-		b, _ := balance.New("round_robin", balance.Options{})
 		var ts []*Target
 		for _, a := range addrs {
 			ts = append(ts, &Target{Name: "http://" + a, Scheme: "http", Addr: a, Host: a, Balance: balance.NewTarget(a, 1), Transport: &nopTransport{}})
 		}
-		return reg.Pool(&u, b, ts)
+		return reg.Pool(&u, rr, ts)
 	}
 	p1 := build(addr.String(), dead)
 	reg.Activate([]*Pool{p1})
@@ -261,13 +268,12 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 func BenchmarkPickHealthFiltered(b *testing.B) {
 	reg := NewRegistry(nil)
 	defer reg.Close()
-	bal, _ := balance.New("round_robin", balance.Options{})
 	ts := make([]*Target, 8)
 	for i := range ts {
 		name := "t" + string(rune('0'+i))
 		ts[i] = &Target{Name: name, Balance: balance.NewTarget(name, 1), Transport: &nopTransport{}}
 	}
-	p := reg.Pool(&config.Upstream{Name: "u", PanicThreshold: 0.5}, bal, ts)
+	p := reg.Pool(&config.Upstream{Name: "u", PanicThreshold: 0.5}, rr, ts)
 	ts[3].State.down.Store(true)
 	p.refresh()
 	b.ReportAllocs()

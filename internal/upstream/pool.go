@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -40,28 +39,31 @@ type Target struct {
 	TLS       *tls.Config
 	Balance   *balance.Target
 	Transport Transport
+	// Placement: lower priorities are preferred (spilling over as they lose targets), backups
+	// take requests only when no other target is usable, and targets in the pool's own zone
+	// are preferred within a priority.
+	Priority int
+	Backup   bool
+	Zone     string
 	// State is the target's health, ejection and breaker state, shared with the pools built
 	// for the same target by earlier and later configs.
 	State *TargetState
 }
 
-// Pool is a named set of targets and the balancer that chooses among them.
+// Pool is a named set of targets and the balancers that choose among them.
 type Pool struct {
 	Name    string
 	Targets []*Target
 
-	balancer balance.Balancer
-	// available is the set the balancer chooses from: the usable targets, or every target in
-	// panic mode. It is one slice, replaced (never edited) when the set changes, so balancers
-	// may cache tables keyed on its identity.
-	available atomic.Pointer[[]*balance.Target]
-	panicking atomic.Bool
-	// gated is set while some available target needs a permit per request (a half-open
-	// breaker), so that Pick checks permits only then.
-	gated     atomic.Bool
-	byBalance map[*balance.Target]*Target
-	settings  settings
-	up        *upstreamState // nil for a pool outside a Registry
+	// view says which target slices take requests now, each with its balancer. The slices
+	// are replaced (never edited) when the set changes, so balancers may cache tables keyed
+	// on their identity.
+	view       atomic.Pointer[view]
+	levels     []*level
+	panicGroup group
+	byBalance  map[*balance.Target]*Target
+	settings   settings
+	up         *upstreamState // nil for a pool outside a Registry
 
 	// The upstream's own breaker and caps (nil/0: none), and its live request counts.
 	breaker Breaker
@@ -71,8 +73,7 @@ type Pool struct {
 	retry *RetryPolicy // nil: no retries
 	tries window       // requests (total) and retries (failed) over the budget window
 
-	mu   sync.Mutex // serializes refresh
-	prev []*balance.Target
+	mu sync.Mutex // serializes refresh
 }
 
 // settings are the parts of an upstream's config the pool acts on.
@@ -82,21 +83,27 @@ type settings struct {
 	outlier        *config.Outlier
 	breaker        *config.CircuitBreaker
 	retries        config.Retries
+	zone           string
+	zoneMinHealthy float64
 }
 
 func settingsOf(u *config.Upstream) settings {
-	return settings{panicThreshold: float64(u.PanicThreshold), health: u.Health, outlier: u.Outlier,
+	s := settings{panicThreshold: float64(u.PanicThreshold), health: u.Health, outlier: u.Outlier,
 		breaker: u.CircuitBreaker, retries: u.Retries}
+	if l := u.Locality; l != nil {
+		s.zone, s.zoneMinHealthy = l.Zone, float64(l.MinHealthy)
+	}
+	return s
 }
 
 // NewPool builds a pool over targets, outside any Registry: its targets' state is its own and
 // no health checks run. Gateways use Registry.Pool.
-func NewPool(name string, b balance.Balancer, targets []*Target) *Pool {
-	return newPool(name, b, targets, settings{}, nil)
+func NewPool(name string, newBalancer func() balance.Balancer, targets []*Target) *Pool {
+	return newPool(name, newBalancer, targets, settings{}, nil)
 }
 
-func newPool(name string, b balance.Balancer, targets []*Target, s settings, up *upstreamState) *Pool {
-	p := &Pool{Name: name, Targets: targets, balancer: b, settings: s, up: up,
+func newPool(name string, newBalancer func() balance.Balancer, targets []*Target, s settings, up *upstreamState) *Pool {
+	p := &Pool{Name: name, Targets: targets, settings: s, up: up,
 		byBalance: make(map[*balance.Target]*Target, len(targets))}
 	p.breaker.configure(s.breaker)
 	p.retry = newRetryPolicy(s.retries)
@@ -106,77 +113,64 @@ func newPool(name string, b balance.Balancer, targets []*Target, s settings, up 
 			t.State = newTargetState(up, t.Name)
 		}
 	}
+	p.levels = buildLevels(targets, newBalancer, s.zone)
+	p.panicGroup.balancer = newBalancer()
 	p.refresh()
 	return p
 }
 
 // Pick chooses a target for r, or nil when none is available.
 func (p *Pool) Pick(r *httpx.Request) *Target {
-	avail := *p.available.Load()
-	bt := p.balancer.Pick(r, avail)
-	if bt == nil {
+	v := p.view.Load()
+	if len(v.choices) == 0 {
 		return nil
 	}
-	t := p.byBalance[bt]
-	if !p.gated.Load() || !t.State.gated() || t.State.admit(nanotime()) {
+	c := v.choose()
+	t := p.pickFrom(c, r)
+	if t == nil || !v.gated || !t.State.gated() || t.State.admit(nanotime()) {
 		return t
 	}
-	return p.firstAdmitted(avail, t)
+	return p.firstUntried(v, c, nil, t)
 }
 
-// firstAdmitted is Pick's slow path when the balancer chose a half-open target that has no
-// probe permit left: the first other target, from a random start, that admits a request.
-func (p *Pool) firstAdmitted(avail []*balance.Target, skip *Target) *Target {
+// firstUntried is the slow path of Pick and Repick: the first target, from a random start in
+// c and then the other groups, that is neither skip nor in tried and admits a request.
+func (p *Pool) firstUntried(v *view, c *choice, tried []*Target, skip *Target) *Target {
 	now := nanotime()
-	start := rand.IntN(len(avail))
-	for i := range avail {
-		t := p.byBalance[avail[(start+i)%len(avail)]]
-		if t != skip && (!t.State.gated() || t.State.admit(now)) {
-			return t
+	try := func(c *choice) *Target {
+		if len(c.targets) == 0 {
+			return nil
+		}
+		start := rand.IntN(len(c.targets))
+		for i := range c.targets {
+			t := p.byBalance[c.targets[(start+i)%len(c.targets)]]
+			if t != skip && !contains(tried, t) && (!t.State.gated() || t.State.admit(now)) {
+				return t
+			}
+		}
+		return nil
+	}
+	if t := try(c); t != nil {
+		return t
+	}
+	for i := range v.choices {
+		if o := &v.choices[i]; o != c {
+			if t := try(o); t != nil {
+				return t
+			}
 		}
 	}
 	return nil
 }
 
 // Panicking reports whether the pool balances over every target because too few are usable.
-func (p *Pool) Panicking() bool { return p.panicking.Load() }
+func (p *Pool) Panicking() bool { return p.view.Load().panicking }
 
-// refresh recomputes the available set from the targets' states. It reuses the current or
-// the previous slice when the set equals one of them, so a target flapping in and out costs
-// the balancers no table rebuild.
+// refresh recomputes the view from the targets' states.
 func (p *Pool) refresh() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	next := make([]*balance.Target, 0, len(p.Targets))
-	gated := false
-	for _, t := range p.Targets {
-		if t.State.usable() {
-			next = append(next, t.Balance)
-			gated = gated || t.State.gated()
-		}
-	}
-	p.gated.Store(gated)
-	panicking := len(p.Targets) > 0 && float64(len(next)) < p.settings.panicThreshold*float64(len(p.Targets))
-	if panicking {
-		// Envoy's panic mode: when most targets look bad, the checks are as likely wrong as
-		// the targets, and piling every request on the few left would take them down too.
-		next = next[:0]
-		for _, t := range p.Targets {
-			next = append(next, t.Balance)
-		}
-	}
-	p.panicking.Store(panicking)
-	cur := p.available.Load()
-	switch {
-	case cur != nil && slices.Equal(*cur, next):
-		return
-	case p.prev != nil && slices.Equal(p.prev, next):
-		next = p.prev
-	}
-	if cur != nil {
-		p.prev = *cur
-	}
-	p.available.Store(&next)
+	p.view.Store(p.computeView())
 }
 
 // Close releases every target's idle connections.

@@ -60,7 +60,7 @@ func (r *Registry) upstream(name string) *upstreamState {
 // Pool builds the pool of upstream u over targets, giving each target the state the registry
 // keeps for (u.Name, target name): a target that was down in the previous config is still
 // down in this one. Nothing runs until Activate.
-func (r *Registry) Pool(u *config.Upstream, b balance.Balancer, targets []*Target) *Pool {
+func (r *Registry) Pool(u *config.Upstream, newBalancer func() balance.Balancer, targets []*Target) *Pool {
 	us := r.upstream(u.Name)
 	us.mu.Lock()
 	for _, t := range targets {
@@ -72,7 +72,7 @@ func (r *Registry) Pool(u *config.Upstream, b balance.Balancer, targets []*Targe
 		t.State = s
 	}
 	us.mu.Unlock()
-	return newPool(u.Name, b, targets, settingsOf(u), us)
+	return newPool(u.Name, newBalancer, targets, settingsOf(u), us)
 }
 
 // Activate makes pools the live ones, one per upstream: their state changes refresh them,

@@ -152,21 +152,27 @@ func (p *Pool) BeginRetry() bool {
 	return true
 }
 
-// Repick chooses a target for a retry of r: one not in tried when the available set has one
-// (the balancer's choice if it offers one, else the first untried from a random start), or
-// any available target when every one was tried. nil when none is available.
+// Repick chooses a target for a retry of r: one not in tried when the pool has one to offer
+// (the balancer's choice if it offers one, else the first untried from a random start, else
+// a usable target that takes no load now: a lower priority or a backup), or any available
+// target when every one was tried. nil when none is available.
 func (p *Pool) Repick(r *httpx.Request, tried []*Target) *Target {
+	v := p.view.Load()
+	if len(v.choices) == 0 {
+		return nil
+	}
+	c := v.choose()
 	for range 2 {
-		t := p.Pick(r)
-		if t == nil || !contains(tried, t) {
+		t := p.pickFrom(c, r)
+		if t == nil || !contains(tried, t) && (!v.gated || !t.State.gated() || t.State.admit(nanotime())) {
 			return t
 		}
 	}
-	avail := *p.available.Load()
+	if t := p.firstUntried(v, c, tried, nil); t != nil {
+		return t
+	}
 	now := nanotime()
-	start := rand.IntN(len(avail))
-	for i := range avail {
-		t := p.byBalance[avail[(start+i)%len(avail)]]
+	for _, t := range v.spare {
 		if !contains(tried, t) && (!t.State.gated() || t.State.admit(now)) {
 			return t
 		}

@@ -17,16 +17,12 @@ func (n *nopTransport) Do(context.Context, *httpx.Request, *httpx.Response) erro
 func (n *nopTransport) Close()                                                    { n.closed++ }
 
 func TestPoolPicksItsTargets(t *testing.T) {
-	b, err := balance.New("round_robin", balance.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tr := &nopTransport{}
 	ts := []*Target{
 		{Name: "a", Balance: balance.NewTarget("a", 1), Transport: tr},
 		{Name: "b", Balance: balance.NewTarget("b", 1), Transport: tr},
 	}
-	p := NewPool("u", b, ts)
+	p := NewPool("u", rr, ts)
 	seen := map[string]int{}
 	for i := 0; i < 10; i++ {
 		seen[p.Pick(&httpx.Request{}).Name]++
@@ -38,7 +34,7 @@ func TestPoolPicksItsTargets(t *testing.T) {
 	if tr.closed != 2 {
 		t.Fatalf("close reached %d transports", tr.closed)
 	}
-	empty := NewPool("e", b, nil)
+	empty := NewPool("e", rr, nil)
 	if empty.Pick(&httpx.Request{}) != nil {
 		t.Fatal("empty pool picked something")
 	}
