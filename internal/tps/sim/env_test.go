@@ -12,7 +12,7 @@ import (
 // TestEnvMatchesRun: an agent that plays waterfill's allocation through the Env gets exactly
 // the run of the waterfill allocator, so the Env adds no lag and no other behaviour.
 func TestEnvMatchesRun(t *testing.T) {
-	s, err := GenerateScenario(GenSpec{Family: Bursts, Seed: 5, Duration: 30 * time.Second, Load: 1.3})
+	s, err := GenerateScenario(GenSpec{Family: Bursts, Seed: 5, Duration: 20 * time.Second, Load: 1.3})
 	if err != nil {
 		t.Fatal(err)
 	}

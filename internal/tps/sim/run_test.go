@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -142,7 +143,7 @@ func TestMetricDefinitions(t *testing.T) {
 }
 
 func TestRunDeterministic(t *testing.T) {
-	s, err := GenerateScenario(GenSpec{Family: FlashCrowd, Seed: 2, Duration: 20 * time.Second, Load: 1.5})
+	s, err := GenerateScenario(GenSpec{Family: FlashCrowd, Seed: 2, Duration: 10 * time.Second, Load: 1.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,17 +157,16 @@ func TestRunDeterministic(t *testing.T) {
 		return b.Bytes()
 	}
 	a, b := js(1, tps.ClassicAllocators...), js(1, tps.ClassicAllocators...)
-	c := js(2, tps.ClassicAllocators...)
 	if !bytes.Equal(a, b) {
 		t.Errorf("same seed, different metrics:\n%s\n%s", a, b)
 	}
-	if bytes.Equal(a, c) {
+	if bytes.Equal(js(1, "waterfill"), js(2, "waterfill")) {
 		t.Error("different seeds, same metrics")
 	}
 }
 
 func TestRunProgressAndCancel(t *testing.T) {
-	s, err := GenerateScenario(GenSpec{Family: Steady, Duration: time.Minute})
+	s, err := GenerateScenario(GenSpec{Family: Steady, Duration: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +175,9 @@ func TestRunProgressAndCancel(t *testing.T) {
 	if _, err := Run(context.Background(), s, a, Options{Progress: func(f float64) { seen = append(seen, f) }}); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) < 50 || seen[len(seen)-1] != 1 {
-		t.Errorf("progress %d calls, last %v; want about 100 ending at 1", len(seen), seen[len(seen)-1])
+	// 40 ticks: one call per tick (fewer than the hundred of a long run), ending at 1.
+	if len(seen) < 30 || seen[len(seen)-1] != 1 || !slices.IsSorted(seen) {
+		t.Errorf("progress %v; want about one call per tick, increasing to 1", seen)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -187,7 +188,7 @@ func TestRunProgressAndCancel(t *testing.T) {
 }
 
 func TestEvaluate(t *testing.T) {
-	s, err := GenerateScenario(GenSpec{Family: Drift, Duration: 30 * time.Second})
+	s, err := GenerateScenario(GenSpec{Family: Drift, Duration: 15 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
