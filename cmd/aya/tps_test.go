@@ -13,10 +13,10 @@ import (
 	"aya/internal/tps/sim"
 )
 
-// smallScenario writes a 30-second generated scenario and returns its path.
+// smallScenario writes a 10-second generated scenario and returns its path.
 func smallScenario(t *testing.T) string {
 	t.Helper()
-	s, err := sim.GenerateScenario(sim.GenSpec{Name: "small", Family: sim.Bursts, Seed: 1, Duration: 30 * time.Second, Load: 1.2})
+	s, err := sim.GenerateScenario(sim.GenSpec{Name: "small", Family: sim.Bursts, Seed: 1, Duration: 10 * time.Second, Load: 1.2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestTPSSimulate(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Allocator != "aimd" || len(got.Ticks) != 60 || got.Ticks[59].T != 30 || len(got.Ticks[0].Alloc) != 6 {
+	if got.Allocator != "aimd" || len(got.Ticks) != 20 || got.Ticks[19].T != 10 || len(got.Ticks[0].Alloc) != 6 {
 		t.Errorf("allocator %q, %d ticks, last at %v", got.Allocator, len(got.Ticks), got.Ticks[len(got.Ticks)-1].T)
 	}
 }
