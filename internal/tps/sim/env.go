@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"time"
 
 	"aya/internal/tps"
 )
@@ -77,9 +76,6 @@ func NewEnv(s *Scenario) (*Env, error) {
 		prevRejected: make([]int64, n),
 	}, nil
 }
-
-// Scenario is the environment's scenario.
-func (e *Env) Scenario() *Scenario { return e.s }
 
 // Reset starts a new episode whose arrivals are drawn from seed and returns the observation
 // the pool's allocator gets before any traffic (every Stats entry zero). The observation
@@ -199,14 +195,6 @@ func (e *Env) Metrics() Metrics {
 		return Metrics{}
 	}
 	return e.r.metrics()
-}
-
-// Elapsed is the simulated time of the current episode.
-func (e *Env) Elapsed() time.Duration {
-	if e.r == nil {
-		return 0
-	}
-	return e.r.lastTick
 }
 
 // Close abandons the current episode, if any, releasing its coroutine. Reset calls it.

@@ -83,7 +83,7 @@ func GenerateScenario(spec GenSpec) (*Scenario, error) {
 		Tick:     spec.Tick,
 		Duration: spec.Duration,
 		Services: services,
-		Queue:    QueueSpec{Max: DefaultQueueMax, Timeout: DefaultQueueTimeout},
+		Queue:    QueueSpec{Max: tps.DefaultQueueMax, Timeout: tps.DefaultQueueTimeout},
 		Demand:   d,
 	}
 	if err := s.Validate(); err != nil {

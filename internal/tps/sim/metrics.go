@@ -114,8 +114,3 @@ func (h *waitHistogram) quantile(q float64) time.Duration {
 	}
 	return time.Duration(len(h.buckets)) * h.width
 }
-
-func (h *waitHistogram) reset() {
-	clear(h.buckets)
-	h.zero, h.n = 0, 0
-}

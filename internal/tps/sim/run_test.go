@@ -26,7 +26,7 @@ func scenarioOf(t testing.TB, capacity float64, duration time.Duration, svcs []t
 		t.Fatal(err)
 	}
 	s := &Scenario{Name: "tiny", Capacity: capacity, Tick: time.Second, Duration: duration, Services: svcs,
-		Queue: QueueSpec{Max: DefaultQueueMax, Timeout: DefaultQueueTimeout}, Demand: d}
+		Queue: QueueSpec{Max: tps.DefaultQueueMax, Timeout: tps.DefaultQueueTimeout}, Demand: d}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestMetricDefinitions(t *testing.T) {
 		}
 		// The rest is rejected, except what still waits at the end (a full queue).
 		waiting := res.Arrived[tps.Low] - served - m.Rejected[tps.Low]
-		if waiting < 0 || waiting > DefaultQueueMax {
+		if waiting < 0 || waiting > tps.DefaultQueueMax {
 			t.Errorf("arrived %d served %d rejected %d: %d unaccounted", res.Arrived[tps.Low], served, m.Rejected[tps.Low], waiting)
 		}
 		if m.WeightedGoodput != float64(served) || m.Upstream429 != 0 {

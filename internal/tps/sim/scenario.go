@@ -49,12 +49,6 @@ type QueueSpec struct {
 	Timeout time.Duration
 }
 
-// Defaults for the optional scenario fields, the same as a live pool's.
-const (
-	DefaultQueueMax     = 2000
-	DefaultQueueTimeout = 2 * time.Second
-)
-
 // rawScenario is the file's shape; durations stay text so that a bad one is reported with its
 // line (the YAML decoder's own duration errors carry no position).
 type rawScenario struct {
@@ -133,7 +127,7 @@ func parse(path string, data []byte) (*Scenario, error) {
 		Description:      raw.Description,
 		Capacity:         raw.Capacity,
 		UpstreamCapacity: raw.UpstreamCap,
-		Queue:            QueueSpec{Max: DefaultQueueMax, Timeout: DefaultQueueTimeout},
+		Queue:            QueueSpec{Max: tps.DefaultQueueMax, Timeout: tps.DefaultQueueTimeout},
 	}
 	s.Tick = parseDuration(raw.Tick, "$.tick", "tick", report)
 	if raw.Duration != "" {

@@ -48,9 +48,3 @@ func (u *Upstream) Accepted() int { return u.accepted }
 
 // Throttled is how many requests the upstream answered with 429.
 func (u *Upstream) Throttled() int { return u.throttled }
-
-// Reset forgets all history.
-func (u *Upstream) Reset() {
-	clear(u.ring)
-	u.next, u.full, u.accepted, u.throttled = 0, false, 0, 0
-}
