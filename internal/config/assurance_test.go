@@ -18,6 +18,7 @@ func TestAssuranceDefaultsAndValues(t *testing.T) {
   - name: bare
     targets: ["http://127.0.0.1:9002"]
     health: {type: tcp, expect_status: 204}
+    sticky: {cookie: {ttl: 1h}}
 `+okRoute), noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +52,9 @@ func TestAssuranceDefaultsAndValues(t *testing.T) {
 	if d := bare.Retries; d.Attempts != 1 || strings.Join(d.On, ",") != "connect_error" || d.Budget != nil || bare.Outlier != nil || bare.CircuitBreaker != nil {
 		t.Errorf("default retries %+v", d)
 	}
+	if c := bare.Sticky.Cookie; c.Name != "aya_s" || !c.HTTPOnly || c.SameSite != "Lax" || c.Path != "/" || c.TTL.D() != time.Hour || c.Secure {
+		t.Errorf("sticky cookie %+v", c)
+	}
 	if app.PanicThreshold != 0.5 {
 		t.Errorf("panic_threshold %v", app.PanicThreshold)
 	}
@@ -73,6 +77,8 @@ func TestAssuranceBad(t *testing.T) {
 		{"all backups", `targets: [{url: "http://127.0.0.1:9002", backup: true}]`, `4: upstream "app": every target is a backup`},
 		{"priority", `targets: [{url: "http://127.0.0.1:9002", priority: -1}]`, `4: upstream "app" target #1: priority must be from 0 to 100`},
 		{"locality", `locality: {min_healthy: 50%}`, `4: upstream "app" locality: zone is required`},
+		{"sticky without cookie", `sticky: {}`, `4: upstream "app" sticky: cookie is required`},
+		{"sticky same_site none", `sticky: {cookie: {same_site: None}}`, `4: upstream "app" sticky cookie: same_site None needs secure: true`},
 		{"panic", `panic_threshold: 2`, `4: upstream "app": panic_threshold must be from 0% to 100%`},
 	}
 	for _, tc := range tests {

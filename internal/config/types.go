@@ -128,6 +128,23 @@ type Upstream struct {
 	Retries        Retries         `yaml:"retries"`
 	// Locality names the zone this aya runs in, so that targets in that zone are preferred.
 	Locality *Locality `yaml:"locality"`
+	Sticky   *Sticky   `yaml:"sticky"` // nil: no session affinity
+}
+
+// Sticky keeps a client on one target. Affinity by a header, an existing cookie or the
+// client IP is balance: maglev with hash_key; this is the cookie aya issues itself.
+type Sticky struct {
+	Cookie *StickyCookie `yaml:"cookie"`
+}
+
+// StickyCookie is the cookie aya sets to name a client's target.
+type StickyCookie struct {
+	Name     string   `yaml:"name" default:"aya_s"`
+	TTL      Duration `yaml:"ttl"` // 0: a session cookie
+	Path     string   `yaml:"path" default:"/"`
+	Secure   bool     `yaml:"secure"`
+	HTTPOnly bool     `yaml:"http_only" default:"true"`
+	SameSite string   `yaml:"same_site" default:"Lax"` // Lax, Strict or None
 }
 
 // Locality prefers targets in aya's own zone while enough of them are usable.

@@ -35,6 +35,29 @@ func (v *validator) assurance(u *Upstream, path, ctx string) {
 	if primaries == 0 && len(u.Targets) > 0 {
 		v.errAt(path+".targets", u.Line, "%s: every target is a backup: a backup takes requests only when the other targets are down, so mark at least one target as not backup", ctx)
 	}
+	if st := u.Sticky; st != nil {
+		sp := path + ".sticky"
+		switch c := st.Cookie; {
+		case c == nil:
+			v.errAt(sp, u.Line, `%s sticky: cookie is required, like sticky: {cookie: {name: aya_s, ttl: 1h}}; for affinity by a header, cookie or IP use balance: maglev with hash_key`, ctx)
+		default:
+			if !isToken(c.Name) {
+				v.errAt(sp+".cookie.name", u.Line, "%s sticky cookie: invalid name %q", ctx, c.Name)
+			}
+			if c.Path == "" || c.Path[0] != '/' || strings.ContainsAny(c.Path, ";, ") {
+				v.errAt(sp+".cookie.path", u.Line, "%s sticky cookie: path %q must start with / and hold no ; , or space", ctx, c.Path)
+			}
+			switch c.SameSite {
+			case "Lax", "Strict":
+			case "None":
+				if !c.Secure {
+					v.errAt(sp+".cookie.same_site", u.Line, "%s sticky cookie: same_site None needs secure: true (browsers drop it otherwise)", ctx)
+				}
+			default:
+				v.errAt(sp+".cookie.same_site", u.Line, "%s sticky cookie: same_site must be Lax, Strict or None, got %q", ctx, c.SameSite)
+			}
+		}
+	}
 	if l := u.Locality; l != nil {
 		if l.Zone == "" {
 			v.errAt(path+".locality.zone", v.line(path+".locality", u.Line), "%s locality: zone is required: name the zone this aya runs in", ctx)

@@ -37,6 +37,8 @@ func startAdmin(g *Gateway, cfg config.Admin) (*adminServer, error) {
 	mux.Handle("GET /upstreams", auth(cfg.Token, http.HandlerFunc(g.handleUpstreams)))
 	mux.Handle("GET /config/status", auth(cfg.Token, http.HandlerFunc(g.handleConfigStatus)))
 	mux.Handle("POST /reload", auth(cfg.Token, http.HandlerFunc(g.handleReload)))
+	mux.Handle("POST /upstreams/{name}/drain", auth(cfg.Token, g.handleDrain(true)))
+	mux.Handle("POST /upstreams/{name}/undrain", auth(cfg.Token, g.handleDrain(false)))
 	mux.Handle("GET /tps", auth(cfg.Token, http.HandlerFunc(g.handleTPS)))
 	// Profiles on demand: the cheapest way to see where a production aya spends its CPU.
 	mux.Handle("GET /debug/pprof/", auth(cfg.Token, http.HandlerFunc(pprof.Index)))
@@ -113,6 +115,27 @@ func (g *Gateway) handleUpstreams(w http.ResponseWriter, _ *http.Request) {
 		out = append(out, map[string]any{"name": u.Name, "balance": u.Balance, "panic": p.Panicking(), "targets": ts})
 	}
 	writeJSON(w, 200, map[string]any{"upstreams": out})
+}
+
+// handleDrain marks ?target=URL of an upstream draining (or not). The mark lives with the
+// target's state, so it survives reloads; GET /upstreams shows in_flight falling to 0.
+func (g *Gateway) handleDrain(on bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, target := r.PathValue("name"), r.URL.Query().Get("target")
+		p, ok := g.snap.Load().pools[name]
+		switch {
+		case !ok:
+			writeJSON(w, 404, map[string]any{"error": map[string]any{"code": 404, "message": "no upstream named " + name + "; GET /upstreams lists them"}})
+		case target == "" || !p.pool.SetDraining(target, on):
+			writeJSON(w, 404, map[string]any{"error": map[string]any{"code": 404, "message": "upstream " + name + " has no target " + target + "; pass ?target= with a url from GET /upstreams"}})
+		default:
+			state := "draining"
+			if !on {
+				state = "active"
+			}
+			writeJSON(w, 200, map[string]any{"upstream": name, "target": target, "status": state})
+		}
+	})
 }
 
 func (g *Gateway) handleConfigStatus(w http.ResponseWriter, _ *http.Request) {

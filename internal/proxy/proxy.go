@@ -116,7 +116,7 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		return
 	}
 	defer pool.Release()
-	t := pool.Pick(r)
+	t := pool.PickSticky(r)
 	if t == nil {
 		WriteError(w, r, 503, "no target available in upstream "+pool.Name)
 		return
@@ -270,6 +270,9 @@ func (p *Proxy) respond(w httpx.ResponseWriter, r *httpx.Request, x *exchange, t
 	}
 	h := w.Header()
 	copyEndToEnd(h, resp.Header)
+	if c := rt.Pool.StickyCookie(r, t); c != "" {
+		*h = append(*h, httpx.Field{Name: "Set-Cookie", Value: c})
+	}
 	if resp.ContentLength >= 0 && resp.Status != 204 && resp.Status != 304 && !(resp.Status >= 100 && resp.Status < 200) {
 		*h = append(*h, httpx.Field{Name: "Content-Length", Value: x.sc.appendInt(resp.ContentLength)})
 	}

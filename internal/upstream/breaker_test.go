@@ -108,7 +108,7 @@ func TestBreakerRetryAfterAndOff(t *testing.T) {
 func TestPoolAdmitCaps(t *testing.T) {
 	cb := breakerCfg()
 	cb.MaxRequests, cb.MaxPending = 2, 1
-	p := poolOf(t, NewRegistry(nil), config.Upstream{Name: "u", CircuitBreaker: cb}, 2)
+	p := poolOf(t, NewRegistry(quiet), config.Upstream{Name: "u", CircuitBreaker: cb}, 2)
 	if _, ok := p.Admit(); !ok {
 		t.Fatal("first request refused")
 	}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -137,6 +138,9 @@ func poolOf(t *testing.T, reg *Registry, u config.Upstream, n int) *Pool {
 	return poolOfB(t, reg, u, n)
 }
 
+// quiet discards the logs of registries under test.
+var quiet = slog.New(slog.DiscardHandler)
+
 // rr builds round_robin balancers.
 func rr() balance.Balancer {
 	b, _ := balance.New("round_robin", balance.Options{})
@@ -169,7 +173,7 @@ func availNames(p *Pool) string {
 func firstSlice(p *Pool) **balance.Target { return &p.view.Load().choices[0].targets[0] }
 
 func TestPoolFiltersDownTargetsAndPanics(t *testing.T) {
-	reg := NewRegistry(nil)
+	reg := NewRegistry(quiet)
 	defer reg.Close()
 	p := poolOf(t, reg, config.Upstream{Name: "u", PanicThreshold: 0.5}, 4)
 	first := firstSlice(p)
@@ -199,7 +203,7 @@ func TestPoolFiltersDownTargetsAndPanics(t *testing.T) {
 	if got := availNames(p); got != "t0,t1,t2,t3" || !p.Panicking() {
 		t.Fatalf("panic: %s panic %v", got, p.Panicking())
 	}
-	strict := poolOf(t, NewRegistry(nil), config.Upstream{Name: "s"}, 2)
+	strict := poolOf(t, NewRegistry(quiet), config.Upstream{Name: "s"}, 2)
 	for _, tg := range strict.Targets {
 		tg.State.down.Store(true)
 	}
@@ -219,7 +223,7 @@ func TestRegistryHandsStateOverAndChecks(t *testing.T) {
 	dead := freeAddr(t)
 	h := healthCfg(nil)
 	u := config.Upstream{Name: "u", Health: &h}
-	reg := NewRegistry(nil)
+	reg := NewRegistry(quiet)
 	defer reg.Close()
 	build := func(addrs ...string) *Pool {
 		var ts []*Target
@@ -266,7 +270,7 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 }
 
 func BenchmarkPickHealthFiltered(b *testing.B) {
-	reg := NewRegistry(nil)
+	reg := NewRegistry(quiet)
 	defer reg.Close()
 	ts := make([]*Target, 8)
 	for i := range ts {

@@ -28,7 +28,7 @@ func TestOutlierConsecutive(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reg := NewRegistry(nil)
+			reg := NewRegistry(quiet)
 			defer reg.Close()
 			p := poolOf(t, reg, config.Upstream{Name: "u", Outlier: outlierCfg()}, 4)
 			tg := p.Targets[0]
@@ -47,7 +47,7 @@ func TestOutlierConsecutive(t *testing.T) {
 }
 
 func TestOutlierMaxPercentAndDuration(t *testing.T) {
-	reg := NewRegistry(nil)
+	reg := NewRegistry(quiet)
 	defer reg.Close()
 	cfg := outlierCfg()
 	p := poolOf(t, reg, config.Upstream{Name: "u", Outlier: cfg}, 5)
@@ -84,7 +84,7 @@ func TestOutlierMaxPercentAndDuration(t *testing.T) {
 }
 
 func TestOutlierEjectionEnds(t *testing.T) {
-	reg := NewRegistry(nil)
+	reg := NewRegistry(quiet)
 	defer reg.Close()
 	cfg := outlierCfg()
 	cfg.BaseEjection = config.Duration(30 * time.Millisecond)
@@ -111,7 +111,7 @@ func TestOutlierSweep(t *testing.T) {
 		}
 	}
 	t.Run("success rate", func(t *testing.T) {
-		reg := NewRegistry(nil)
+		reg := NewRegistry(quiet)
 		defer reg.Close()
 		cfg := outlierCfg()
 		p := poolOf(t, reg, config.Upstream{Name: "u", Outlier: cfg}, 6)
@@ -125,7 +125,7 @@ func TestOutlierSweep(t *testing.T) {
 		}
 	})
 	t.Run("too few hosts for statistics", func(t *testing.T) {
-		reg := NewRegistry(nil)
+		reg := NewRegistry(quiet)
 		defer reg.Close()
 		cfg := outlierCfg()
 		p := poolOf(t, reg, config.Upstream{Name: "u", Outlier: cfg}, 3)
@@ -136,7 +136,7 @@ func TestOutlierSweep(t *testing.T) {
 		}
 	})
 	t.Run("failure percentage", func(t *testing.T) {
-		reg := NewRegistry(nil)
+		reg := NewRegistry(quiet)
 		defer reg.Close()
 		cfg := outlierCfg()
 		cfg.FailurePercentage = 0.2
@@ -154,7 +154,7 @@ func TestOutlierSweep(t *testing.T) {
 }
 
 func BenchmarkAnswered(b *testing.B) {
-	reg := NewRegistry(nil)
+	reg := NewRegistry(quiet)
 	defer reg.Close()
 	cb := breakerCfg()
 	p := poolOfB(b, reg, config.Upstream{Name: "u", Outlier: outlierCfg(), CircuitBreaker: cb}, 4)

@@ -167,15 +167,19 @@ func (p *Pool) placeView() *view {
 			backups = append(backups, l)
 			continue
 		}
-		n := 0
+		n, size := 0, 0
 		for _, t := range l.all.targets {
+			if t.State.draining.Load() {
+				continue // leaving on purpose: not a loss of capacity to react to
+			}
+			size++
 			if t.State.usable() {
 				n++
 			}
 		}
 		up += n
-		total += len(l.all.targets)
-		primaries = append(primaries, share{l, float64(n) / float64(max(len(l.all.targets), 1))})
+		total += size
+		primaries = append(primaries, share{l, float64(n) / float64(max(size, 1))})
 	}
 
 	if up == 0 {
@@ -192,7 +196,9 @@ func (p *Pool) placeView() *view {
 		all := make([]*balance.Target, 0, total)
 		for _, s := range primaries {
 			for _, t := range s.l.all.targets {
-				all = append(all, t.Balance)
+				if !t.State.draining.Load() {
+					all = append(all, t.Balance)
+				}
 			}
 		}
 		v.panicking = true

@@ -70,8 +70,9 @@ type Pool struct {
 	active  atomic.Int64 // client requests admitted and not yet released
 	pending atomic.Int64 // tries waiting for a response head
 
-	retry *RetryPolicy // nil: no retries
-	tries window       // requests (total) and retries (failed) over the budget window
+	retry  *RetryPolicy // nil: no retries
+	tries  window       // requests (total) and retries (failed) over the budget window
+	sticky *sticky      // nil: no session affinity
 
 	mu sync.Mutex // serializes refresh
 }
@@ -85,6 +86,7 @@ type settings struct {
 	retries        config.Retries
 	zone           string
 	zoneMinHealthy float64
+	sticky         *config.StickyCookie
 }
 
 func settingsOf(u *config.Upstream) settings {
@@ -92,6 +94,9 @@ func settingsOf(u *config.Upstream) settings {
 		breaker: u.CircuitBreaker, retries: u.Retries}
 	if l := u.Locality; l != nil {
 		s.zone, s.zoneMinHealthy = l.Zone, float64(l.MinHealthy)
+	}
+	if u.Sticky != nil {
+		s.sticky = u.Sticky.Cookie
 	}
 	return s
 }
@@ -114,6 +119,9 @@ func newPool(name string, newBalancer func() balance.Balancer, targets []*Target
 		}
 	}
 	p.levels = buildLevels(targets, newBalancer, s.zone)
+	if s.sticky != nil {
+		p.sticky = newSticky(s.sticky, targets)
+	}
 	p.panicGroup.balancer = newBalancer()
 	p.refresh()
 	return p

@@ -44,6 +44,11 @@ type TargetState struct {
 
 	// breaker is the target's own circuit breaker.
 	breaker Breaker
+
+	// draining is set through the admin API: the target takes no new requests (sticky
+	// clients move), requests in flight finish, and it no longer counts toward the pool's
+	// size for panic mode and spill-over.
+	draining atomic.Bool
 }
 
 func newTargetState(up *upstreamState, url string) *TargetState {
@@ -68,7 +73,7 @@ func (s *TargetState) breakerChanged() {
 
 // usable reports whether new requests may go to the target.
 func (s *TargetState) usable() bool {
-	return !s.down.Load() && s.ejectedUntil.Load() == 0 && s.breaker.state.Load() != breakerOpen
+	return !s.draining.Load() && !s.down.Load() && s.ejectedUntil.Load() == 0 && s.breaker.state.Load() != breakerOpen
 }
 
 // gated reports whether requests to the target need a permit first (a half-open breaker).
@@ -105,6 +110,7 @@ func (s *TargetState) checked(now time.Time, err error, rise, fall int) bool {
 
 // States reported by Status, in the order they take precedence.
 const (
+	StateDraining  = "draining"  // by the admin API
 	StateUnhealthy = "unhealthy" // failed active health checks
 	StateEjected   = "ejected"   // by outlier detection
 	StateOpen      = "open"      // its circuit breaker is open
@@ -124,6 +130,7 @@ type Status struct {
 	EjectReason         string    `json:"eject_reason,omitempty"`
 	EjectedUntil        time.Time `json:"ejected_until,omitzero"`
 	Breaker             string    `json:"breaker"`
+	Draining            bool      `json:"draining"`
 }
 
 // Status reports the target's state now.
@@ -135,7 +142,10 @@ func (s *TargetState) Status() Status {
 	st.Ejections = s.ejectedTotal.Load()
 	st.Breaker = s.breaker.State()
 	until := s.ejectedUntil.Load()
+	st.Draining = s.draining.Load()
 	switch {
+	case st.Draining:
+		st.State = StateDraining
 	case s.down.Load():
 		st.State = StateUnhealthy
 	case until != 0:
