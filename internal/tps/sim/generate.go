@@ -120,6 +120,9 @@ func (s *Scenario) yaml(csvName string) []byte {
 	if s.UpstreamCapacity > 0 {
 		fmt.Fprintf(&b, "upstream_capacity: %s\n", fmtNum(s.UpstreamCapacity))
 	}
+	if s.Margin > 0 {
+		fmt.Fprintf(&b, "margin: %s\n", fmtNum(s.Margin))
+	}
 	fmt.Fprintf(&b, "tick: %v\n", s.Tick)
 	fmt.Fprintf(&b, "duration: %v\n", s.Duration)
 	fmt.Fprintf(&b, "queue: {max: %d, timeout: %v}\n", s.Queue.Max, s.Queue.Timeout)

@@ -113,6 +113,7 @@ func newRunner(s *Scenario, alloc tps.Allocator, seed uint64) (*runner, error) {
 		Name:         name,
 		Capacity:     s.Capacity,
 		Tick:         s.Tick,
+		Margin:       s.Margin,
 		QueueMax:     s.Queue.Max,
 		QueueTimeout: s.Queue.Timeout,
 		Services:     s.Services,

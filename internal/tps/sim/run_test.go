@@ -120,6 +120,20 @@ func TestMetricDefinitions(t *testing.T) {
 			t.Errorf("weighted goodput %v, want 8×%d + %d", res.Metrics.WeightedGoodput, c, l)
 		}
 	})
+	t.Run("no margin: the pool fills the partner's cap exactly and never above", func(t *testing.T) {
+		// With a margin of one in a million the pool's window admits 299 per sliding
+		// second against the partner's 300: bursty overload from three levels must still
+		// cause no 429, and use all but one request per second of the capacity.
+		s := scenarioOf(t, 300, 20*time.Second, []tps.Service{
+			{Name: "a", Priority: tps.Critical, Min: 10}, {Name: "b", Priority: tps.High}, {Name: "c", Priority: tps.Low},
+		}, []float64{150, 250, 400})
+		s.Margin = 1e-6
+		s.Tick = 250 * time.Millisecond
+		res := run(t, s, "waterfill", Options{Seed: 5})
+		if m := res.Metrics; m.Upstream429 != 0 || m.Utilization < 0.985 {
+			t.Errorf("%d upstream 429s, utilization %.4f; want 0 and nearly 1", m.Upstream429, m.Utilization)
+		}
+	})
 	t.Run("upstream cap below the configured one", func(t *testing.T) {
 		// The partner allows 60 while the pool believes 100: the upstream answers 429, the
 		// pool hears it and lowers its effective capacity.

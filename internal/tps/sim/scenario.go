@@ -27,11 +27,14 @@ type Scenario struct {
 	// (0: the same as Capacity). Lower, it exercises the feedback path: upstream 429s make the
 	// pool lower its effective capacity.
 	UpstreamCapacity float64
-	Tick             time.Duration
-	Duration         time.Duration
-	Services         []tps.Service
-	Queue            QueueSpec
-	Demand           *Demand // indexed like Services
+	// Margin is the fraction of Capacity the pool keeps free for jitter, as in a live pool's
+	// config; 0 means the pool's default (2%).
+	Margin   float64
+	Tick     time.Duration
+	Duration time.Duration
+	Services []tps.Service
+	Queue    QueueSpec
+	Demand   *Demand // indexed like Services
 }
 
 // upstreamCap is the cap the simulated upstream enforces.
@@ -55,6 +58,7 @@ type rawScenario struct {
 	Description string       `yaml:"description"`
 	Capacity    float64      `yaml:"capacity"`
 	UpstreamCap float64      `yaml:"upstream_capacity"`
+	Margin      float64      `yaml:"margin"`
 	Tick        string       `yaml:"tick"`
 	Duration    string       `yaml:"duration"`
 	Services    []rawService `yaml:"services"`
@@ -127,6 +131,7 @@ func parse(path string, data []byte) (*Scenario, error) {
 		Description:      raw.Description,
 		Capacity:         raw.Capacity,
 		UpstreamCapacity: raw.UpstreamCap,
+		Margin:           raw.Margin,
 		Queue:            QueueSpec{Max: tps.DefaultQueueMax, Timeout: tps.DefaultQueueTimeout},
 	}
 	s.Tick = parseDuration(raw.Tick, "$.tick", "tick", report)
@@ -258,6 +263,9 @@ func (s *Scenario) check(report func(path, format string, args ...any)) {
 	}
 	if s.UpstreamCapacity < 0 || math.IsNaN(s.UpstreamCapacity) || math.IsInf(s.UpstreamCapacity, 0) {
 		report("$.upstream_capacity", "upstream_capacity: %v; want the partner's real cap in requests per second (absent: the capacity)", s.UpstreamCapacity)
+	}
+	if s.Margin < 0 || s.Margin >= 1 || math.IsNaN(s.Margin) {
+		report("$.margin", "margin: %v; want a fraction in [0, 1), e.g. 0.02 (absent: the default 2%%)", s.Margin)
 	}
 	if s.Tick > 0 && s.Tick < time.Millisecond {
 		report("$.tick", "tick: %v is below 1ms; the allocators are not meant to run that often", s.Tick)

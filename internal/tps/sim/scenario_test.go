@@ -73,6 +73,7 @@ tick: 1
 duration: 90s
 queue: {max: 1, timeout: 500ms}
 upstream_capacity: 250
+margin: 0.05
 services: [{name: pay, priority: high, min: 0}]
 demand: demand.csv
 `
@@ -80,7 +81,7 @@ demand: demand.csv
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Tick != time.Second || s.Duration != 90*time.Second || s.Queue != (QueueSpec{Max: 1, Timeout: 500 * time.Millisecond}) || s.UpstreamCapacity != 250 {
+	if s.Tick != time.Second || s.Duration != 90*time.Second || s.Queue != (QueueSpec{Max: 1, Timeout: 500 * time.Millisecond}) || s.UpstreamCapacity != 250 || s.Margin != 0.05 {
 		t.Errorf("tick %v duration %v queue %+v", s.Tick, s.Duration, s.Queue)
 	}
 }
@@ -112,6 +113,7 @@ func TestLoadBad(t *testing.T) {
 		{"missing tick", "capacity: 300\n" + svcs + "demand: demand.csv\n", goodCSV, []string{"s.yaml: tick: missing"}},
 		{"bad queue timeout", head + "queue: {max: 10, timeout: -1s}\n" + svcs + "demand: demand.csv\n", goodCSV, []string{`s.yaml:3: queue.timeout: "-1s"`}},
 		{"zero queue max", head + "queue: {max: 0}\n" + svcs + "demand: demand.csv\n", goodCSV, []string{"s.yaml:3: queue.max: 0; want at least 1"}},
+		{"margin of one", head + "margin: 1\n" + svcs + "demand: demand.csv\n", goodCSV, []string{"s.yaml:3: margin: 1; want a fraction in [0, 1)"}},
 		{"negative upstream capacity", head + "upstream_capacity: -5\n" + svcs + "demand: demand.csv\n", goodCSV, []string{"s.yaml:3: upstream_capacity: -5"}},
 		{"duplicate service", head + "services:\n  - {name: a, priority: high}\n  - {name: a, priority: low}\ndemand: demand.csv\n", goodCSV,
 			[]string{`s.yaml:5: service "a" listed twice`}},
