@@ -188,3 +188,39 @@ func TestEnvPartialLastTick(t *testing.T) {
 		t.Errorf("metrics %+v; want everything served", m)
 	}
 }
+
+// TestEnvsInParallel: environments over one scenario run on separate goroutines (parallel
+// rollouts) without sharing mutable state.
+func TestEnvsInParallel(t *testing.T) {
+	s, err := GenerateScenario(GenSpec{Family: Diurnal, Duration: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Metrics, 2)
+	for range 2 {
+		go func() {
+			env, err := NewEnv(s)
+			if err != nil {
+				t.Error(err)
+				done <- Metrics{}
+				return
+			}
+			obs, _ := env.Reset(3)
+			wf := &tps.Waterfill{}
+			out := make([]float64, len(s.Services))
+			for {
+				clear(out)
+				wf.Allocate(obs, out)
+				next, _, end, err := env.Step(out)
+				if err != nil || end {
+					break
+				}
+				obs = next
+			}
+			done <- env.Metrics()
+		}()
+	}
+	if a, b := <-done, <-done; a != b || a.WeightedGoodput == 0 {
+		t.Errorf("parallel episodes with one seed differ: %+v vs %+v", a, b)
+	}
+}
