@@ -129,6 +129,9 @@ type Upstream struct {
 	// Locality names the zone this aya runs in, so that targets in that zone are preferred.
 	Locality *Locality `yaml:"locality"`
 	Sticky   *Sticky   `yaml:"sticky"` // nil: no session affinity
+	// SlowStart ramps a target that becomes usable (added, recovered, back from ejection)
+	// from 10% to its full share of requests over this window; 0: off.
+	SlowStart Duration `yaml:"slow_start"`
 }
 
 // Sticky keeps a client on one target. Affinity by a header, an existing cookie or the

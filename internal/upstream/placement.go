@@ -63,6 +63,8 @@ type view struct {
 	// gated is set while some target in the view needs a permit per request (a half-open
 	// breaker), so that Pick checks permits only then.
 	gated bool
+	// ramping is set while some target is in its slow-start window.
+	ramping bool
 	// spare are usable targets that take no load now (lower priorities, backups): a retry
 	// goes there when every target taking load was tried.
 	spare []*Target

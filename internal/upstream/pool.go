@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"aya/internal/balance"
 	"aya/internal/config"
@@ -87,6 +88,7 @@ type settings struct {
 	zone           string
 	zoneMinHealthy float64
 	sticky         *config.StickyCookie
+	slowStart      time.Duration
 }
 
 func settingsOf(u *config.Upstream) settings {
@@ -97,6 +99,12 @@ func settingsOf(u *config.Upstream) settings {
 	}
 	if u.Sticky != nil {
 		s.sticky = u.Sticky.Cookie
+	}
+	switch u.Balance {
+	case config.BalanceIPHash, config.BalanceConsistentHash, config.BalanceMaglev:
+		// A hash algorithm's clients must keep their target; slow start would move them.
+	default:
+		s.slowStart = u.SlowStart.D()
 	}
 	return s
 }
@@ -135,6 +143,9 @@ func (p *Pool) Pick(r *httpx.Request) *Target {
 	}
 	c := v.choose()
 	t := p.pickFrom(c, r)
+	if v.ramping {
+		t = p.ramped(c, r, t)
+	}
 	if t == nil || !v.gated || !t.State.gated() || t.State.admit(nanotime()) {
 		return t
 	}
@@ -178,7 +189,14 @@ func (p *Pool) Panicking() bool { return p.view.Load().panicking }
 func (p *Pool) refresh() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.view.Store(p.computeView())
+	v := p.computeView()
+	if p.settings.slowStart > 0 {
+		v.ramping = p.markUsable(nanotime())
+		if v.ramping && p.up != nil {
+			p.up.rampUntilDone(p, p.settings.slowStart)
+		}
+	}
+	p.view.Store(v)
 }
 
 // Close releases every target's idle connections.

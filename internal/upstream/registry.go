@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"time"
 
 	"aya/internal/balance"
 	"aya/internal/config"
@@ -35,6 +36,8 @@ type upstreamState struct {
 	pools    []*Pool                 // the live pools, refreshed when a state changes
 	checkers map[string]*checker     // by target URL
 	sweeper  *sweeper                // nil without outlier detection
+	ramp     *time.Timer             // refreshes the pools when slow-start windows end
+	primed   bool                    // a pool was built: targets added later slow-start
 }
 
 // NewRegistry returns an empty registry. Close stops what Activate started.
@@ -67,10 +70,14 @@ func (r *Registry) Pool(u *config.Upstream, newBalancer func() balance.Balancer,
 		s, ok := us.states[t.Name]
 		if !ok {
 			s = newTargetState(us, t.Name)
+			// Targets of the first config are not slow-started: at boot there is nothing
+			// else to send traffic to.
+			s.wasUsable.Store(!us.primed)
 			us.states[t.Name] = s
 		}
 		t.State = s
 	}
+	us.primed = true
 	us.mu.Unlock()
 	return newPool(u.Name, newBalancer, targets, settingsOf(u), us)
 }
@@ -148,6 +155,17 @@ func (us *upstreamState) activate(r *Registry, p *Pool) {
 			us.checkers[url] = startChecker(r.ctx, &r.wg, us.log.With("target", url), *health, t, us.changed)
 		}
 	}
+}
+
+// rampUntilDone refreshes p once the current slow-start windows are over, so the view stops
+// checking ramp factors.
+func (us *upstreamState) rampUntilDone(p *Pool, window time.Duration) {
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	if us.ramp != nil {
+		us.ramp.Stop()
+	}
+	us.ramp = time.AfterFunc(window, p.refresh)
 }
 
 // changed refreshes the live pools after a target's state changed.

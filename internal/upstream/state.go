@@ -49,6 +49,11 @@ type TargetState struct {
 	// clients move), requests in flight finish, and it no longer counts toward the pool's
 	// size for panic mode and spill-over.
 	draining atomic.Bool
+
+	// Slow start (slowstart.go): whether the target was usable at the last refresh, and since
+	// when it has been.
+	wasUsable   atomic.Bool
+	usableSince atomic.Int64
 }
 
 func newTargetState(up *upstreamState, url string) *TargetState {
