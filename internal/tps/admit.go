@@ -43,8 +43,8 @@ type Outcome struct {
 
 // Arrive decides the fate of a request of service svc arriving at now, on the fast path when
 // it can: admitted at once if the service has nobody queued, the pool-wide window has room and
-// the service has a token or can borrow an idle one from a service of the same or a less
-// important priority. Otherwise it queues (evicting the newest request of the least important
+// the service has a token, can borrow an idle one from a service of the same or a less
+// important priority, or can take one of the shared capacity. Otherwise it queues (evicting the newest request of the least important
 // level below its own if the queue is full) or is rejected. A queued request's Outcome comes
 // from Advance.
 func (p *Pool) Arrive(svc int, now time.Duration) (Decision, Ticket) {
@@ -111,15 +111,8 @@ func (p *Pool) arriveLocked(svc int, now time.Duration, live bool) (Decision, in
 	if p.q.length[svc] == 0 && now >= p.pausedUntil {
 		p.win.advance(now)
 		if p.win.room() {
-			b := &p.buckets[svc]
-			b.refill(now)
-			if b.has() {
-				b.tokens--
-				p.admit(svc)
-				return Admitted, -1
-			}
-			if l := p.lender(svc, now); l >= 0 {
-				p.buckets[l].tokens--
+			if from := p.source(svc, now); from >= 0 {
+				p.buckets[from].tokens--
 				p.admit(svc)
 				return Admitted, -1
 			}
@@ -149,9 +142,17 @@ func (p *Pool) reject(svc int) {
 	p.total[svc].rejected++
 }
 
-// lender finds a service whose idle token svc may take: same or less important priority,
-// nothing queued, bucket full. Less important levels lend first. Buckets are refilled to now.
-func (p *Pool) lender(svc int, now time.Duration) int {
+// source picks the bucket a request of svc takes its token from, -1 if none has one: its own
+// bucket; else an idle bucket (full, nothing queued: its tokens would be thrown away) of a
+// service of the same or a less important level, least important first, never a more
+// important one; else the pool's shared capacity (what the allocator gave nobody). The
+// buckets it reads are refilled to now.
+func (p *Pool) source(svc int, now time.Duration) int {
+	own := &p.buckets[svc]
+	own.refill(now)
+	if own.has() {
+		return svc
+	}
 	for lvl := int(numPriorities) - 1; lvl >= int(p.cfg.Services[svc].Priority); lvl-- {
 		for _, l := range p.byLevel[lvl] {
 			if l == svc || p.q.length[l] > 0 {
@@ -164,8 +165,17 @@ func (p *Pool) lender(svc int, now time.Duration) int {
 			}
 		}
 	}
+	shared := &p.buckets[p.sharedBucket()]
+	shared.refill(now)
+	if shared.has() {
+		return p.sharedBucket()
+	}
 	return -1
 }
+
+// sharedBucket is the index of the bucket of the capacity no service was given; any request
+// may use it, most important waiting first.
+func (p *Pool) sharedBucket() int { return len(p.cfg.Services) }
 
 // evict makes room for a request of priority pr in a full queue by rejecting the newest
 // request of the least important level below pr, taken from that level's longest queue (so
@@ -230,8 +240,8 @@ func (p *Pool) advanceLocked(now time.Duration) {
 }
 
 // releaseOne releases the best releasable head, if any: most important level first; within a
-// level the one that arrived first among those with a token of their own or an idle one to
-// borrow. A head without either does not block the others.
+// level the one that arrived first among those that can get a token (see source). A head that
+// cannot does not block the others.
 func (p *Pool) releaseOne(now time.Duration) bool {
 	for _, lvl := range p.byLevel {
 		best, from := -1, -1
@@ -240,10 +250,8 @@ func (p *Pool) releaseOne(now time.Duration) bool {
 			if h < 0 || (best >= 0 && p.q.slots[h].arrived >= p.q.slots[p.q.head[best]].arrived) {
 				continue
 			}
-			if p.buckets[s].has() {
-				best, from = s, s
-			} else if l := p.lender(s, now); l >= 0 {
-				best, from = s, l
+			if f := p.source(s, now); f >= 0 {
+				best, from = s, f
 			}
 		}
 		if best >= 0 {
@@ -273,7 +281,7 @@ func (p *Pool) recomputeNext() {
 			continue
 		}
 		next = min(next, p.q.slots[h].deadline)
-		t := p.buckets[s].at(1)
+		t := min(p.buckets[s].at(1), p.buckets[p.sharedBucket()].at(1))
 		for lvl := int(numPriorities) - 1; lvl >= int(p.cfg.Services[s].Priority); lvl-- {
 			for _, l := range p.byLevel[lvl] {
 				if l != s && p.q.length[l] == 0 && p.buckets[l].burst >= 1 {

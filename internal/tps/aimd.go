@@ -31,8 +31,13 @@ var (
 	aimdDecrease = [numPriorities]float64{0.95, 0.9, 0.8, 0.7} // on congestion
 )
 
-// aimdRelease is how much of an unused share is kept from one tick to the next.
-const aimdRelease = 0.8
+const (
+	// aimdRelease is how much of an unused share is kept from one tick to the next.
+	aimdRelease = 0.8
+	// aimdHeadroom: an unused share shrinks no lower than the want plus this many standard
+	// deviations of a Poisson arrival count over one tick.
+	aimdHeadroom = 2
+)
 
 // Name implements Allocator.
 func (*AIMD) Name() string { return "aimd" }
@@ -60,7 +65,7 @@ func (a *AIMD) Allocate(obs *Observation, out []float64) {
 			case want < a.share[i]:
 				keep := want
 				if secs > 0 {
-					keep += headroomSigmas * math.Sqrt(want/secs)
+					keep += aimdHeadroom * math.Sqrt(want/secs)
 				}
 				a.share[i] = math.Max(keep, a.share[i]*aimdRelease)
 			}

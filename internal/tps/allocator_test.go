@@ -106,7 +106,7 @@ func TestProportional(t *testing.T) {
 	checkShares(t, allocate("proportional", obs, 1), []float64{250, 750})
 }
 
-func TestWaterfill(t *testing.T) {
+func TestWaterfillEntitle(t *testing.T) {
 	c, h, m, l := Critical, High, Medium, Low
 	for _, tc := range []struct {
 		name   string
@@ -119,21 +119,45 @@ func TestWaterfill(t *testing.T) {
 		{"shortage: max-min fair within a level", obsOf(1000, Service{Priority: c}, Service{Priority: h}, Service{Priority: h}, Service{Priority: h}), []float64{400, 100, 400, 900}, []float64{400, 100, 250, 250}},
 		{"critical beyond its min", obsOf(1000, Service{Priority: c, Min: 100}, Service{Priority: l}), []float64{800, 800}, []float64{800, 200}},
 		{"critical capped by max", obsOf(1000, Service{Priority: c, Max: 300}, Service{Priority: m}), []float64{800, 800}, []float64{300, 700}},
-		// 250 ms ticks: headroom 2·sqrt(d/0.25) = 4·sqrt(d); the rest goes to LOW, which every
-		// level may borrow from.
-		{"surplus: headroom, then the rest to low", obsOf(1000, Service{Priority: c}, Service{Priority: h}, Service{Priority: l}), []float64{100, 400, 100}, []float64{140, 480, 380}},
-		{"surplus with low capped goes up a level", obsOf(1000, Service{Priority: c}, Service{Priority: h}, Service{Priority: l, Max: 200}), []float64{100, 400, 100}, []float64{140, 660, 200}},
-		{"no demand: mins, the rest to low", obsOf(1000, Service{Priority: c, Min: 300}, Service{Priority: h}, Service{Priority: l, Min: 10}), []float64{0, 0, 0}, []float64{300, 0, 700}},
+		{"surplus stays unallocated", obsOf(1000, Service{Priority: c}, Service{Priority: h}, Service{Priority: l}), []float64{100, 400, 100}, []float64{100, 400, 100}},
+		{"no demand: mins", obsOf(1000, Service{Priority: c, Min: 300}, Service{Priority: h}, Service{Priority: l, Min: 10}), []float64{0, 0, 0}, []float64{300, 0, 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := make([]float64, len(tc.obs.Services))
+			(&Waterfill{}).Entitle(withDemand(tc.obs, tc.demand...), out)
+			checkShares(t, out, tc.want)
+		})
+	}
+}
+
+func TestWaterfill(t *testing.T) {
+	// 250 ms ticks: σ = sqrt(d/0.25) = 2·sqrt(d). Own share = clamp(d − σ, min, entitlement);
+	// the rest of the capacity is shared.
+	c, h, l := Critical, High, Low
+	for _, tc := range []struct {
+		name   string
+		obs    *Observation
+		demand []float64
+		want   []float64
+	}{
+		{"shortage", obsOf(1000, Service{Priority: c}, Service{Priority: h}, Service{Priority: l}), []float64{400, 100, 900}, []float64{360, 80, 500}},
+		{"min is kept", obsOf(1000, Service{Priority: c, Min: 395}, Service{Priority: l}), []float64{400, 900}, []float64{395, 600}},
+		{"surplus", obsOf(1000, Service{Priority: c}, Service{Priority: l}), []float64{100, 100}, []float64{80, 80}},
+		{"no demand: mins", obsOf(1000, Service{Priority: c, Min: 300}, Service{Priority: h}, Service{Priority: l, Min: 10}), []float64{0, 0, 0}, []float64{300, 0, 10}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkShares(t, allocate("waterfill", withDemand(tc.obs, tc.demand...), 1), tc.want)
 		})
 	}
-	// The forecast replaces the last demand; the queue adds its drain rate.
+	// The forecast replaces the last demand; the queue adds its drain rate to the entitlement,
+	// which is kept back as shared.
 	obs := withDemand(obsOf(1000, Service{Priority: c}, Service{Priority: l}), 100, 2000)
-	obs.Stats[0].Forecast = []float64{500, 600}
+	obs.Stats[0].Forecast = []float64{400, 600}
 	obs.Stats[0].Queued = 25 // 100/s over a 250 ms tick
-	checkShares(t, allocate("waterfill", obs, 1), []float64{600, 400})
+	out := make([]float64, 2)
+	(&Waterfill{}).Entitle(obs, out)
+	checkShares(t, out, []float64{500, 500})
+	checkShares(t, allocate("waterfill", obs, 1), []float64{360, 500})
 }
 
 func TestAIMD(t *testing.T) {
@@ -183,7 +207,18 @@ func TestAllocatorProperties(t *testing.T) {
 				out := allocate(name, obs, 1+rng.IntN(3))
 				checkHard(t, obs, out)
 				if name == "waterfill" {
-					checkPriorityOrder(t, n, obs, out)
+					// The priority order holds for the entitlements; Allocate only keeps part
+					// of them back as shared capacity, which the limiter serves most
+					// important first.
+					ent := make([]float64, len(out))
+					(&Waterfill{}).Entitle(obs, ent)
+					checkHard(t, obs, ent)
+					checkPriorityOrder(t, n, obs, ent)
+					for i := range out {
+						if out[i] > ent[i]+1e-9*math.Max(1, ent[i]) {
+							t.Fatalf("case %d: own share %v above entitlement %v", n, out[i], ent[i])
+						}
+					}
 				}
 			}
 		})

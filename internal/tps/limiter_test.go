@@ -7,13 +7,16 @@ import (
 	"time"
 )
 
-func fixedPool(t *testing.T, cfg PoolConfig, shares ...float64) (*Pool, *fixedAlloc) {
+// fixedPool builds a pool whose allocator hands out shares; the capacity they leave is not
+// shared (until the next Tick), so that only the shares given limit the services.
+func fixedPool(t testing.TB, cfg PoolConfig, shares ...float64) (*Pool, *fixedAlloc) {
 	t.Helper()
 	a := &fixedAlloc{shares: shares}
 	p, err := NewPool(cfg, a)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.buckets[p.sharedBucket()] = bucket{}
 	return p, a
 }
 
@@ -256,6 +259,25 @@ func TestBorrowing(t *testing.T) {
 		p.buckets[3].tokens = 10 // as if it had refilled
 		if d, _ := p.Arrive(0, 0); d != Queued {
 			t.Fatalf("crit took a token of a service with a queue: %v", d)
+		}
+	})
+	t.Run("shared capacity serves anyone, most important waiting first", func(t *testing.T) {
+		p, _ := fixedPool(t, cfg, 0, 0, 0, 0)
+		p.buckets[p.sharedBucket()].setRate(4, time.Second) // a token every 250 ms, burst 4
+		p.buckets[p.sharedBucket()].tokens = 1
+		if d, _ := p.Arrive(3, 0); d != Admitted {
+			t.Fatalf("low on a shared token: %v", d)
+		}
+		_, low := p.Arrive(3, ms(10))
+		_, crit := p.Arrive(0, ms(20))
+		if p.NextEvent() != ms(250) {
+			t.Fatalf("NextEvent %v, want the next shared token at 250ms", p.NextEvent())
+		}
+		if out := p.Advance(ms(250), nil); len(out) != 1 || out[0].Ticket != crit {
+			t.Fatalf("first shared token went to %+v, want crit", out)
+		}
+		if out := p.Advance(ms(500), nil); len(out) != 1 || out[0].Ticket != low {
+			t.Fatalf("%+v", out)
 		}
 	})
 	t.Run("queued requests borrow when a bucket fills", func(t *testing.T) {

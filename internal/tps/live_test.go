@@ -3,6 +3,7 @@ package tps
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -100,7 +101,10 @@ func TestRunStopRejectsWaiters(t *testing.T) {
 	for range 3 {
 		go func() { errs <- p.Admit(context.Background(), 0) }()
 	}
-	for p.Snapshot().Queued < 3 {
+	for i := 0; p.Snapshot().Queued < 3; i++ {
+		if i > 10000 {
+			t.Fatal("the requests did not queue")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	stop()
@@ -187,10 +191,7 @@ func BenchmarkArrive(b *testing.B) {
 // BenchmarkQueued: an arrival that queues and is released by Advance a token later.
 func BenchmarkQueued(b *testing.B) {
 	cfg := PoolConfig{Name: "p", Capacity: 1e6, Tick: time.Hour, Services: []Service{{Name: "a", Priority: Medium}}}
-	p, err := NewPool(cfg, &fixedAlloc{shares: []float64{1e3}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	p, _ := fixedPool(b, cfg, 1e3)
 	p.buckets[0].tokens = 0
 	var out []Outcome
 	now := time.Duration(0)
@@ -216,6 +217,24 @@ func BenchmarkTick(b *testing.B) {
 			for b.Loop() {
 				now += ms(250)
 				p.Tick(now)
+			}
+		})
+	}
+}
+
+// BenchmarkSimulatedMinute drives a pool through one simulated minute of overload (2100/s
+// offered to a 1500/s cap, 4 levels) on a virtual clock, as the simulator does.
+func BenchmarkSimulatedMinute(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	arr := poissonArrivals(rng, []float64{300, 600, 400, 800}, time.Minute)
+	for _, name := range ClassicAllocators {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg := PoolConfig{Name: "p", Capacity: 1500, Tick: ms(250), Services: []Service{
+					{Name: "c", Priority: Critical, Min: 300}, {Name: "h", Priority: High}, {Name: "m", Priority: Medium}, {Name: "l", Priority: Low}}}
+				var r run
+				r.drive(newTestPool(b, cfg, name), arr, time.Minute)
 			}
 		})
 	}

@@ -90,6 +90,10 @@ type counts struct {
 // NewPool checks cfg and builds its pool. Before any demand is seen the allocator is asked for
 // shares of an empty observation and the result is constrained, so from the start every
 // service can use at least its min, and every bucket starts full.
+//
+// Each service's share becomes the rate of its token bucket; whatever the shares leave of the
+// effective capacity is shared: one more bucket that any request may use (most important
+// waiting first) once its own has no token and no less important service has an idle one.
 func NewPool(cfg PoolConfig, alloc Allocator, opts ...PoolOption) (*Pool, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -104,7 +108,7 @@ func NewPool(cfg PoolConfig, alloc Allocator, opts ...PoolOption) (*Pool, error)
 		start:   time.Now(),
 		wake:    make(chan struct{}, 1),
 		out:     make([]float64, n),
-		buckets: make([]bucket, n),
+		buckets: make([]bucket, n+1), // the last one is the shared capacity
 		q:       newQueue(n),
 		next:    Never,
 		share:   make([]float64, n),
@@ -123,8 +127,8 @@ func NewPool(cfg PoolConfig, alloc Allocator, opts ...PoolOption) (*Pool, error)
 	p.win.limit = p.windowLimit()
 	p.obs.Capacity = p.effective
 	p.allocate()
+	p.setRates()
 	for i := range p.buckets {
-		p.buckets[i].setRate(p.share[i], cfg.Tick)
 		p.buckets[i].tokens = p.buckets[i].burst
 	}
 	return p, nil
@@ -240,10 +244,21 @@ func (p *Pool) Tick(now time.Duration) {
 	p.mu.Lock()
 	for i := range p.buckets {
 		p.buckets[i].refill(p.now)
-		p.buckets[i].setRate(p.share[i], p.cfg.Tick)
 	}
+	p.setRates()
 	p.advanceLocked(p.now)
 	p.mu.Unlock()
+}
+
+// setRates gives every bucket its share, and the shared bucket what the shares leave of the
+// effective capacity.
+func (p *Pool) setRates() {
+	rest := p.effective
+	for i, s := range p.share {
+		p.buckets[i].setRate(s, p.cfg.Tick)
+		rest -= s
+	}
+	p.buckets[p.sharedBucket()].setRate(max(rest, 0), p.cfg.Tick)
 }
 
 // allocate runs the forecaster and the allocator on p.obs and stores the constrained shares.

@@ -12,10 +12,13 @@ type Snapshot struct {
 	Capacity          float64
 	EffectiveCapacity float64
 	WindowLimit       int64
-	Upstream429       uint64        // since the start
-	PausedFor         time.Duration // left of an upstream Retry-After
-	Queued            int
-	Services          []ServiceSnapshot
+	// Shared is the capacity no service was given (EffectiveCapacity minus the allocations):
+	// any request may use it, the most important waiting first.
+	Shared      float64
+	Upstream429 uint64        // since the start
+	PausedFor   time.Duration // left of an upstream Retry-After
+	Queued      int
+	Services    []ServiceSnapshot
 }
 
 // ServiceSnapshot is one service's part of a Snapshot. Rates are per second over the last
@@ -43,6 +46,7 @@ func (p *Pool) Snapshot() Snapshot {
 		Capacity:          p.cfg.Capacity,
 		EffectiveCapacity: p.effective,
 		WindowLimit:       p.win.limit,
+		Shared:            p.buckets[p.sharedBucket()].rate,
 		Upstream429:       p.total429,
 		PausedFor:         max(p.pausedUntil-p.now, 0),
 		Queued:            p.q.waiting,
