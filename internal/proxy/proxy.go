@@ -43,9 +43,17 @@ type Proxy struct {
 	notify Observer
 }
 
-// Observer learns the outcome of each upstream exchange (metrics, access logs).
+// Observer follows each try of an upstream exchange as it happens (metrics, access logs,
+// traces). r is the client's request and try counts from 0. Both run on the request path and
+// must not block.
 type Observer interface {
-	Exchange(route string, t *upstream.Target, status int, d time.Duration, err error)
+	// BeginTry is called just before a try goes to t; it may add fields to out.Header (the
+	// trace context of the try).
+	BeginTry(r *httpx.Request, out *httpx.Request, t *upstream.Target, try int)
+	// EndTry reports how the try ended: the target's status (aya's own for an exchange error),
+	// how long it took (to the response head for a failed try, to the end of the body for the
+	// one that answered), and its error, if any.
+	EndTry(r *httpx.Request, t *upstream.Target, try int, status int, d time.Duration, err error)
 }
 
 // New returns a proxy for route.
@@ -65,6 +73,7 @@ type exchange struct {
 	sc     scratch
 	buf    []byte
 	tried  [maxTries]*upstream.Target
+	try    int // the try in progress, from 0
 	// The last failed try: its error (nil for a retriable status, left in resp), whether the
 	// per-try timeout cut it, and the cancel of its per-try context.
 	err           error
@@ -156,6 +165,10 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 			}
 		}
 
+		x.try = try
+		if p.notify != nil {
+			p.notify.BeginTry(r, out, t, try)
+		}
 		cond, done := p.try(w, r, ctx, x, t, policy, try)
 		if done {
 			return
@@ -236,7 +249,7 @@ func (p *Proxy) try(w httpx.ResponseWriter, r *httpx.Request, ctx context.Contex
 		p.log.Warn("upstream exchange failed", "upstream", pool.Name, "target", t.Name, "request_id", r.ID,
 			"try", try+1, "error", err)
 		status, _ := classify(err, ctx)
-		p.observe(t, status, head, err)
+		p.observe(r, x, t, status, head, err)
 		return cond, false
 	}
 	resp := &x.resp
@@ -247,7 +260,7 @@ func (p *Proxy) try(w httpx.ResponseWriter, r *httpx.Request, ctx context.Contex
 	pool.Answered(t, outcome, head)
 	if policy != nil && try < policy.Attempts && policy.RetriesStatus(resp.Status) {
 		pool.End(t, head, false)
-		p.observe(t, resp.Status, head, nil)
+		p.observe(r, x, t, resp.Status, head, nil)
 		return upstream.CondStatus, false
 	}
 	p.respond(w, r, x, t, start, false)
@@ -264,7 +277,7 @@ func (p *Proxy) respond(w httpx.ResponseWriter, r *httpx.Request, x *exchange, t
 		d := time.Since(start)
 		if !reported {
 			rt.Pool.End(t, d, false)
-			p.observe(t, 101, d, nil)
+			p.observe(r, x, t, 101, d, nil)
 		}
 		return
 	}
@@ -295,7 +308,7 @@ func (p *Proxy) respond(w httpx.ResponseWriter, r *httpx.Request, x *exchange, t
 	d := time.Since(start)
 	// An HTTP error status is an answer, not a target failure: outlier detection judges those.
 	rt.Pool.End(t, d, false)
-	p.observe(t, resp.Status, d, copyErr)
+	p.observe(r, x, t, resp.Status, d, copyErr)
 }
 
 // finish answers the client after the last try failed: with the target's own answer when it
@@ -345,9 +358,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (p *Proxy) observe(t *upstream.Target, status int, d time.Duration, err error) {
+func (p *Proxy) observe(r *httpx.Request, x *exchange, t *upstream.Target, status int, d time.Duration, err error) {
 	if p.notify != nil {
-		p.notify.Exchange(p.route.Name, t, status, d, err)
+		p.notify.EndTry(r, t, x.try, status, d, err)
 	}
 }
 
