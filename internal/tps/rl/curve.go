@@ -65,6 +65,9 @@ func WriteCurveSVG(w io.Writer, title string, values []float64) error {
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" %s points="%s"/>`+"\n", style, strings.TrimSpace(pts.String()))
 	}
+	if lo < 0 && hi > 0 { // the base allocator's level, when the values are gains over it
+		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#444" stroke-dasharray="4 3"/>`+"\n", left, y(0), left+plotW, y(0))
+	}
 	line(values, `stroke="#9ab" stroke-width="1"`)
 	line(movingAverage(values, 10), `stroke="#c33" stroke-width="2"`)
 	fmt.Fprintf(&b, `<text x="%g" y="%g" fill="#9ab">per iteration</text>`+"\n", left+10, top+16)
