@@ -132,6 +132,30 @@ type Upstream struct {
 	// SlowStart ramps a target that becomes usable (added, recovered, back from ejection)
 	// from 10% to its full share of requests over this window; 0: off.
 	SlowStart Duration `yaml:"slow_start"`
+	// Discovery adds the targets a DNS name resolves to, refreshed while aya runs.
+	Discovery *Discovery `yaml:"discovery"`
+}
+
+// Discovery finds targets at run time.
+type Discovery struct {
+	DNS *DNSDiscovery `yaml:"dns"`
+}
+
+// DNS record types for DNSDiscovery.Type.
+const (
+	DNSTypeA    = "A"    // with AAAA: addresses, the port from Port
+	DNSTypeAAAA = "AAAA" // IPv6 addresses
+	DNSTypeSRV  = "SRV"  // host, port, weight and priority per record
+)
+
+// DNSDiscovery resolves Name every Refresh (sooner when the records' TTL is shorter).
+type DNSDiscovery struct {
+	Name    string   `yaml:"name"`
+	Type    string   `yaml:"type" default:"SRV"`
+	Port    int      `yaml:"port"`                  // A and AAAA: the targets' port
+	Scheme  string   `yaml:"scheme" default:"http"` // http, https or h2c
+	Refresh Duration `yaml:"refresh" default:"10s"` // at most this long between lookups
+	Server  string   `yaml:"server"`                // host:port; empty: the system's resolver (/etc/resolv.conf)
 }
 
 // Sticky keeps a client on one target. Affinity by a header, an existing cookie or the

@@ -58,6 +58,36 @@ func (v *validator) assurance(u *Upstream, path, ctx string) {
 			}
 		}
 	}
+	if d := u.Discovery; d != nil {
+		dp := path + ".discovery"
+		dl := v.line(dp, u.Line)
+		switch n := d.DNS; {
+		case n == nil:
+			v.errAt(dp, dl, "%s discovery: dns is required, like discovery: {dns: {name: app.internal, type: SRV}}", ctx)
+		default:
+			if !validHost(n.Name) {
+				v.errAt(dp+".dns.name", dl, "%s discovery dns: name %q is not a DNS name", ctx, n.Name)
+			}
+			switch n.Type {
+			case DNSTypeSRV:
+			case DNSTypeA, DNSTypeAAAA:
+				if n.Port < 1 || n.Port > 65535 {
+					v.errAt(dp+".dns.port", dl, "%s discovery dns: type %s needs the targets' port (1-65535)", ctx, n.Type)
+				}
+			default:
+				v.errAt(dp+".dns.type", dl, "%s discovery dns: type must be A, AAAA or SRV, got %q", ctx, n.Type)
+			}
+			if n.Scheme != SchemeHTTP && n.Scheme != SchemeHTTPS && n.Scheme != SchemeH2C {
+				v.errAt(dp+".dns.scheme", dl, "%s discovery dns: scheme must be http, https or h2c, got %q", ctx, n.Scheme)
+			}
+			v.positive(dp+".dns.refresh", dl, ctx+" discovery dns", "refresh", n.Refresh)
+			if n.Server != "" {
+				if _, _, msg := splitAddress(n.Server, false); msg != "" {
+					v.errAt(dp+".dns.server", dl, "%s discovery dns: server: %s", ctx, msg)
+				}
+			}
+		}
+	}
 	if l := u.Locality; l != nil {
 		if l.Zone == "" {
 			v.errAt(path+".locality.zone", v.line(path+".locality", u.Line), "%s locality: zone is required: name the zone this aya runs in", ctx)

@@ -40,7 +40,7 @@ func (v *validator) upstreams(cfg *Config) {
 				ctx, u.Balance, didYouMean(u.Balance, valid), strings.Join(valid, ", "))
 		}
 
-		if len(u.Targets) == 0 {
+		if len(u.Targets) == 0 && u.Discovery == nil {
 			v.errAt(path+".targets", u.Line, `%s: targets is empty: add at least one, like {url: "http://127.0.0.1:9000"}`, ctx)
 		}
 		seen := make(map[string]int)
@@ -101,6 +101,23 @@ func (v *validator) target(t *Target, path, ctx string, seen map[string]int) {
 	case t.Scheme == SchemeHTTP && t.Protocol == ProtocolH2:
 		v.errAt(pp, t.Line, "%s: protocol h2 needs an https target; for cleartext HTTP/2 write the url as h2c://host:port", ctx)
 	}
+}
+
+// NewTarget returns the config of a target added at run time (admin API, DNS discovery),
+// checked and completed as validation does for the file's targets.
+func NewTarget(url string, weight int) (Target, error) {
+	scheme, host, msg := parseTarget(url)
+	if msg != "" {
+		return Target{}, fmt.Errorf("%s", msg)
+	}
+	if weight < 1 || weight > maxWeight {
+		return Target{}, fmt.Errorf("weight must be from 1 to %d, got %d", maxWeight, weight)
+	}
+	t := Target{URL: url, Weight: weight, Protocol: ProtocolH1, Scheme: scheme, Host: host}
+	if scheme == SchemeH2C {
+		t.Protocol = ProtocolH2
+	}
+	return t, nil
 }
 
 // parseTarget checks a target URL and returns its scheme and host:port with the port made

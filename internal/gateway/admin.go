@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -39,6 +40,8 @@ func startAdmin(g *Gateway, cfg config.Admin) (*adminServer, error) {
 	mux.Handle("POST /reload", auth(cfg.Token, http.HandlerFunc(g.handleReload)))
 	mux.Handle("POST /upstreams/{name}/drain", auth(cfg.Token, g.handleDrain(true)))
 	mux.Handle("POST /upstreams/{name}/undrain", auth(cfg.Token, g.handleDrain(false)))
+	mux.Handle("POST /upstreams/{name}/targets", auth(cfg.Token, http.HandlerFunc(g.handleAddTarget)))
+	mux.Handle("DELETE /upstreams/{name}/targets", auth(cfg.Token, http.HandlerFunc(g.handleRemoveTarget)))
 	mux.Handle("GET /tps", auth(cfg.Token, http.HandlerFunc(g.handleTPS)))
 	// Profiles on demand: the cheapest way to see where a production aya spends its CPU.
 	mux.Handle("GET /debug/pprof/", auth(cfg.Token, http.HandlerFunc(pprof.Index)))
@@ -105,8 +108,9 @@ func (g *Gateway) handleUpstreams(w http.ResponseWriter, _ *http.Request) {
 	out := make([]map[string]any, 0, len(s.cfg.Upstreams))
 	for _, u := range s.cfg.Upstreams {
 		p := s.pools[u.Name].pool
-		ts := make([]targetView, 0, len(p.Targets))
-		for _, t := range p.Targets {
+		targets := p.Targets()
+		ts := make([]targetView, 0, len(targets))
+		for _, t := range targets {
 			ts = append(ts, targetView{
 				URL: t.Name, Weight: t.Balance.Weight, Protocol: t.Protocol, Status: t.State.Status(),
 				InFlight: t.Balance.InFlight(), EWMALatency: t.Balance.Latency().Seconds(),
@@ -136,6 +140,55 @@ func (g *Gateway) handleDrain(on bool) http.Handler {
 			writeJSON(w, 200, map[string]any{"upstream": name, "target": target, "status": state})
 		}
 	})
+}
+
+// handleAddTarget adds or updates a target: POST /upstreams/{name}/targets with
+// {"url": "http://10.0.0.5:9000", "weight": 1, "priority": 0, "backup": false, "zone": ""}.
+// The change is atomic and keeps the connections of the other targets; it lasts across
+// reloads until DELETE removes it, and is not written to the config file.
+func (g *Gateway) handleAddTarget(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	var in struct {
+		URL      string `json:"url"`
+		Weight   int    `json:"weight"`
+		Priority int    `json:"priority"`
+		Backup   bool   `json:"backup"`
+		Zone     string `json:"zone"`
+	}
+	in.Weight = 1
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&in); err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"code": 400, "message": `body must be JSON like {"url": "http://10.0.0.5:9000", "weight": 1}: ` + err.Error()}})
+		return
+	}
+	t, err := config.NewTarget(in.URL, in.Weight)
+	if err == nil && (in.Priority < 0 || in.Priority > 100) {
+		err = fmt.Errorf("priority must be from 0 to 100, got %d", in.Priority)
+	}
+	if err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"code": 400, "message": "target: " + err.Error()}})
+		return
+	}
+	t.Priority, t.Backup, t.Zone = in.Priority, in.Backup, in.Zone
+	if err := g.reg.AddTarget(name, t); err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"code": 400, "message": err.Error()}})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"upstream": name, "target": t.URL, "status": "added"})
+}
+
+// handleRemoveTarget removes a target: DELETE /upstreams/{name}/targets?target=URL. Requests
+// in flight to it finish; drain it first to let long ones end.
+func (g *Gateway) handleRemoveTarget(w http.ResponseWriter, r *http.Request) {
+	name, target := r.PathValue("name"), r.URL.Query().Get("target")
+	found, err := g.reg.RemoveTarget(name, target)
+	switch {
+	case err != nil && !found:
+		writeJSON(w, 404, map[string]any{"error": map[string]any{"code": 404, "message": err.Error()}})
+	case !found:
+		writeJSON(w, 404, map[string]any{"error": map[string]any{"code": 404, "message": "upstream " + name + " has no target " + target + "; pass ?target= with a url from GET /upstreams"}})
+	default:
+		writeJSON(w, 200, map[string]any{"upstream": name, "target": target, "status": "removed"})
+	}
 }
 
 func (g *Gateway) handleConfigStatus(w http.ResponseWriter, _ *http.Request) {

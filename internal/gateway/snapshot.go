@@ -206,15 +206,9 @@ func buildPool(u *config.Upstream, reg *upstream.Registry, log *slog.Logger) (*u
 		b, _ := balance.New(u.Balance, opts)
 		return b
 	}
-	targets := make([]*upstream.Target, 0, len(u.Targets))
-	for _, tc := range u.Targets {
-		t, err := buildTarget(u, tc, log)
-		if err != nil {
-			return nil, fmt.Errorf("target %q: %w", tc.URL, err)
-		}
-		targets = append(targets, t)
-	}
-	return reg.Pool(u, newBalancer, targets), nil
+	// Targets added while aya runs (admin API, DNS discovery) are built the same way.
+	factory := func(tc config.Target) (*upstream.Target, error) { return buildTarget(u, tc, log) }
+	return reg.Pool(u, newBalancer, factory)
 }
 
 // livePools lists the snapshot's pools, for the registry to run their health checks.

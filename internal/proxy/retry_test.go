@@ -17,6 +17,18 @@ import (
 	"aya/internal/upstream"
 )
 
+// fakeFactory builds targets named by URL over the given transports.
+func fakeFactory(fakes ...upstream.Transport) upstream.TargetFactory {
+	return func(tc config.Target) (*upstream.Target, error) {
+		for _, f := range fakes {
+			if n, ok := f.(interface{ id() string }); ok && n.id() == tc.URL {
+				return &upstream.Target{Name: tc.URL, Host: tc.URL, Protocol: "h1", Balance: balance.NewTarget(tc.URL, 1), Transport: f}, nil
+			}
+		}
+		return nil, errors.New("no fake target " + tc.URL)
+	}
+}
+
 func rr() balance.Balancer {
 	b, _ := balance.New("round_robin", balance.Options{})
 	return b
@@ -90,6 +102,8 @@ func (f *fakeTarget) Do(ctx context.Context, req *httpx.Request, resp *httpx.Res
 
 func (f *fakeTarget) Close() {}
 
+func (f *fakeTarget) id() string { return f.name }
+
 var (
 	errConnect = &h1.Error{Kind: h1.KindConnect, Op: "dial", Err: errors.New("connection refused")}
 	errReset   = &h1.Error{Kind: h1.KindReset, Op: "read response header", Err: errors.New("connection reset")}
@@ -97,9 +111,9 @@ var (
 
 func retryPool(t *testing.T, r config.Retries, fakes ...*fakeTarget) *upstream.Pool {
 	t.Helper()
-	ts := make([]*upstream.Target, len(fakes))
-	for i, f := range fakes {
-		ts[i] = &upstream.Target{Name: f.name, Host: f.name, Protocol: "h1", Balance: balance.NewTarget(f.name, 1), Transport: f}
+	u := config.Upstream{Name: "u"}
+	for _, f := range fakes {
+		u.Targets = append(u.Targets, config.Target{URL: f.name})
 	}
 	reg := upstream.NewRegistry(slog.New(slog.DiscardHandler))
 	t.Cleanup(reg.Close)
@@ -109,7 +123,15 @@ func retryPool(t *testing.T, r config.Retries, fakes ...*fakeTarget) *upstream.P
 	if r.MaxBody == 0 {
 		r.MaxBody = 1 << 10
 	}
-	p := reg.Pool(&config.Upstream{Name: "u", Retries: r}, rr, ts)
+	u.Retries = r
+	trs := make([]upstream.Transport, len(fakes))
+	for i, f := range fakes {
+		trs[i] = f
+	}
+	p, err := reg.Pool(&u, rr, fakeFactory(trs...))
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg.Activate([]*upstream.Pool{p})
 	return p
 }
@@ -217,18 +239,22 @@ func (t *benchTransport) Do(_ context.Context, _ *httpx.Request, resp *httpx.Res
 }
 func (t *benchTransport) Close() {}
 
+func (t *benchTransport) id() string { return "a" }
+
 // BenchmarkServeNoRetry is the whole proxy path (admit, pick, build, exchange, stream, report)
 // with retries, outlier detection and breakers configured but not needed.
 func BenchmarkServeNoRetry(b *testing.B) {
 	tr := &benchTransport{}
-	ts := []*upstream.Target{{Name: "a", Host: "a", Protocol: "h1", Balance: balance.NewTarget("a", 1), Transport: tr}}
 	reg := upstream.NewRegistry(slog.New(slog.DiscardHandler))
 	defer reg.Close()
 	cb := &config.CircuitBreaker{ErrorRatio: 0.5, Window: config.Duration(10 * time.Second), MinRequests: 20,
 		OpenDuration: config.Duration(5 * time.Second), HalfOpenRequests: 1, MaxRequests: 100}
-	pool := reg.Pool(&config.Upstream{Name: "u", CircuitBreaker: cb, Outlier: &config.Outlier{Consecutive5xx: 5,
+	pool, err := reg.Pool(&config.Upstream{Name: "u", Targets: []config.Target{{URL: "a"}}, CircuitBreaker: cb, Outlier: &config.Outlier{Consecutive5xx: 5,
 		Interval: config.Duration(time.Hour), BaseEjection: config.Duration(time.Second), MaxEjection: config.Duration(time.Second)},
-		Retries: config.Retries{Attempts: 2, On: []string{"connect_error", "503"}, MaxBody: 1 << 10}}, rr, ts)
+		Retries: config.Retries{Attempts: 2, On: []string{"connect_error", "503"}, MaxBody: 1 << 10}}, rr, fakeFactory(tr))
+	if err != nil {
+		b.Fatal(err)
+	}
 	reg.Activate([]*upstream.Pool{pool})
 	p := New(Route{Name: "r", Pool: pool}, slog.New(slog.DiscardHandler), nil)
 	r := &httpx.Request{Method: "GET", Path: "/", Host: "x", Body: httpx.NoBody, ID: "01a214e5-3594-71d2-998e-0420f43d41de"}

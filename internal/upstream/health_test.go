@@ -153,7 +153,7 @@ func poolOfB(t testing.TB, reg *Registry, u config.Upstream, n int) *Pool {
 		name := "t" + string(rune('0'+i))
 		ts[i] = &Target{Name: name, Balance: balance.NewTarget(name, 1), Transport: &nopTransport{}}
 	}
-	p := reg.Pool(&u, rr, ts)
+	p := reg.poolOver(&u, rr, ts)
 	reg.Activate([]*Pool{p})
 	return p
 }
@@ -178,7 +178,7 @@ func TestPoolFiltersDownTargetsAndPanics(t *testing.T) {
 	p := poolOf(t, reg, config.Upstream{Name: "u", PanicThreshold: 0.5}, 4)
 	first := firstSlice(p)
 	mark := func(i int, down bool) {
-		p.Targets[i].State.down.Store(down)
+		p.Targets()[i].State.down.Store(down)
 		p.refresh()
 	}
 	mark(1, true)
@@ -204,7 +204,7 @@ func TestPoolFiltersDownTargetsAndPanics(t *testing.T) {
 		t.Fatalf("panic: %s panic %v", got, p.Panicking())
 	}
 	strict := poolOf(t, NewRegistry(quiet), config.Upstream{Name: "s"}, 2)
-	for _, tg := range strict.Targets {
+	for _, tg := range strict.Targets() {
 		tg.State.down.Store(true)
 	}
 	strict.refresh()
@@ -230,18 +230,18 @@ func TestRegistryHandsStateOverAndChecks(t *testing.T) {
 		for _, a := range addrs {
 			ts = append(ts, &Target{Name: "http://" + a, Scheme: "http", Addr: a, Host: a, Balance: balance.NewTarget(a, 1), Transport: &nopTransport{}})
 		}
-		return reg.Pool(&u, rr, ts)
+		return reg.poolOver(&u, rr, ts)
 	}
 	p1 := build(addr.String(), dead)
 	reg.Activate([]*Pool{p1})
 	waitFor(t, time.Second, func() bool { return availNames(p1) == addr.String() })
-	deadState := p1.Targets[1].State
+	deadState := p1.Targets()[1].State
 
 	// A reload that keeps both targets and adds one: the dead target stays down from the start,
 	// and the live checker is the one it had.
 	third := freeAddr(t)
 	p2 := build(addr.String(), dead, third)
-	if p2.Targets[1].State != deadState || availNames(p2) != addr.String()+","+third {
+	if p2.Targets()[1].State != deadState || availNames(p2) != addr.String()+","+third {
 		t.Fatalf("state not handed over: avail %s", availNames(p2))
 	}
 	checker := reg.upstream("u").checkers["http://"+dead]
@@ -277,7 +277,7 @@ func BenchmarkPickHealthFiltered(b *testing.B) {
 		name := "t" + string(rune('0'+i))
 		ts[i] = &Target{Name: name, Balance: balance.NewTarget(name, 1), Transport: &nopTransport{}}
 	}
-	p := reg.Pool(&config.Upstream{Name: "u", PanicThreshold: 0.5}, rr, ts)
+	p := reg.poolOver(&config.Upstream{Name: "u", PanicThreshold: 0.5}, rr, ts)
 	ts[3].State.down.Store(true)
 	p.refresh()
 	b.ReportAllocs()

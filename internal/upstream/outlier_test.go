@@ -31,7 +31,7 @@ func TestOutlierConsecutive(t *testing.T) {
 			reg := NewRegistry(quiet)
 			defer reg.Close()
 			p := poolOf(t, reg, config.Upstream{Name: "u", Outlier: outlierCfg()}, 4)
-			tg := p.Targets[0]
+			tg := p.Targets()[0]
 			for _, o := range tc.outcomes {
 				p.Begin(tg)
 				p.Answered(tg, o, time.Millisecond)
@@ -54,11 +54,11 @@ func TestOutlierMaxPercentAndDuration(t *testing.T) {
 	us := p.up
 	now := nanotime()
 	for i, want := range []bool{true, true, false, false, false} { // 50% of 5 is 2
-		if got := us.eject(p.Targets[i].State, cfg, now, "test"); got != want {
+		if got := us.eject(p.Targets()[i].State, cfg, now, "test"); got != want {
 			t.Fatalf("target %d ejected %v, want %v", i, got, want)
 		}
 	}
-	s := p.Targets[0].State
+	s := p.Targets()[0].State
 	if d := time.Duration(s.ejectedUntil.Load() - now); d != time.Hour {
 		t.Fatalf("first ejection for %v", d)
 	}
@@ -74,7 +74,7 @@ func TestOutlierMaxPercentAndDuration(t *testing.T) {
 	}
 	// Quiet intervals forgive ejections one at a time.
 	us.uneject(s, s.ejectedUntil.Load())
-	us.uneject(p.Targets[1].State, p.Targets[1].State.ejectedUntil.Load())
+	us.uneject(p.Targets()[1].State, p.Targets()[1].State.ejectedUntil.Load())
 	before := s.ejections.Load()
 	us.sweep(cfg, now)
 	us.sweep(cfg, now)
@@ -90,7 +90,7 @@ func TestOutlierEjectionEnds(t *testing.T) {
 	cfg.BaseEjection = config.Duration(30 * time.Millisecond)
 	p := poolOf(t, reg, config.Upstream{Name: "u", Outlier: cfg}, 3)
 	reg.Activate([]*Pool{p})
-	p.up.eject(p.Targets[2].State, cfg, nanotime(), "test")
+	p.up.eject(p.Targets()[2].State, cfg, nanotime(), "test")
 	if availNames(p) != "t0,t1" {
 		t.Fatalf("avail %s", availNames(p))
 	}
@@ -100,7 +100,7 @@ func TestOutlierEjectionEnds(t *testing.T) {
 func TestOutlierSweep(t *testing.T) {
 	feed := func(p *Pool, failures []int, n int) {
 		for i, f := range failures {
-			tg := p.Targets[i]
+			tg := p.Targets()[i]
 			for k := range n {
 				o := OK
 				if k < f {
@@ -120,7 +120,7 @@ func TestOutlierSweep(t *testing.T) {
 		if availNames(p) != "t0,t1,t2,t3,t4" {
 			t.Fatalf("avail %s", availNames(p))
 		}
-		if r := p.Targets[5].State.Status().EjectReason; r != "success rate" {
+		if r := p.Targets()[5].State.Status().EjectReason; r != "success rate" {
 			t.Fatalf("reason %q", r)
 		}
 	})
@@ -143,11 +143,11 @@ func TestOutlierSweep(t *testing.T) {
 		p := poolOf(t, reg, config.Upstream{Name: "u", Outlier: cfg}, 3)
 		feed(p, []int{0, 5, 30}, 100)
 		p.up.sweep(cfg, nanotime())
-		if availNames(p) != "t0,t1" || p.Targets[2].State.Status().EjectReason != "failure percentage" {
+		if availNames(p) != "t0,t1" || p.Targets()[2].State.Status().EjectReason != "failure percentage" {
 			t.Fatalf("avail %s", availNames(p))
 		}
 		// The interval's counts start again.
-		if p.Targets[1].State.total.Load() != 0 {
+		if p.Targets()[1].State.total.Load() != 0 {
 			t.Fatal("counts not reset")
 		}
 	})

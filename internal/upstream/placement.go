@@ -58,6 +58,7 @@ type choice struct {
 
 // view is what Pick reads: the groups that take load now. One atomic load gets all of it.
 type view struct {
+	m         *members // the target set the view was computed from
 	choices   []choice
 	panicking bool
 	// gated is set while some target in the view needs a permit per request (a half-open
@@ -117,14 +118,16 @@ func buildLevels(targets []*Target, newBalancer func() balance.Balancer, zone st
 //   - Within a level, requests stay in the pool's zone while at least min_healthy of the
 //     zone's targets are usable.
 func (p *Pool) computeView() *view {
-	v := p.placeView()
+	m := p.members.Load()
+	v := p.placeView(m)
+	v.m = m
 	chosen := map[*balance.Target]bool{}
 	for _, c := range v.choices {
 		for _, bt := range c.targets {
 			chosen[bt] = true
 		}
 	}
-	for _, l := range p.levels {
+	for _, l := range m.levels {
 		for _, t := range l.all.targets {
 			if !chosen[t.Balance] && t.State.usable() {
 				v.spare = append(v.spare, t)
@@ -134,7 +137,7 @@ func (p *Pool) computeView() *view {
 	return v
 }
 
-func (p *Pool) placeView() *view {
+func (p *Pool) placeView(m *members) *view {
 	v := &view{}
 	usable := func(g *group) []*balance.Target {
 		next := make([]*balance.Target, 0, len(g.targets))
@@ -164,7 +167,7 @@ func (p *Pool) placeView() *view {
 	var primaries []share
 	up, total := 0, 0
 	var backups []*level
-	for _, l := range p.levels {
+	for _, l := range m.levels {
 		if l.backup {
 			backups = append(backups, l)
 			continue
@@ -204,7 +207,7 @@ func (p *Pool) placeView() *view {
 			}
 		}
 		v.panicking = true
-		v.choices = []choice{{targets: p.panicGroup.set(all), balancer: p.panicGroup.balancer, upTo: 1}}
+		v.choices = []choice{{targets: m.panicGroup.set(all), balancer: m.panicGroup.balancer, upTo: 1}}
 		return v
 	}
 
@@ -243,10 +246,10 @@ func (v *view) choose() *choice {
 }
 
 // pickFrom asks c's balancer for a target of r.
-func (p *Pool) pickFrom(c *choice, r *httpx.Request) *Target {
+func (v *view) pickFrom(c *choice, r *httpx.Request) *Target {
 	bt := c.balancer.Pick(r, c.targets)
 	if bt == nil {
 		return nil
 	}
-	return p.byBalance[bt]
+	return v.m.byBalance[bt]
 }

@@ -28,9 +28,7 @@ func placed(t *testing.T, u config.Upstream, specs []string, down ...string) *Po
 		}
 		ts = append(ts, tg)
 	}
-	p := NewPool(u.Name, rr, ts)
-	p.settings = settingsOf(&u)
-	p.levels = buildLevels(ts, rr, p.settings.zone)
+	p := newPool(u.Name, rr, ts, settingsOf(&u), nil)
 	for _, tg := range ts {
 		for _, d := range down {
 			if tg.Name == d {
@@ -104,7 +102,7 @@ func TestPlacementPicksFollowShares(t *testing.T) {
 		t.Fatalf("picks %v, want a2 about 70%%", seen)
 	}
 	// A retry avoids the tried target even across levels.
-	tried := []*Target{p.Targets[1], p.Targets[2]}
+	tried := []*Target{p.Targets()[1], p.Targets()[2]}
 	for range 100 {
 		if got := p.Repick(nil, tried); got.Name != "b2" {
 			t.Fatalf("repick %s", got.Name)
@@ -114,7 +112,7 @@ func TestPlacementPicksFollowShares(t *testing.T) {
 
 func TestRetryReachesBackups(t *testing.T) {
 	p := placed(t, config.Upstream{Name: "u", PanicThreshold: 0.5}, []string{"p1:0", "p2:0", "k1:0:b"}, "p1")
-	if got := p.Repick(nil, []*Target{p.Targets[1]}); got == nil || got.Name != "k1" {
+	if got := p.Repick(nil, []*Target{p.Targets()[1]}); got == nil || got.Name != "k1" {
 		t.Fatalf("a retry after the last usable primary failed went to %v, want the backup", got)
 	}
 }

@@ -40,6 +40,7 @@ type Target struct {
 	TLS       *tls.Config
 	Balance   *balance.Target
 	Transport Transport
+	spec      config.Target // the config it was built from, to tell whether a new config changes it
 	// Placement: lower priorities are preferred (spilling over as they lose targets), backups
 	// take requests only when no other target is usable, and targets in the pool's own zone
 	// are preferred within a priority.
@@ -53,27 +54,27 @@ type Target struct {
 
 // Pool is a named set of targets and the balancers that choose among them.
 type Pool struct {
-	Name    string
-	Targets []*Target
+	Name string
 
+	// members is the target set; dynamic targets and DNS discovery replace it whole.
+	members atomic.Pointer[members]
 	// view says which target slices take requests now, each with its balancer. The slices
 	// are replaced (never edited) when the set changes, so balancers may cache tables keyed
 	// on their identity.
-	view       atomic.Pointer[view]
-	levels     []*level
-	panicGroup group
-	byBalance  map[*balance.Target]*Target
-	settings   settings
-	up         *upstreamState // nil for a pool outside a Registry
+	view        atomic.Pointer[view]
+	newBalancer func() balance.Balancer
+	factory     TargetFactory   // nil: the target set is fixed
+	file        []config.Target // the targets the config file lists
+	settings    settings
+	up          *upstreamState // nil for a pool outside a Registry
 
 	// The upstream's own breaker and caps (nil/0: none), and its live request counts.
 	breaker Breaker
 	active  atomic.Int64 // client requests admitted and not yet released
 	pending atomic.Int64 // tries waiting for a response head
 
-	retry  *RetryPolicy // nil: no retries
-	tries  window       // requests (total) and retries (failed) over the budget window
-	sticky *sticky      // nil: no session affinity
+	retry *RetryPolicy // nil: no retries
+	tries window       // requests (total) and retries (failed) over the budget window
 
 	mu sync.Mutex // serializes refresh
 }
@@ -89,6 +90,7 @@ type settings struct {
 	zoneMinHealthy float64
 	sticky         *config.StickyCookie
 	slowStart      time.Duration
+	discovery      *config.DNSDiscovery
 }
 
 func settingsOf(u *config.Upstream) settings {
@@ -99,6 +101,9 @@ func settingsOf(u *config.Upstream) settings {
 	}
 	if u.Sticky != nil {
 		s.sticky = u.Sticky.Cookie
+	}
+	if u.Discovery != nil {
+		s.discovery = u.Discovery.DNS
 	}
 	switch u.Balance {
 	case config.BalanceIPHash, config.BalanceConsistentHash, config.BalanceMaglev:
@@ -116,24 +121,43 @@ func NewPool(name string, newBalancer func() balance.Balancer, targets []*Target
 }
 
 func newPool(name string, newBalancer func() balance.Balancer, targets []*Target, s settings, up *upstreamState) *Pool {
-	p := &Pool{Name: name, Targets: targets, settings: s, up: up,
-		byBalance: make(map[*balance.Target]*Target, len(targets))}
+	p := &Pool{Name: name, settings: s, up: up, newBalancer: newBalancer}
 	p.breaker.configure(s.breaker)
 	p.retry = newRetryPolicy(s.retries)
-	for _, t := range targets {
-		p.byBalance[t.Balance] = t
-		if t.State == nil {
-			t.State = newTargetState(up, t.Name)
-		}
-	}
-	p.levels = buildLevels(targets, newBalancer, s.zone)
-	if s.sticky != nil {
-		p.sticky = newSticky(s.sticky, targets)
-	}
-	p.panicGroup.balancer = newBalancer()
+	p.mu.Lock()
+	p.members.Store(p.newMembers(targets))
+	p.mu.Unlock()
 	p.refresh()
 	return p
 }
+
+// members is one target set with what is derived from it.
+type members struct {
+	targets    []*Target
+	levels     []*level
+	panicGroup group
+	byBalance  map[*balance.Target]*Target
+	sticky     *sticky // nil: no session affinity
+}
+
+func (p *Pool) newMembers(targets []*Target) *members {
+	m := &members{targets: targets, byBalance: make(map[*balance.Target]*Target, len(targets))}
+	for _, t := range targets {
+		m.byBalance[t.Balance] = t
+		if t.State == nil {
+			t.State = newTargetState(p.up, t.Name)
+		}
+	}
+	m.levels = buildLevels(targets, p.newBalancer, p.settings.zone)
+	m.panicGroup.balancer = p.newBalancer()
+	if p.settings.sticky != nil {
+		m.sticky = newSticky(p.settings.sticky, targets)
+	}
+	return m
+}
+
+// Targets lists the pool's targets now.
+func (p *Pool) Targets() []*Target { return p.members.Load().targets }
 
 // Pick chooses a target for r, or nil when none is available.
 func (p *Pool) Pick(r *httpx.Request) *Target {
@@ -142,9 +166,9 @@ func (p *Pool) Pick(r *httpx.Request) *Target {
 		return nil
 	}
 	c := v.choose()
-	t := p.pickFrom(c, r)
+	t := v.pickFrom(c, r)
 	if v.ramping {
-		t = p.ramped(c, r, t)
+		t = p.ramped(v, c, r, t)
 	}
 	if t == nil || !v.gated || !t.State.gated() || t.State.admit(nanotime()) {
 		return t
@@ -162,7 +186,7 @@ func (p *Pool) firstUntried(v *view, c *choice, tried []*Target, skip *Target) *
 		}
 		start := rand.IntN(len(c.targets))
 		for i := range c.targets {
-			t := p.byBalance[c.targets[(start+i)%len(c.targets)]]
+			t := v.m.byBalance[c.targets[(start+i)%len(c.targets)]]
 			if t != skip && !contains(tried, t) && (!t.State.gated() || t.State.admit(now)) {
 				return t
 			}
@@ -201,7 +225,7 @@ func (p *Pool) refresh() {
 
 // Close releases every target's idle connections.
 func (p *Pool) Close() {
-	for _, t := range p.Targets {
+	for _, t := range p.Targets() {
 		t.Transport.Close()
 	}
 }

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -38,6 +39,8 @@ type upstreamState struct {
 	sweeper  *sweeper                // nil without outlier detection
 	ramp     *time.Timer             // refreshes the pools when slow-start windows end
 	primed   bool                    // a pool was built: targets added later slow-start
+	overlay  overlay                 // admin-added/removed and DNS-discovered targets
+	resolver *resolver               // nil without DNS discovery
 }
 
 // NewRegistry returns an empty registry. Close stops what Activate started.
@@ -60,11 +63,24 @@ func (r *Registry) upstream(name string) *upstreamState {
 	return us
 }
 
-// Pool builds the pool of upstream u over targets, giving each target the state the registry
-// keeps for (u.Name, target name): a target that was down in the previous config is still
-// down in this one. Nothing runs until Activate.
-func (r *Registry) Pool(u *config.Upstream, newBalancer func() balance.Balancer, targets []*Target) *Pool {
+// Pool builds the pool of upstream u: the file's targets, with the targets the admin API
+// added or removed and those DNS discovery found, each built by factory and given the state
+// the registry keeps for (u.Name, target URL): a target that was down in the previous config
+// is still down in this one. Nothing runs until Activate.
+func (r *Registry) Pool(u *config.Upstream, newBalancer func() balance.Balancer, factory TargetFactory) (*Pool, error) {
 	us := r.upstream(u.Name)
+	us.mu.Lock()
+	specs := us.overlay.specs(u.Targets)
+	us.mu.Unlock()
+	targets := make([]*Target, 0, len(specs))
+	for _, sp := range specs {
+		t, err := factory(sp)
+		if err != nil {
+			return nil, fmt.Errorf("target %q: %w", sp.URL, err)
+		}
+		t.spec = sp
+		targets = append(targets, t)
+	}
 	us.mu.Lock()
 	for _, t := range targets {
 		s, ok := us.states[t.Name]
@@ -72,6 +88,27 @@ func (r *Registry) Pool(u *config.Upstream, newBalancer func() balance.Balancer,
 			s = newTargetState(us, t.Name)
 			// Targets of the first config are not slow-started: at boot there is nothing
 			// else to send traffic to.
+			s.wasUsable.Store(!us.primed)
+			us.states[t.Name] = s
+		}
+		t.State = s
+	}
+	us.primed = true
+	us.mu.Unlock()
+	p := newPool(u.Name, newBalancer, targets, settingsOf(u), us)
+	p.factory, p.file = factory, u.Targets
+	return p, nil
+}
+
+// poolOver builds a registry pool over ready-made targets (tests, and callers without
+// target configs).
+func (r *Registry) poolOver(u *config.Upstream, newBalancer func() balance.Balancer, targets []*Target) *Pool {
+	us := r.upstream(u.Name)
+	us.mu.Lock()
+	for _, t := range targets {
+		s, ok := us.states[t.Name]
+		if !ok {
+			s = newTargetState(us, t.Name)
 			s.wasUsable.Store(!us.primed)
 			us.states[t.Name] = s
 		}
@@ -112,7 +149,7 @@ func (us *upstreamState) activate(r *Registry, p *Pool) {
 	us.pools = us.pools[:0]
 	if p != nil {
 		us.pools = append(us.pools, p)
-		for _, t := range p.Targets {
+		for _, t := range p.Targets() {
 			want[t.Name] = t
 		}
 	}
@@ -127,7 +164,7 @@ func (us *upstreamState) activate(r *Registry, p *Pool) {
 	)
 	if p != nil {
 		health, outlier = p.settings.health, p.settings.outlier
-		for _, t := range p.Targets {
+		for _, t := range p.Targets() {
 			t.State.breaker.configure(p.settings.breaker)
 		}
 	}
@@ -137,6 +174,17 @@ func (us *upstreamState) activate(r *Registry, p *Pool) {
 	}
 	if outlier != nil && us.sweeper == nil {
 		us.sweeper = startSweeper(r.ctx, &r.wg, us, *outlier)
+	}
+	var dns *config.DNSDiscovery
+	if p != nil && p.settings.discovery != nil {
+		dns = p.settings.discovery
+	}
+	if us.resolver != nil && (dns == nil || *dns != us.resolver.cfg) {
+		us.resolver.cancel()
+		us.resolver = nil
+	}
+	if dns != nil && us.resolver == nil {
+		us.resolver = startResolver(r, us, *dns)
 	}
 	for url, c := range us.checkers {
 		t := want[url]

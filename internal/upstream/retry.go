@@ -163,7 +163,7 @@ func (p *Pool) Repick(r *httpx.Request, tried []*Target) *Target {
 	}
 	c := v.choose()
 	for range 2 {
-		t := p.pickFrom(c, r)
+		t := v.pickFrom(c, r)
 		if t == nil || !contains(tried, t) && (!v.gated || !t.State.gated() || t.State.admit(nanotime())) {
 			return t
 		}

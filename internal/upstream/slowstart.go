@@ -25,11 +25,11 @@ func (p *Pool) rampFactor(t *Target, now int64) float64 {
 // the request with probability equal to its ramp factor, else the balancer is asked once
 // more. Asking again rather than scaling weights works with every algorithm and keeps the
 // balancers' tables untouched while the factor changes.
-func (p *Pool) ramped(c *choice, r *httpx.Request, t *Target) *Target {
+func (p *Pool) ramped(v *view, c *choice, r *httpx.Request, t *Target) *Target {
 	if t == nil || rand.Float64() < p.rampFactor(t, nanotime()) {
 		return t
 	}
-	if other := p.pickFrom(c, r); other != nil {
+	if other := v.pickFrom(c, r); other != nil {
 		return other
 	}
 	return t
@@ -40,7 +40,7 @@ func (p *Pool) ramped(c *choice, r *httpx.Request, t *Target) *Target {
 // its ramp now; usableSince 0 means it never had to ramp. It reports whether some target is ramping.
 func (p *Pool) markUsable(now int64) bool {
 	ramping := false
-	for _, t := range p.Targets {
+	for _, t := range p.members.Load().targets {
 		usable := t.State.usable()
 		if usable && !t.State.wasUsable.Swap(true) {
 			t.State.usableSince.Store(now)

@@ -49,7 +49,7 @@ func newSticky(c *config.StickyCookie, targets []*Target) *sticky {
 // PickSticky chooses a target for r like Pick, but keeps a client on the target its sticky
 // cookie names while that target takes requests. Without sticky sessions it is Pick.
 func (p *Pool) PickSticky(r *httpx.Request) *Target {
-	if s := p.sticky; s != nil {
+	if s := p.members.Load().sticky; s != nil {
 		if t := s.byID[r.Cookie(s.cookie)]; t != nil && p.inView(t) && (!t.State.gated() || t.State.admit(nanotime())) {
 			return t
 		}
@@ -60,8 +60,8 @@ func (p *Pool) PickSticky(r *httpx.Request) *Target {
 // StickyCookie returns the Set-Cookie value to send with an answer from t to r, or "" when
 // r already carries the right cookie (or sticky sessions are off).
 func (p *Pool) StickyCookie(r *httpx.Request, t *Target) string {
-	s := p.sticky
-	if s == nil || r.Cookie(s.cookie) == s.ids[t] {
+	s := p.members.Load().sticky
+	if s == nil || s.ids[t] == "" || r.Cookie(s.cookie) == s.ids[t] {
 		return ""
 	}
 	return s.setCookie[t]

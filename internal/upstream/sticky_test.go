@@ -48,17 +48,17 @@ func TestDrain(t *testing.T) {
 	if !p.SetDraining("t1", true) || p.SetDraining("nope", true) {
 		t.Fatal("SetDraining found the wrong targets")
 	}
-	if availNames(p) != "t0,t2" || p.Targets[1].State.Status().State != StateDraining {
+	if availNames(p) != "t0,t2" || p.Targets()[1].State.Status().State != StateDraining {
 		t.Fatalf("avail %s", availNames(p))
 	}
 	// One of the two that remain goes down: 1 of 2 is not below 50%, so no panic (a draining
 	// target does not count as lost capacity), and the draining one stays out.
-	p.Targets[2].State.down.Store(true)
+	p.Targets()[2].State.down.Store(true)
 	p.refresh()
 	if availNames(p) != "t0" || p.Panicking() {
 		t.Fatalf("avail %s panic %v", availNames(p), p.Panicking())
 	}
-	p.Targets[0].State.down.Store(true)
+	p.Targets()[0].State.down.Store(true)
 	p.refresh()
 	if availNames(p) != "t0,t2" || !p.Panicking() {
 		t.Fatalf("panic set %s", availNames(p))
