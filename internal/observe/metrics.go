@@ -26,7 +26,7 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec // route, upstream
 	bytesIn     *prometheus.CounterVec   // route
 	bytesOut    *prometheus.CounterVec   // route
-	inFlight    atomic.Int64 // read on scrape: cheaper than a Gauge's float CAS, twice per request
+	inFlight    atomic.Int64             // read on scrape: cheaper than a Gauge's float CAS, twice per request
 	tries       *prometheus.CounterVec   // upstream, target, code_class
 	tryDuration *prometheus.HistogramVec // upstream, target
 	retries     *prometheus.CounterVec   // upstream
