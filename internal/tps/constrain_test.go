@@ -9,7 +9,9 @@ import (
 
 const eps = 1e-6
 
-func near(a, b float64) bool { return math.Abs(a-b) <= eps*math.Max(1, math.Max(math.Abs(a), math.Abs(b))) }
+func near(a, b float64) bool {
+	return math.Abs(a-b) <= eps*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
 
 func obsOf(capacity float64, svcs ...Service) *Observation {
 	return &Observation{Tick: 250 * time.Millisecond, Capacity: capacity, Services: svcs, Stats: make([]ServiceStats, len(svcs))}
