@@ -74,7 +74,7 @@ type shard struct {
 	// share a route and upstream, and a string compare is cheaper than a map lookup.
 	lastName [numDims]string
 	lastAcc  [numDims]*shardAcc
-	_     [64]byte // keep neighbouring shards' mutexes off one cache line
+	_        [64]byte // keep neighbouring shards' mutexes off one cache line
 }
 
 // shardAcc is a name's accumulator in a shard; idle counts flushes without requests, so names
