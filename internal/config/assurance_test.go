@@ -113,3 +113,25 @@ func TestRatioText(t *testing.T) {
 		t.Errorf("strings %s %s", Ratio(0.2), Ratio(1.9))
 	}
 }
+
+func TestFallbackConfig(t *testing.T) {
+	two := okListener + "upstreams: [{name: app, targets: [\"http://127.0.0.1:9001\"]}, {name: spare, targets: [\"http://127.0.0.1:9002\"]}]\n"
+	cfg, err := parse("a.yaml", []byte(two+"routes: [{name: all, upstream: app, fallback: {body: sorry}}]\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := cfg.Routes[0].Fallback; f.Status != 503 || f.Body != "sorry" || f.ContentType != "text/plain; charset=utf-8" {
+		t.Fatalf("fallback %+v", f)
+	}
+	for _, tc := range []struct{ route, want string }{
+		{"{name: all, upstream: app, fallback: {upstream: nope}}", `fallback: upstream "nope" is not defined`},
+		{"{name: all, upstream: app, fallback: {upstream: app}}", `is the route's own upstream`},
+		{"{name: all, upstream: app, fallback: {upstream: spare, body: x}}", `upstream and body both set`},
+		{"{name: all, upstream: app, fallback: {status: 42}}", `status must be from 200 to 599`},
+	} {
+		_, err := parse("a.yaml", []byte(two+"routes: ["+tc.route+"]\n"), noEnv)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.route, err, tc.want)
+		}
+	}
+}

@@ -263,6 +263,16 @@ type Route struct {
 	// RetryNonIdempotent lets the upstream's retries repeat requests whose method is not
 	// idempotent (POST, PATCH) after they may have reached a target.
 	RetryNonIdempotent bool `yaml:"retry_non_idempotent"`
+	// Fallback answers when the upstream has no usable target; nil: aya's 502/503.
+	Fallback *Fallback `yaml:"fallback"`
+}
+
+// Fallback is a route's graceful degradation: another upstream, or a static answer.
+type Fallback struct {
+	Upstream    string `yaml:"upstream"` // send the request there instead
+	Status      int    `yaml:"status" default:"503"`
+	Body        string `yaml:"body"`
+	ContentType string `yaml:"content_type" default:"text/plain; charset=utf-8"`
 }
 
 // Match selects requests. Every non-empty field must match. Path holds exact ("/a"),

@@ -51,6 +51,22 @@ func (v *validator) routes(cfg *Config) {
 			v.errAt(up, r.Line, "%s: upstream %q is not defined%s", ctx, r.Upstream, didYouMean(r.Upstream, upstreams))
 		}
 
+		if f := r.Fallback; f != nil {
+			fp := path + ".fallback"
+			fl := v.line(fp, r.Line)
+			switch {
+			case f.Upstream != "" && f.Body != "":
+				v.errAt(fp, fl, "%s fallback: upstream and body both set: a fallback is another upstream or a static answer, not both", ctx)
+			case f.Upstream != "" && !slices.Contains(upstreams, f.Upstream):
+				v.errAt(fp+".upstream", fl, "%s fallback: upstream %q is not defined%s", ctx, f.Upstream, didYouMean(f.Upstream, upstreams))
+			case f.Upstream != "" && f.Upstream == r.Upstream:
+				v.errAt(fp+".upstream", fl, "%s fallback: upstream %q is the route's own upstream; name another one", ctx, f.Upstream)
+			}
+			if f.Status < 200 || f.Status > 599 {
+				v.errAt(fp+".status", fl, "%s fallback: status must be from 200 to 599, got %d", ctx, f.Status)
+			}
+		}
+
 		if sp := r.StripPrefix; sp != "" {
 			if sp[0] != '/' || (len(sp) > 1 && sp[len(sp)-1] == '/') || strings.ContainsAny(sp, "*{}?# ") {
 				v.errAt(path+".strip_prefix", r.Line, `%s: strip_prefix %q must be a plain path starting with / and not ending with /, like "/api"`, ctx, sp)

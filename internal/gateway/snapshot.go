@@ -102,6 +102,19 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, l
 
 			RetryNonIdempotent: rc.RetryNonIdempotent,
 		}
+		if f := rc.Fallback; f != nil {
+			if f.Upstream != "" {
+				fpr := pr
+				fpr.Pool = s.pools[f.Upstream].pool
+				fpr.PreserveHost = s.pools[f.Upstream].cfg.PreserveHost
+				if rc.PreserveHost != nil {
+					fpr.PreserveHost = *rc.PreserveHost
+				}
+				pr.Fallback = &proxy.Fallback{Handler: proxy.New(fpr, log.With("route", rc.Name, "fallback", f.Upstream), obs)}
+			} else {
+				pr.Fallback = proxy.NewStaticFallback(f.Status, f.Body, f.ContentType)
+			}
+		}
 		s.handlers[i] = proxy.New(pr, log.With("route", rc.Name), obs)
 		if rc.TPS != nil {
 			tp, ok := s.tps[rc.TPS.Pool]

@@ -34,6 +34,8 @@ type Route struct {
 	Trust           Trust
 	// RetryNonIdempotent lets the pool's retry policy repeat POST and PATCH requests.
 	RetryNonIdempotent bool
+	// Fallback serves requests when the pool has no usable target; nil: 502/503.
+	Fallback *Fallback
 }
 
 // Proxy forwards requests for one route. It is immutable once built and safe for concurrent use.
@@ -120,16 +122,22 @@ func (p *Proxy) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		WriteError(w, r, 413, "request body larger than the route's max_body")
 		return
 	}
-	if after, ok := pool.Admit(); !ok {
-		writeError(w, r, 503, "upstream "+pool.Name+" is refusing requests (circuit breaker open or request limit reached)", after)
+	after, ok := pool.Admit()
+	if !ok {
+		if !p.fallback(w, r) {
+			writeError(w, r, 503, "upstream "+pool.Name+" is refusing requests (circuit breaker open or request limit reached)", after)
+		}
+		return
+	}
+	t := pool.PickSticky(r)
+	if t == nil {
+		pool.Release()
+		if !p.fallback(w, r) {
+			WriteError(w, r, 503, "no target available in upstream "+pool.Name)
+		}
 		return
 	}
 	defer pool.Release()
-	t := pool.PickSticky(r)
-	if t == nil {
-		WriteError(w, r, 503, "no target available in upstream "+pool.Name)
-		return
-	}
 
 	x := exchanges.Get().(*exchange)
 	defer x.release()
@@ -325,6 +333,9 @@ func (p *Proxy) finish(w httpx.ResponseWriter, r *httpx.Request, ctx context.Con
 	err := x.err
 	if cond == CondCanceled || err == nil {
 		return
+	}
+	if cond == upstream.CondConnect && !x.body.started && p.fallback(w, r) {
+		return // no target could be reached, and the body is still whole
 	}
 	status, msg := classify(err, ctx)
 	if x.perTryTimeout {

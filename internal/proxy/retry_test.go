@@ -267,3 +267,31 @@ func BenchmarkServeNoRetry(b *testing.B) {
 		p.ServeHTTPX(w, r)
 	}
 }
+
+func TestFallback(t *testing.T) {
+	dead := func() *upstream.Pool {
+		return retryPool(t, config.Retries{Attempts: 1}, &fakeTarget{name: "a", steps: []step{{err: errConnect}}}, &fakeTarget{name: "b", steps: []step{{err: errConnect}}})
+	}
+	spare := &fakeTarget{name: "spare", steps: []step{{status: 200}}}
+	quiet := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name       string
+		fb         *Fallback
+		wantStatus int
+		wantBody   string
+	}{
+		{"static", NewStaticFallback(503, "sorry", "text/plain"), 503, "sorry"},
+		{"other upstream", &Fallback{Handler: New(Route{Name: "r", Pool: retryPool(t, config.Retries{}, spare)}, quiet, nil)}, 200, "spare"},
+		{"none", nil, 502, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(Route{Name: "r", Pool: dead(), Fallback: tc.fb}, quiet, nil)
+			w := &recorder{}
+			p.ServeHTTPX(w, &httpx.Request{Method: "GET", Path: "/", Host: "x", Body: httpx.NoBody})
+			if w.status != tc.wantStatus || tc.wantBody != "" && string(w.body) != tc.wantBody {
+				t.Fatalf("answer %d %q", w.status, w.body)
+			}
+		})
+	}
+}
