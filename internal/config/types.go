@@ -14,6 +14,7 @@ type Config struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	Routes    []Route    `yaml:"routes"`
 	TPS       TPS        `yaml:"tps"`
+	Alerts    Alerts     `yaml:"alerts"`
 	Admin     Admin      `yaml:"admin"`
 	Shutdown  Shutdown   `yaml:"shutdown"`
 	Log       Log        `yaml:"log"`

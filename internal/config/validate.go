@@ -27,6 +27,7 @@ func validate(cfg *Config, p *problems, lines map[string]int, bad map[string]boo
 	v.upstreams(cfg)
 	v.routes(cfg)
 	v.tps(cfg)
+	v.alerts(cfg)
 	v.admin(cfg)
 	v.log(cfg)
 }
