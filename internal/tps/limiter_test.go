@@ -26,9 +26,9 @@ func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 // the allocator, shares, arrivals and feedback; and under steady overload the cap is used.
 func TestWindowNeverExceeded(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for n := range 120 {
+	for n := range 60 {
 		svcs := make([]Service, 1+rng.IntN(5))
-		capacity := 5 + rng.Float64()*400
+		capacity := 5 + rng.Float64()*300
 		for i := range svcs {
 			svcs[i] = Service{Name: string(rune('a' + i)), Priority: Priority(rng.IntN(4))}
 			if rng.IntN(2) == 0 {
@@ -43,7 +43,7 @@ func TestWindowNeverExceeded(t *testing.T) {
 		for i := range rates {
 			rates[i] = capacity * 2 * rng.Float64()
 		}
-		until := time.Duration(3+rng.IntN(5)) * time.Second
+		until := time.Duration(2+rng.IntN(3)) * time.Second
 		var r run
 		feedback := n%3 == 0
 		if feedback {
