@@ -30,8 +30,8 @@ type asyncWriter struct {
 
 	spare []byte        // the writer's second buffer, swapped with pending
 	wake  chan struct{} // cap 1: "pending is no longer empty" or "pending is half full"
-	done chan struct{} // closed by close
-	exit chan struct{} // closed when run returns
+	done  chan struct{} // closed by close
+	exit  chan struct{} // closed when run returns
 }
 
 // flushInterval is how long lines gather before a write: short enough for a human tailing
