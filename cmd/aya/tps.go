@@ -317,6 +317,7 @@ func writeJSON(stdout, stderr io.Writer, v any) int {
 type simulateTick struct {
 	T        float64            `json:"t"`
 	Capacity float64            `json:"capacity"`
+	Shared   float64            `json:"shared"`
 	Alloc    map[string]float64 `json:"alloc"`
 	Demand   map[string]float64 `json:"demand"`
 	Served   map[string]float64 `json:"served"`
@@ -328,7 +329,7 @@ func simulateJSON(s *sim.Scenario, res *sim.Result) any {
 	for k, tr := range res.Ticks {
 		secs := (tr.At - prev).Seconds()
 		prev = tr.At
-		st := simulateTick{T: tr.At.Seconds(), Capacity: tr.Capacity, Alloc: map[string]float64{}, Demand: map[string]float64{}, Served: map[string]float64{}}
+		st := simulateTick{T: tr.At.Seconds(), Capacity: tr.Capacity, Shared: tr.Shared, Alloc: map[string]float64{}, Demand: map[string]float64{}, Served: map[string]float64{}}
 		for i, svc := range s.Services {
 			st.Alloc[svc.Name] = tr.Alloc[i]
 			st.Demand[svc.Name] = float64(tr.Arrived[i]) / secs
@@ -383,9 +384,10 @@ func writeAllocationSummary(w io.Writer, s *sim.Scenario, ticks []sim.TickRecord
 		return
 	}
 	per := max(1, (len(ticks)+summaryRows-1)/summaryRows)
-	fmt.Fprintf(w, "allocation over time: mean share / demand per service in req/s, %d ticks per row\n", per)
+	fmt.Fprintf(w, "allocation over time: mean share / demand per service in req/s, %d ticks per row;\n", per)
+	fmt.Fprintln(w, "shared: capacity given to no service, open to every request (most important first)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "until\tcapacity\t")
+	fmt.Fprint(tw, "until\tcapacity\tshared\t")
 	for _, svc := range s.Services {
 		fmt.Fprintf(tw, "%s (%s)\t", svc.Name, svc.Priority)
 	}
@@ -396,20 +398,22 @@ func writeAllocationSummary(w io.Writer, s *sim.Scenario, ticks []sim.TickRecord
 		end := group[len(group)-1].At
 		secs := (end - prev).Seconds()
 		prev = end
-		capSum := 0.0
+		capSum, shared := 0.0, 0.0
 		alloc := make([]float64, len(s.Services))
 		arrived := make([]int64, len(s.Services))
 		for _, tr := range group {
 			capSum += tr.Capacity
+			shared += tr.Shared
 			for i := range alloc {
 				alloc[i] += tr.Alloc[i]
 				arrived[i] += tr.Arrived[i]
 			}
 		}
-		fmt.Fprintf(tw, "%v\t%.0f\t", end, capSum/float64(len(group)))
+		n := float64(len(group))
+		fmt.Fprintf(tw, "%v\t%.0f\t%.0f\t", end, capSum/n, shared/n)
 		var totA, totD float64
 		for i := range alloc {
-			a, d := alloc[i]/float64(len(group)), float64(arrived[i])/secs
+			a, d := alloc[i]/n, float64(arrived[i])/secs
 			totA += a
 			totD += d
 			fmt.Fprintf(tw, "%.0f / %.0f\t", a, d)

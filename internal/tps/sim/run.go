@@ -36,6 +36,7 @@ type Result struct {
 type TickRecord struct {
 	At       time.Duration
 	Capacity float64   // the effective capacity the shares were computed for
+	Shared   float64   // the capacity no service was given, open to all (most important first)
 	Alloc    []float64 // each service's share during the tick, requests per second
 	Arrived  []int64   // per service
 	Served   []int64   // per service, accepted by the upstream
@@ -269,7 +270,7 @@ func (r *runner) recordTick(t time.Duration) {
 // takeShares notes the pool's current shares and effective capacity as those in force.
 func (r *runner) takeShares() {
 	snap := r.pool.Snapshot()
-	r.inForce = TickRecord{Capacity: snap.EffectiveCapacity, Alloc: make([]float64, len(snap.Services))}
+	r.inForce = TickRecord{Capacity: snap.EffectiveCapacity, Shared: snap.Shared, Alloc: make([]float64, len(snap.Services))}
 	for i, svc := range snap.Services {
 		r.inForce.Alloc[i] = svc.Allocation
 	}
