@@ -34,16 +34,17 @@ func (b *bucket) has() bool { return b.tokens >= 1-tokenEps }
 // its owner nothing it would have used.
 func (b *bucket) idle() bool { return b.burst >= 1 && b.tokens >= b.burst-tokenEps }
 
-// at is when the bucket will hold want tokens if nobody takes any: its last update time if it
-// already does, Never if it cannot.
+// at is when the bucket will hold want tokens if nobody takes any (counting as has and idle
+// do, within tokenEps): its last update time if it already does, Never if it cannot.
 func (b *bucket) at(want float64) time.Duration {
-	if b.tokens >= want-tokenEps {
+	need := want - tokenEps - b.tokens
+	if need <= 0 {
 		return b.last
 	}
 	if b.rate <= 0 || want > b.burst+tokenEps {
 		return Never
 	}
-	wait := math.Ceil((want - b.tokens) / b.rate * 1e9)
+	wait := math.Ceil(need / b.rate * 1e9)
 	if wait >= float64(Never-b.last) { // a rate so small it never gets there
 		return Never
 	}

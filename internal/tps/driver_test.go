@@ -43,6 +43,8 @@ type run struct {
 	outcomes []Outcome
 	// hook, if set, runs at every step before the pool is advanced (feedback calls).
 	hook func(now time.Duration)
+	// after, if set, runs once a step's arrivals are in, with the time of the next step.
+	after func(now, next time.Duration)
 }
 
 func (r *run) drive(p *Pool, arrivals []arrival, until time.Duration) {
@@ -82,6 +84,13 @@ func (r *run) drive(p *Pool, arrivals []arrival, until time.Duration) {
 		}
 		// Arrivals may have released queued requests (their outcomes carry the time).
 		r.collect(p, now)
+		if r.after != nil {
+			next := min(nextTick, p.NextEvent())
+			if i < len(arrivals) {
+				next = min(next, arrivals[i].t)
+			}
+			r.after(now, next)
+		}
 	}
 }
 

@@ -54,7 +54,7 @@ func ExamplePool_virtualClock() {
 	// 1.23430457s: queued payments admitted after 1.23430457s
 	// 1.351456855s: queued payments admitted after 1.351456855s
 	// 1.46860914s: queued payments admitted after 1.46860914s
-	// 1.58315129s: queued reports admitted after 1.58315129s
+	// 1.583151289s: queued reports admitted after 1.583151289s
 	// 2s: queued reports rejected after 2s
 	// 2s: queued reports rejected after 2s
 	// 2s: queued reports rejected after 2s

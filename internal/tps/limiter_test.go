@@ -350,22 +350,38 @@ func TestCancel(t *testing.T) {
 }
 
 // TestNextEventNeverLate: on random runs, an Advance at any time before NextEvent changes
-// nothing, so a driver that sleeps until NextEvent misses no release or deadline.
+// nothing, so a driver that sleeps until NextEvent misses no release or deadline; and after an
+// Advance, NextEvent lies in the future, so a driver never spins.
 func TestNextEventNeverLate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
-	for n := range 40 {
+	for n := range 60 {
 		svcs := []Service{{Name: "c", Priority: Critical, Min: 10}, {Name: "h", Priority: High}, {Name: "l", Priority: Low, Min: 5}}
 		cfg := PoolConfig{Name: "p", Capacity: 50 + rng.Float64()*200, Tick: ms(100 + rng.IntN(400)), QueueTimeout: ms(100 + rng.IntN(1000)), Services: svcs}
 		p := newTestPool(t, cfg, ClassicAllocators[n%len(ClassicAllocators)])
 		var r run
-		r.hook = func(now time.Duration) {
-			next := p.NextEvent()
-			if next == Never || next <= now {
-				return
+		if n%2 == 1 {
+			r.hook = func(now time.Duration) {
+				switch rng.IntN(300) {
+				case 0:
+					p.Record429(now, ms(rng.IntN(800)))
+				case 1:
+					p.RecordHeadroom(now, float64(rng.IntN(int(cfg.Capacity))), ms(rng.IntN(700)))
+				}
 			}
-			probe := now + time.Duration(rng.Int64N(int64(next-now)))
-			if out := p.Advance(probe, nil); len(out) != 0 {
-				t.Fatalf("case %d: outcome at %v before NextEvent %v: %+v", n, probe, next, out)
+		}
+		r.after = func(now, step time.Duration) {
+			// Once advanced to now, nothing is left to do at now: a driver always moves on.
+			next := p.NextEvent()
+			if next <= now {
+				t.Fatalf("case %d: NextEvent %v not after the time %v just advanced to\n%s", n, next, now, p.debugState(now))
+			}
+			// Nothing happens between now and the driver's next step, so an Advance there
+			// must find nothing to do.
+			if step-now > 1 {
+				probe := now + 1 + time.Duration(rng.Int64N(int64(step-now-1)))
+				if out := p.Advance(probe, nil); len(out) != 0 {
+					t.Fatalf("case %d: outcome at %v before NextEvent %v: %+v", n, probe, next, out)
+				}
 			}
 		}
 		r.drive(p, poissonArrivals(rng, []float64{cfg.Capacity * rng.Float64(), cfg.Capacity * rng.Float64(), cfg.Capacity}, 3*time.Second), 3*time.Second)
