@@ -41,12 +41,13 @@ type Outcome struct {
 	At       time.Duration // when it was released or rejected
 }
 
-// Arrive decides the fate of a request of service svc arriving at now, on the fast path when
-// it can: admitted at once if the service has nobody queued, the pool-wide window has room and
-// the service has a token, can borrow an idle one from a service of the same or a less
-// important priority, or can take one of the shared capacity. Otherwise it queues (evicting the newest request of the least important
-// level below its own if the queue is full) or is rejected. A queued request's Outcome comes
-// from Advance.
+// Arrive decides the fate of a request of service svc (an index into the config's Services)
+// arriving at now, on the fast path when it can: admitted at once if the service has nobody
+// queued, the pool-wide window has room and the service has a token, can borrow an idle one
+// from a service of the same or a less important priority, or can take one of the shared
+// capacity. Otherwise it queues (evicting the newest request of the least important level
+// below its own if the queue is full) or is rejected. A queued request's Outcome comes from
+// Advance.
 func (p *Pool) Arrive(svc int, now time.Duration) (Decision, Ticket) {
 	p.mu.Lock()
 	d, slot := p.arriveLocked(svc, now, false)

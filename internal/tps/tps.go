@@ -106,6 +106,8 @@ type Allocator interface {
 	Name() string
 	// Allocate writes each service's rate in requests per second into out, which has one entry
 	// per service. The pool applies Constrain to the result before enforcing it, so an
-	// allocator may be approximate, but good ones already respect the constraints.
+	// allocator may be approximate, but good ones already respect the constraints. What the
+	// rates leave of obs.Capacity is not lost: the pool shares it among all services, the most
+	// important waiting request first.
 	Allocate(obs *Observation, out []float64)
 }
