@@ -127,7 +127,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("route = %+v", r)
 	}
 	if cfg.Admin.Address != "127.0.0.1:9901" || cfg.Shutdown.DrainTimeout.D() != 30*time.Second ||
-		cfg.Log != (Log{Level: "info", Format: "json"}) {
+		cfg.Log != (Log{Level: "info", Format: "json", Output: "stderr", MaxSize: 100 << 20, MaxFiles: 5}) {
 		t.Errorf("admin %+v shutdown %+v log %+v", cfg.Admin, cfg.Shutdown, cfg.Log)
 	}
 }
@@ -197,7 +197,7 @@ log: {level: debug, format: text}
 	if m := cfg.Routes[1].Match; m.Host != "" || m.Path != "/users/{id}/*" {
 		t.Errorf("match b = %+v", m)
 	}
-	if cfg.Admin.Token != "secret" || cfg.Shutdown.DrainTimeout.D() != 5*time.Second || cfg.Log != (Log{Level: "debug", Format: "text"}) {
+	if cfg.Admin.Token != "secret" || cfg.Shutdown.DrainTimeout.D() != 5*time.Second || cfg.Log != (Log{Level: "debug", Format: "text", Output: "stderr", MaxSize: 100 << 20, MaxFiles: 5}) {
 		t.Errorf("admin %+v shutdown %+v log %+v", cfg.Admin, cfg.Shutdown, cfg.Log)
 	}
 }

@@ -18,6 +18,11 @@ type Config struct {
 	Admin     Admin      `yaml:"admin"`
 	Shutdown  Shutdown   `yaml:"shutdown"`
 	Log       Log        `yaml:"log"`
+	AccessLog AccessLog  `yaml:"access_log"`
+	Tracing   *Tracing   `yaml:"tracing"` // nil: no tracing
+
+	// lines holds the line of every value written in File (see ValueLine).
+	lines map[string]int
 }
 
 // Listener is one address aya accepts HTTP on: plain HTTP/1.1, TLS (HTTP/1.1 and h2 by ALPN)
@@ -264,6 +269,8 @@ type Route struct {
 	// RetryNonIdempotent lets the upstream's retries repeat requests whose method is not
 	// idempotent (POST, PATCH) after they may have reached a target.
 	RetryNonIdempotent bool `yaml:"retry_non_idempotent"`
+	// AccessLog turns the access log off for this route (health checks, noisy polling).
+	AccessLog *bool `yaml:"access_log"`
 	// Fallback answers when the upstream has no usable target; nil: aya's 502/503.
 	Fallback *Fallback `yaml:"fallback"`
 }
@@ -304,7 +311,7 @@ type Admin struct {
 
 	Address string `yaml:"address" default:"127.0.0.1:9901"`
 	// Token is the bearer token the admin API requires; mandatory when Address is not loopback.
-	Token string `yaml:"token"`
+	Token string `yaml:"token" secret:"true"`
 }
 
 // Shutdown controls the graceful stop on SIGTERM.
@@ -312,8 +319,3 @@ type Shutdown struct {
 	DrainTimeout Duration `yaml:"drain_timeout" default:"30s"`
 }
 
-// Log configures aya's own logs (not access logs).
-type Log struct {
-	Level  string `yaml:"level" default:"info"`  // debug, info, warn, error
-	Format string `yaml:"format" default:"json"` // json or text
-}

@@ -30,6 +30,7 @@ func validate(cfg *Config, p *problems, lines map[string]int, bad map[string]boo
 	v.alerts(cfg)
 	v.admin(cfg)
 	v.log(cfg)
+	v.observe(cfg)
 }
 
 func (v *validator) errf(line int, format string, args ...any) {
