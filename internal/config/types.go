@@ -318,4 +318,3 @@ type Admin struct {
 type Shutdown struct {
 	DrainTimeout Duration `yaml:"drain_timeout" default:"30s"`
 }
-
