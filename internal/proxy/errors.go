@@ -32,6 +32,17 @@ func classify(err error, ctx context.Context) (int, string) {
 	return 502, "upstream exchange failed"
 }
 
+// ErrorNoter learns why aya answered a request with an error of its own (for the access log).
+// WriteError finds it in the request's context under ErrorNoterKey.
+type ErrorNoter interface {
+	NoteError(msg string)
+}
+
+type errorNoterKey struct{}
+
+// ErrorNoterKey is the context key of a request's ErrorNoter.
+var ErrorNoterKey any = errorNoterKey{}
+
 // WriteError answers with aya's JSON error shape: {"error":{"code","message","request_id"}}.
 // A 503 says Retry-After: 1.
 func WriteError(w httpx.ResponseWriter, r *httpx.Request, status int, msg string) {
@@ -40,6 +51,11 @@ func WriteError(w httpx.ResponseWriter, r *httpx.Request, status int, msg string
 
 // writeError is WriteError with the Retry-After a 503 carries (rounded up to seconds).
 func writeError(w httpx.ResponseWriter, r *httpx.Request, status int, msg string, retryAfter time.Duration) {
+	if r != nil {
+		if n, ok := r.Context().Value(ErrorNoterKey).(ErrorNoter); ok {
+			n.NoteError(msg)
+		}
+	}
 	if status == 499 {
 		return
 	}
