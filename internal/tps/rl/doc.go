@@ -10,7 +10,7 @@
 // go wrong, can run in shadow mode (computing what it would do while waterfill enforces),
 // and flags drift (Page-Hinkley on its forecast error) for the pool to act on.
 //
-// The nets are hand-written on gonum's BLAS: one-hidden-layer-pair MLPs small enough that a
-// tick's inference takes microseconds and allocates nothing. The package must not know about
+// The nets are hand-written on gonum's BLAS: MLPs with two hidden layers of 32 units, small
+// enough that a tick's inference takes microseconds and the net allocates nothing. The package must not know about
 // HTTP, config files or the gateway; training (Train) uses the simulator, inference does not.
 package rl
