@@ -47,7 +47,8 @@ func startAdmin(g *Gateway, cfg config.Admin) (*adminServer, error) {
 	mux.Handle("GET /debug/pprof/", auth(cfg.Token, http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", auth(cfg.Token, http.HandlerFunc(pprof.Profile)))
 	mux.Handle("GET /debug/pprof/trace", auth(cfg.Token, http.HandlerFunc(pprof.Trace)))
-	a := &adminServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
+	g.mountObserve(mux, cfg)
+	a := &adminServer{srv: &http.Server{Handler: g.audit(mux), ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go a.srv.Serve(ln)
 	return a, nil
 }
@@ -192,16 +193,7 @@ func (g *Gateway) handleRemoveTarget(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) handleConfigStatus(w http.ResponseWriter, _ *http.Request) {
-	st := map[string]any{
-		"file":          g.snap.Load().cfg.File,
-		"reloads":       g.reloads.Load(),
-		"reload_errors": g.reloadErrors.Load(),
-		"last_reload":   time.Unix(0, g.lastReload.Load()).UTC().Format(time.RFC3339Nano),
-	}
-	if e := g.lastReloadErr.Load(); e != nil {
-		st["last_error"] = *e
-	}
-	writeJSON(w, 200, st)
+	writeJSON(w, 200, g.configStatus())
 }
 
 func (g *Gateway) handleReload(w http.ResponseWriter, _ *http.Request) {

@@ -1,51 +1,185 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"aya/internal/httpx"
+	"aya/internal/observe"
 	"aya/internal/proxy"
 )
 
 // dispatcher is the handler every listener serves: it loads the current snapshot, settles the
-// client IP and request id, matches a route and runs the route's handler.
+// client IP and request id, matches a route and runs the route's handler, then records the
+// request (metrics, access log, trace, the sinks).
 type dispatcher struct {
-	snap *atomic.Pointer[snapshot]
-	ids  *idGen
+	snap    *atomic.Pointer[snapshot]
+	ids     *idGen
+	metrics *observe.Metrics
+	sinks   *observe.Fanout
 }
 
-// reqState is per-request memory the dispatcher needs beyond the request itself (the request
-// id's bytes), pooled so the id costs no allocation.
+// reqState is per-request memory beyond the request itself, pooled so that serving and
+// recording a request allocate nothing: the request id's bytes, the response writer that
+// watches the answer, the record every sink reads, and what the proxy's observer adds per try.
+//
+// It also stands in for the request's context (it embeds it): that is how the proxy's
+// observer, which sees only the request, finds this state without a context.WithValue per
+// request. The dispatcher puts the original context back before the state returns to the
+// pool; like the request, nothing may use it after the handler returned.
 type reqState struct {
-	id [36]byte
+	context.Context
+	id     [36]byte
+	rw     recWriter
+	hw     hijackWriter
+	body   countingBody
+	rec    observe.Record
+	obs    *obsTables
+	route  *routeObs
+	ok     bool   // the handler returned (false: it panicked)
+	errMsg string // why aya answered with an error of its own (proxy.ErrorNoter)
+	tries  int
+	target string
+	// upstreamTime sums the tries' durations.
+	upstreamTime time.Duration
+	// spanCtx carries the server span when tracing is on; trySpan is the try in progress.
+	spanCtx context.Context
+	span    trace.Span
+	trySpan trace.Span
+}
+
+// Value answers stateKey and proxy.ErrorNoterKey with the state itself and passes every other
+// key on.
+func (st *reqState) Value(key any) any {
+	if key == (stateKey{}) || key == proxy.ErrorNoterKey {
+		return st
+	}
+	return st.Context.Value(key)
+}
+
+// NoteError keeps the first reason aya gives for answering with an error of its own.
+func (st *reqState) NoteError(msg string) {
+	if st.errMsg == "" {
+		st.errMsg = msg
+	}
 }
 
 var reqStates = sync.Pool{New: func() any { return new(reqState) }}
 
 func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
+	start := time.Now()
 	s := d.snap.Load()
 	r.ClientIP = proxy.ClientIP(r, s.trust[r.Listener])
 
 	st := reqStates.Get().(*reqState)
-	defer reqStates.Put(st)
 	if id := r.Header.Get("X-Request-ID"); validRequestID(id) {
 		r.ID = id
 	} else {
 		d.ids.next(&st.id)
 		r.ID = unsafe.String(&st.id[0], len(st.id))
 	}
+	d.metrics.Begin()
 
-	i, ok := s.table.Match(r)
-	if !ok {
-		proxy.WriteError(w, r, 404, "no route matches "+r.Method+" "+r.Host+r.Path)
-		return
+	i, matched := s.table.Match(r)
+	st.obs = s.obs
+	st.route = &s.obs.none
+	if matched {
+		st.route = &s.obs.routes[i]
 	}
-	s.handlers[i].ServeHTTPX(w, r)
+	var rw httpx.ResponseWriter = &st.rw
+	rec := &st.rw
+	if _, ok := w.(httpx.Hijacker); ok {
+		rw, rec = &st.hw, &st.hw.recWriter
+	}
+	rec.reset(w)
+	body := r.Body
+	if r.ContentLength != 0 {
+		st.body = countingBody{r: body}
+		r.Body = &st.body
+	}
+	st.Context = r.Context()
+	r.SetContext(st)
+	if s.obs.tracer != nil {
+		st.spanCtx, st.span = s.obs.tracer.StartServer(st, r, st.route.name)
+		r.SetContext(st.spanCtx)
+	}
+	defer d.finish(st, r, rec, body, start)
+
+	if !matched {
+		proxy.WriteError(rw, r, 404, "no route matches "+r.Method+" "+r.Host+r.Path)
+	} else {
+		s.handlers[i].ServeHTTPX(rw, r)
+	}
+	st.ok = true
+}
+
+// finish records the request and returns its state to the pool. It runs deferred so that a
+// panicking handler (which the engine turns into a closed connection) is still counted.
+func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body io.Reader, start time.Time) {
+	end := time.Now()
+	ctx := st.Context
+	r.SetContext(ctx)
+	r.Body = body
+
+	status, errMsg := w.status, st.errMsg
+	switch {
+	case !st.ok:
+		status, errMsg = 500, "handler panicked"
+	case status == 0 && ctx.Err() != nil:
+		status = 499 // the client left before an answer; nothing was written
+	case status == 0:
+		status = 200 // the engine sends an empty 200 for a handler that wrote nothing
+	}
+	rec := &st.rec
+	*rec = observe.Record{
+		Start:        start,
+		ID:           r.ID,
+		Listener:     r.Listener,
+		Route:        st.route.name,
+		Upstream:     st.route.upstream,
+		Target:       st.target,
+		Method:       r.Method,
+		Host:         r.Host,
+		Path:         r.Path,
+		Proto:        r.Proto,
+		Status:       status,
+		BytesIn:      st.body.n,
+		BytesOut:     w.bytes,
+		Duration:     end.Sub(start),
+		UpstreamTime: st.upstreamTime,
+		ClientIP:     r.ClientIP,
+		UserAgent:    r.Header.Get("User-Agent"),
+		Retries:      max(st.tries-1, 0),
+		Error:        errMsg,
+	}
+	if !w.first.IsZero() {
+		rec.TTFB = w.first.Sub(start)
+	}
+	st.route.metrics.Observe(rec)
+	if st.route.log && st.obs.access != nil {
+		st.obs.access.Record(rec)
+	}
+	d.sinks.Record(rec)
+	if st.span != nil {
+		observe.EndServer(st.span, rec)
+	}
+	d.metrics.End()
+
+	*rec = observe.Record{}
+	st.rw.reset(nil)
+	st.hw.reset(nil)
+	st.body = countingBody{}
+	st.Context, st.spanCtx, st.span, st.trySpan = nil, nil, nil, nil
+	st.obs, st.route, st.ok, st.errMsg, st.tries, st.target, st.upstreamTime = nil, nil, false, "", 0, "", 0
+	reqStates.Put(st)
 }
 
 // validRequestID accepts incoming ids that are safe to log and forward: 1–128 visible ASCII

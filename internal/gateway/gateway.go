@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"aya/internal/config"
+	"aya/internal/observe"
 	"aya/internal/upstream"
 )
 
@@ -38,6 +39,18 @@ type Gateway struct {
 	lastReload    atomic.Int64 // unix nanoseconds of the last successful reload
 	lastReloadErr atomic.Pointer[string]
 	draining      sync.WaitGroup
+
+	metrics  *observe.Metrics
+	sinks    *observe.Fanout
+	stopped  chan struct{} // closed by Shutdown: retired access logs and tracers close at once
+	shutting atomic.Bool   // Shutdown began: GET /ready says draining
+	stopOnce sync.Once
+	adminMu  sync.Mutex
+	adminExt []adminRoute // handlers other packages add with HandleAdmin
+	// live lists the serving listeners for scrapes, which must not wait on mu (held for a
+	// whole reload or drain).
+	live atomic.Pointer[[]*listener]
+
 }
 
 // New builds the first snapshot from cfg. Nothing is bound until Start.
@@ -45,15 +58,33 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gateway{log: log, listeners: map[string]*listener{}, reg: upstream.NewRegistry(log)}
-	g.disp = &dispatcher{snap: &g.snap, ids: newIDGen()}
-	s, err := buildSnapshot(cfg, nil, g.reg, log, nil)
+	g := &Gateway{log: log, listeners: map[string]*listener{}, reg: upstream.NewRegistry(log),
+		metrics: observe.NewMetrics(), sinks: &observe.Fanout{}, stopped: make(chan struct{})}
+	g.disp = &dispatcher{snap: &g.snap, ids: newIDGen(), metrics: g.metrics, sinks: g.sinks}
+	s, err := buildSnapshot(cfg, nil, g.reg, log, observer{})
 	if err != nil {
+		return nil, err
+	}
+	if s.obs, err = buildObs(cfg, s, nil, g.metrics); err != nil {
+		for _, p := range s.pools {
+			p.pool.Close()
+		}
+		return nil, err
+	}
+	if err := g.metrics.Register(stateCollector{g}); err != nil {
 		return nil, err
 	}
 	g.snap.Store(s)
 	return g, nil
 }
+
+// Sinks is where every finished request's observe.Record goes besides metrics, the access
+// log and traces (the analytics store registers here). Add sinks at any time.
+func (g *Gateway) Sinks() *observe.Fanout { return g.sinks }
+
+// Metrics is the Prometheus registry served at admin /metrics; other packages may register
+// their collectors on it.
+func (g *Gateway) Metrics() *observe.Metrics { return g.metrics }
 
 // Check builds a snapshot from cfg without serving it, to find the problems that only
 // building shows (a route table that does not compile, a TLS file that does not load).
@@ -90,6 +121,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return fmt.Errorf("%s:%d: admin: %w", cfg.File, cfg.Admin.Line, err)
 	}
 	g.admin = a
+	g.publishListeners()
 	g.reg.Activate(g.snap.Load().livePools())
 	startTPS(g.ctx, nil, g.snap.Load())
 	g.ready.Store(true)
@@ -155,8 +187,11 @@ func (g *Gateway) ReloadFailed(err error) {
 
 func (g *Gateway) reload(cfg *config.Config) error {
 	old := g.snap.Load()
-	next, err := buildSnapshot(cfg, old, g.reg, g.log, nil)
+	next, err := buildSnapshot(cfg, old, g.reg, g.log, observer{})
 	if err != nil {
+		return err
+	}
+	if next.obs, err = buildObs(cfg, next, old, g.metrics); err != nil {
 		return err
 	}
 	if !reflect.DeepEqual(old.cfg.Admin, cfg.Admin) {
@@ -188,6 +223,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 				s.closed.Store(true)
 				s.ln.Close()
 			}
+			next.obs.closeNotIn(old.obs)
 			return err
 		}
 		started[lc.Name] = l
@@ -203,10 +239,30 @@ func (g *Gateway) reload(cfg *config.Config) error {
 	}
 
 	g.snap.Store(next)
+	g.publishListeners()
 	g.reg.Activate(next.livePools())
 	startTPS(g.ctx, old, next)
 	g.retire(old, next, retire)
+	go g.retireObs(old.obs, next.obs, old.cfg.Shutdown.DrainTimeout.D())
 	return nil
+}
+
+// retireObs closes the access log and tracer the new snapshot replaced once requests that
+// started on the old one had time to finish (or at once when aya stops).
+func (g *Gateway) retireObs(old, next *obsTables, drain time.Duration) {
+	if old == nil || (old.logRes == next.logRes && old.traceRes == next.traceRes) {
+		return
+	}
+	if drain <= 0 {
+		drain = 30 * time.Second
+	}
+	t := time.NewTimer(drain)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-g.stopped:
+	}
+	old.closeNotIn(next)
 }
 
 // retire drains replaced listeners and closes pools the new snapshot dropped, in the
@@ -260,6 +316,7 @@ func stripCertLines(cs []config.Certificate) []config.Certificate {
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.shutting.Store(true)
 	g.ready.Store(false)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(g.listeners))
@@ -286,6 +343,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		p.pool.Close()
 	}
 	stopTPS(g.snap.Load())
+	g.snap.Load().obs.closeNotIn(nil)
+	g.stopOnce.Do(func() { close(g.stopped) })
 	if g.cancel != nil {
 		g.cancel()
 	}

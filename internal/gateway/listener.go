@@ -23,19 +23,20 @@ import (
 // connections. The HTTP/2 server never accepts by itself: the accept loop hands it connections
 // through h2ln once it knows they speak HTTP/2.
 type listener struct {
-	cfg    config.Listener
-	ln     net.Listener
-	h1     *h1.Server
-	h2     *http.Server
-	h2ln   *connListener
-	h2h    *h2Adapter
-	tls    *tls.Config
-	certs  *certStore
-	limit  *connLimiter
-	log    *slog.Logger
+	cfg   config.Listener
+	ln    net.Listener
+	h1    *h1.Server
+	h2    *http.Server
+	h2ln  *connListener
+	h2h   *h2Adapter
+	tls   *tls.Config
+	certs *certStore
+	limit *connLimiter
+	log   *slog.Logger
 
 	stopCerts context.CancelFunc
 	closed    atomic.Bool
+	h2conns   atomic.Int64 // open HTTP/2 connections, for metrics
 }
 
 func newListener(cfg config.Listener, d *dispatcher, log *slog.Logger) (*listener, error) {
@@ -71,6 +72,14 @@ func newListener(cfg config.Listener, d *dispatcher, log *slog.Logger) (*listene
 			MaxReadFrameSize:     1 << 20,
 		},
 		ErrorLog: slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				l.h2conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				l.h2conns.Add(-1)
+			}
+		},
 	}
 	if cfg.H2C {
 		l.h1.OnH2C = l.serveH2C

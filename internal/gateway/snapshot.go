@@ -28,6 +28,7 @@ type snapshot struct {
 	pools    map[string]*pooled
 	trust    map[string]proxy.Trust // by listener name
 	tps      map[string]*tpsPool    // by pool name
+	obs      *obsTables             // metrics handles, access log, tracer
 }
 
 // pooled is a pool with the config that built it, so a reload can tell whether an upstream

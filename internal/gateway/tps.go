@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"slices"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,8 +186,12 @@ func writeTPSRejection(w httpx.ResponseWriter, r *httpx.Request, rej *tps.Reject
 	if secs < 1 {
 		secs = 1
 	}
+	msg := "capacity of tps pool " + rej.Pool + " exhausted for service " + rej.Service + ": " + rej.Reason
+	if st := stateOf(r); st != nil {
+		st.NoteError(msg)
+	}
 	body := fmt.Sprintf(`{"error":{"code":429,"message":%q,"pool":%q,"service":%q,"request_id":%q}}`+"\n",
-		"capacity of tps pool "+rej.Pool+" exhausted for service "+rej.Service+": "+rej.Reason, rej.Pool, rej.Service, r.ID)
+		msg, rej.Pool, rej.Service, r.ID)
 	h := w.Header()
 	h.Reset()
 	h.Set("Content-Type", "application/json")

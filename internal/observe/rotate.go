@@ -21,7 +21,8 @@ type RotatingFile struct {
 	size int64
 }
 
-// OpenRotating opens (appending to) or creates path. maxSize 0 turns rotation off.
+// OpenRotating opens (appending to) or creates path. maxSize 0 turns rotation off, as does a
+// path that is not a regular file (a device or a pipe).
 func OpenRotating(path string, maxSize int64, keep int) (*RotatingFile, error) {
 	if maxSize < 0 || keep < 0 {
 		return nil, fmt.Errorf("log file %s: max size and files kept must not be negative", path)
@@ -44,6 +45,10 @@ func (r *RotatingFile) open() error {
 		return fmt.Errorf("open log file: %w", err)
 	}
 	r.f, r.size = f, st.Size()
+	if !st.Mode().IsRegular() {
+		// /dev/stdout, a named pipe: never rename those.
+		r.maxSize = 0
+	}
 	return nil
 }
 
