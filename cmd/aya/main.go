@@ -135,7 +135,13 @@ func cmdRun(args []string, stderr io.Writer) int {
 		printConfigError(stderr, err)
 		return 1
 	}
-	log := newLogger(cfg.Log, stderr)
+	logOut, closeLog, err := logOutput(cfg.Log, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "aya: %v\n", err)
+		return 1
+	}
+	defer closeLog()
+	log := newLogger(cfg.Log, logOut)
 	slog.SetDefault(log)
 	g, err := gateway.New(cfg, log)
 	if err != nil {
