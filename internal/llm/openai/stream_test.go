@@ -1,0 +1,146 @@
+package openai
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+
+	"aya/internal/llm"
+)
+
+func streamEvents() []llm.Event {
+	return []llm.Event{
+		{Kind: llm.EventStart, ID: "chatcmpl-1", Model: "m"},
+		{Kind: llm.EventText, Text: "Hel"},
+		{Kind: llm.EventText, Text: "lo"},
+		{Kind: llm.EventToolStart, Index: 0, ID: "call_1", Name: "f"},
+		{Kind: llm.EventToolArgs, Index: 0, Text: `{"a":`},
+		{Kind: llm.EventToolArgs, Index: 0, Text: `1}`},
+		{Kind: llm.EventUsage, Usage: llm.Usage{Input: 10, Output: 3, CachedInput: 2}},
+		{Kind: llm.EventFinish, Finish: "tool_calls"},
+	}
+}
+
+func writeStream(t *testing.T, includeUsage bool) string {
+	t.Helper()
+	var b bytes.Buffer
+	flushes := 0
+	w := NewStreamWriter(&b, func() error { flushes++; return nil }, includeUsage, 7)
+	for _, ev := range streamEvents() {
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.End(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), "\n\n"); flushes != n {
+		t.Fatalf("%d flushes for %d events: each event must be flushed", flushes, n)
+	}
+	return b.String()
+}
+
+func TestStreamWriterWithUsage(t *testing.T) {
+	got := writeStream(t, true)
+	want := `data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"logprobs":null}],"usage":null}
+
+data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null,"logprobs":null}],"usage":null}
+
+data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":null,"logprobs":null}],"usage":null}
+
+data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]},"finish_reason":null,"logprobs":null}],"usage":null}
+
+data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":"}}]},"finish_reason":null,"logprobs":null}],"usage":null}
+
+data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"1}"}}]},"finish_reason":null,"logprobs":null}],"usage":null}
+
+data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":null,"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls","logprobs":null}],"usage":null}
+
+data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"m","system_fingerprint":null,"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13,"prompt_tokens_details":{"cached_tokens":2},"completion_tokens_details":{"reasoning_tokens":0}}}
+
+data: [DONE]
+
+`
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestStreamWriterWithoutUsage(t *testing.T) {
+	got := writeStream(t, false)
+	if strings.Contains(got, `"usage"`) {
+		t.Fatalf("usage sent to a client that did not ask for it:\n%s", got)
+	}
+	if n := strings.Count(got, `"finish_reason":"`); n != 1 {
+		t.Fatalf("%d chunks with a finish_reason, want exactly 1", n)
+	}
+	if !strings.HasSuffix(got, "data: [DONE]\n\n") || strings.Contains(got, "event:") {
+		t.Fatalf("want data-only SSE ending in [DONE]:\n%s", got)
+	}
+}
+
+// TestStreamRoundTrip reads what the writer wrote: the provider-side reader and the
+// ingress-side writer agree on the format.
+func TestStreamRoundTrip(t *testing.T) {
+	r := NewStreamReader(io.NopCloser(strings.NewReader(writeStream(t, true))))
+	var got []llm.Event
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev)
+	}
+	want := streamEvents()
+	// The writer holds finish before usage; the reader sees them in wire order.
+	want[6], want[7] = want[7], want[6]
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestStreamReaderProviderError(t *testing.T) {
+	body := "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n"
+	r := NewStreamReader(io.NopCloser(strings.NewReader(body)))
+	for range 2 {
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := r.Next()
+	var e *llm.Error
+	if !errors.As(err, &e) || e.Message != "boom" {
+		t.Fatalf("got %v, want the provider's error", err)
+	}
+}
+
+func BenchmarkStreamWriter(b *testing.B) {
+	b.ReportAllocs()
+	w := NewStreamWriter(io.Discard, func() error { return nil }, true, 7)
+	ev := llm.Event{Kind: llm.EventText, Text: "hello"}
+	for b.Loop() {
+		if err := w.Write(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStreamReader(b *testing.B) {
+	b.ReportAllocs()
+	line := "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hello\"},\"finish_reason\":null}]}\n\n"
+	body := strings.Repeat(line, 1000)
+	for b.Loop() {
+		r := NewStreamReader(io.NopCloser(strings.NewReader(body)))
+		for {
+			if _, err := r.Next(); err != nil {
+				break
+			}
+		}
+	}
+}
