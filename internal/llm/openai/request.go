@@ -121,7 +121,6 @@ func invalid(param, format string, args ...any) *llm.Error {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-
 func decodeContent(raw json.RawMessage) ([]llm.Part, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
