@@ -268,4 +268,3 @@ func toBlocks(m llm.Message) (string, []block) {
 	}
 	return m.Role, bs
 }
-

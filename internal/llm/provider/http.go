@@ -1,0 +1,151 @@
+// Package provider holds what every LLM provider adapter shares: the HTTP client that reaches
+// a provider (base URL, key, extra headers, timeouts) and the handling of its error answers.
+// The adapters themselves live in the sub-packages, one per provider API.
+//
+// It must not know routing, keys of aya's own clients, or how answers reach clients.
+package provider
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"aya/internal/llm"
+)
+
+// Options configure the connection to one provider.
+type Options struct {
+	BaseURL string // scheme://host[:port][/prefix], without a trailing slash
+	// Headers are sent with every request (the provider's auth header among them).
+	Headers []Header
+	// Connect bounds the TCP and TLS setup; FirstByte the wait for the response head (the
+	// time to first token for streams); Total the whole call, stream included.
+	Connect   time.Duration
+	FirstByte time.Duration
+	Total     time.Duration
+}
+
+// Header is one header field.
+type Header struct{ Name, Value string }
+
+// Client posts JSON to one provider.
+//
+// It is net/http, not aya's h1 client: providers are HTTPS endpoints on the internet where
+// HTTP/2 (one connection, many concurrent streams), proxy settings and system roots matter
+// more than the microseconds h1 saves, and an LLM call lasts hundreds of milliseconds.
+type Client struct {
+	opts Options
+	hc   *http.Client
+}
+
+// NewClient makes a client with its own connection pool.
+func NewClient(o Options) *Client {
+	d := &net.Dialer{Timeout: o.Connect, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   o.Connect,
+		ResponseHeaderTimeout: o.FirstByte,
+		// Compression would make the transport buffer and inflate; SSE must flow as written.
+		DisableCompression: true,
+	}
+	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
+	return &Client{opts: o, hc: &http.Client{Transport: tr}}
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+// ErrorDecoder reads a provider's error body with its status.
+type ErrorDecoder func(status int, body []byte) *llm.Error
+
+// Post sends body to path and returns the response when its status is 2xx. Otherwise it
+// returns the provider's error, decoded by decode, with Retry-After read from the header.
+// The caller closes the body; cancel ends the call's Total timeout and must be called once the
+// body is done with.
+func (c *Client) Post(ctx context.Context, path string, body []byte, extra []Header, decode ErrorDecoder) (resp *http.Response, cancel context.CancelFunc, err error) {
+	cancel = func() {}
+	if c.opts.Total > 0 {
+		ctx, cancel = context.WithTimeout(ctx, c.opts.Total)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.opts.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("provider base_url %q: %w", c.opts.BaseURL, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for _, h := range c.opts.Headers {
+		req.Header.Set(h.Name, h.Value)
+	}
+	for _, h := range extra {
+		req.Header.Set(h.Name, h.Value)
+	}
+	resp, err = c.hc.Do(req)
+	if err != nil {
+		cancel()
+		return nil, nil, llm.AsError(err)
+	}
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		cancel()
+		e := decode(resp.StatusCode, b)
+		e.RetryAfter = RetryAfter(resp.Header)
+		return nil, nil, e
+	}
+	return resp, cancel, nil
+}
+
+// RetryAfter reads Retry-After (seconds or an HTTP date), or OpenAI's retry-after-ms.
+func RetryAfter(h http.Header) time.Duration {
+	if ms, err := strconv.ParseFloat(h.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
+		return time.Duration(ms * float64(time.Millisecond))
+	}
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// ReadAll reads a whole (non-streamed) answer, bounded so a broken provider cannot exhaust
+// memory.
+func ReadAll(r io.Reader) ([]byte, error) {
+	const maxAnswer = 32 << 20
+	b, err := io.ReadAll(io.LimitReader(r, maxAnswer+1))
+	if err != nil {
+		return nil, llm.AsError(err)
+	}
+	if len(b) > maxAnswer {
+		return nil, llm.Errorf(502, llm.ErrServer, "the provider's answer is larger than %d bytes", maxAnswer)
+	}
+	return b, nil
+}
+
+// Body ties a streamed answer's body to the call's timeout, so closing it ends both.
+type Body struct {
+	io.ReadCloser
+	Cancel context.CancelFunc
+}
+
+// Close closes the body and ends the call.
+func (b Body) Close() error {
+	err := b.ReadCloser.Close()
+	b.Cancel()
+	return err
+}
