@@ -140,7 +140,7 @@ func persistConfig(path string, data []byte) (bool, error) {
 // changedSections names the top-level keys whose values differ, for the audit log. Line
 // numbers do not count: moving a block in the file changes nothing.
 func changedSections(old, next *config.Config) []string {
-	var out []string
+	out := []string{}
 	ov, nv := reflect.ValueOf(old).Elem(), reflect.ValueOf(next).Elem()
 	t := ov.Type()
 	for i := range t.NumField() {

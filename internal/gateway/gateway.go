@@ -50,7 +50,6 @@ type Gateway struct {
 	// live lists the serving listeners for scrapes, which must not wait on mu (held for a
 	// whole reload or drain).
 	live atomic.Pointer[[]*listener]
-
 }
 
 // New builds the first snapshot from cfg. Nothing is bound until Start.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -110,23 +111,27 @@ func (t *Tracer) Shutdown(ctx context.Context) error { return t.tp.Shutdown(ctx)
 
 // StartServer starts the server span of r, continuing the trace of r's traceparent header when
 // it has a valid one. The span is named "METHOD route" (route names are few; paths are not).
+//
+// A span outlives the request (it is exported later), so every string taken from r is
+// copied: r's strings point into the connection's buffer (see internal/httpx).
 func (t *Tracer) StartServer(ctx context.Context, r *httpx.Request, route string) (context.Context, trace.Span) {
 	ctx = t.prop.Extract(ctx, headerCarrier{&r.Header})
-	name := r.Method
+	method := strings.Clone(r.Method)
+	name := method
 	if route != "" {
 		name += " " + route
 	}
 	ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(time.Now()))
 	if span.IsRecording() {
 		span.SetAttributes(
-			attribute.String("http.request.method", r.Method),
-			attribute.String("url.path", r.Path),
+			attribute.String("http.request.method", method),
+			attribute.String("url.path", strings.Clone(r.Path)),
 			attribute.String("url.scheme", r.Scheme()),
-			attribute.String("server.address", r.Host),
+			attribute.String("server.address", strings.Clone(r.Host)),
 			attribute.String("network.protocol.version", protoVersion(r.Proto)),
-			attribute.String("user_agent.original", r.Header.Get("User-Agent")),
-			attribute.String("aya.request_id", r.ID),
-			attribute.String("aya.listener", r.Listener),
+			attribute.String("user_agent.original", strings.Clone(r.Header.Get("User-Agent"))),
+			attribute.String("aya.request_id", strings.Clone(r.ID)),
+			attribute.String("aya.listener", strings.Clone(r.Listener)),
 			attribute.String("aya.route", route),
 		)
 		if r.ClientIP.IsValid() {
@@ -161,7 +166,7 @@ func (t *Tracer) StartTry(ctx context.Context, out *httpx.Request, upstream, tar
 	_, span := t.tracer.Start(ctx, out.Method+" "+upstream, trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() {
 		span.SetAttributes(
-			attribute.String("http.request.method", out.Method),
+			attribute.String("http.request.method", strings.Clone(out.Method)),
 			attribute.String("url.full", target+out.Path),
 			attribute.String("aya.upstream", upstream),
 			attribute.String("aya.target", target),
@@ -201,13 +206,14 @@ func protoVersion(proto string) string {
 	case "HTTP/2.0":
 		return "2"
 	}
-	return proto
+	return strings.Clone(proto)
 }
 
-// headerCarrier lets the propagator read and write aya's header type.
+// headerCarrier lets the propagator read and write aya's header type. Get copies: the trace
+// state it returns lives on in the span context.
 type headerCarrier struct{ h *httpx.Header }
 
-func (c headerCarrier) Get(key string) string { return c.h.Get(key) }
+func (c headerCarrier) Get(key string) string { return strings.Clone(c.h.Get(key)) }
 func (c headerCarrier) Set(key, value string) { c.h.Set(key, value) }
 func (c headerCarrier) Keys() []string {
 	keys := make([]string, len(*c.h))
