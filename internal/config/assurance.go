@@ -88,3 +88,31 @@ type Retries struct {
 	// sent.
 	MaxBody Size `yaml:"max_body" default:"64KB"`
 }
+
+// Load shedding algorithms for LoadShedding.Algorithm.
+const (
+	ShedGradient = "gradient" // Netflix's Gradient2: the limit follows the ratio of long-term to recent latency
+	ShedAIMD     = "aimd"     // additive increase, multiplicative decrease on failures and slow answers
+)
+
+// LoadShedding caps an upstream's concurrent requests at a limit that adapts to its latency
+// (Netflix concurrency-limits): when answers slow down the limit falls, and requests beyond it
+// get a quick 503 instead of queueing behind the slow ones.
+type LoadShedding struct {
+	Algorithm    string `yaml:"algorithm" default:"gradient"` // gradient or aimd
+	InitialLimit int    `yaml:"initial_limit" default:"20"`
+	MinLimit     int    `yaml:"min_limit" default:"5"`
+	MaxLimit     int    `yaml:"max_limit" default:"1000"`
+	// Window is the shortest time samples are averaged over before the limit moves (and at
+	// least 10 samples).
+	Window Duration `yaml:"window" default:"500ms"`
+	// Smoothing is how far one window moves the gradient limit toward its new estimate.
+	Smoothing Ratio `yaml:"smoothing" default:"0.2"`
+	// Tolerance is how much slower than the long-term latency recent answers may be before the
+	// gradient limit falls (1.5: 50% slower).
+	Tolerance Ratio `yaml:"tolerance" default:"1.5"`
+	// Backoff multiplies the aimd limit after a window with a failure or a slow answer.
+	Backoff Ratio `yaml:"backoff" default:"0.9"`
+	// Latency makes an answer slower than it count as a failure for aimd; 0: only failures.
+	Latency Duration `yaml:"latency"`
+}

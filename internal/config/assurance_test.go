@@ -19,6 +19,7 @@ func TestAssuranceDefaultsAndValues(t *testing.T) {
     targets: ["http://127.0.0.1:9002"]
     health: {type: tcp, expect_status: 204}
     sticky: {cookie: {ttl: 1h}}
+    load_shedding: {}
 `+okRoute), noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +56,13 @@ func TestAssuranceDefaultsAndValues(t *testing.T) {
 	if c := bare.Sticky.Cookie; c.Name != "aya_s" || !c.HTTPOnly || c.SameSite != "Lax" || c.Path != "/" || c.TTL.D() != time.Hour || c.Secure {
 		t.Errorf("sticky cookie %+v", c)
 	}
+	if app.LoadShedding != nil {
+		t.Errorf("load_shedding on by default")
+	}
+	if ls := bare.LoadShedding; ls.Algorithm != ShedGradient || ls.InitialLimit != 20 || ls.MinLimit != 5 || ls.MaxLimit != 1000 ||
+		ls.Window.D() != 500*time.Millisecond || ls.Smoothing != 0.2 || ls.Tolerance != 1.5 || ls.Backoff != 0.9 || ls.Latency != 0 {
+		t.Errorf("load_shedding defaults %+v", ls)
+	}
 	if app.PanicThreshold != 0.5 {
 		t.Errorf("panic_threshold %v", app.PanicThreshold)
 	}
@@ -80,6 +88,11 @@ func TestAssuranceBad(t *testing.T) {
 		{"sticky without cookie", `sticky: {}`, `4: upstream "app" sticky: cookie is required`},
 		{"sticky same_site none", `sticky: {cookie: {same_site: None}}`, `4: upstream "app" sticky cookie: same_site None needs secure: true`},
 		{"panic", `panic_threshold: 2`, `4: upstream "app": panic_threshold must be from 0% to 100%`},
+		{"shed algorithm", `load_shedding: {algorithm: vegas}`, `4: upstream "app" load_shedding: algorithm must be gradient or aimd, got "vegas"`},
+		{"shed limits", `load_shedding: {min_limit: 10, max_limit: 5}`, `4: upstream "app" load_shedding: max_limit 5 is below min_limit 10`},
+		{"shed initial", `load_shedding: {initial_limit: 2}`, `4: upstream "app" load_shedding: initial_limit 2 must be from min_limit 5 to max_limit 1000`},
+		{"shed backoff", `load_shedding: {algorithm: aimd, backoff: 1}`, `4: upstream "app" load_shedding: backoff must be between 0 and 1`},
+		{"shed tolerance", `load_shedding: {tolerance: 0.5}`, `4: upstream "app" load_shedding: tolerance must be at least 1`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -140,6 +140,8 @@ type Upstream struct {
 	SlowStart Duration `yaml:"slow_start"`
 	// Discovery adds the targets a DNS name resolves to, refreshed while aya runs.
 	Discovery *Discovery `yaml:"discovery"`
+	// LoadShedding caps concurrent requests at a limit that falls as latency rises; nil: off.
+	LoadShedding *LoadShedding `yaml:"load_shedding"`
 }
 
 // Discovery finds targets at run time.

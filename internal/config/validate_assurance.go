@@ -22,6 +22,9 @@ func (v *validator) assurance(u *Upstream, path, ctx string) {
 		v.breaker(b, path+".circuit_breaker", ctx+" circuit_breaker", u.Line)
 	}
 	v.retries(&u.Retries, path+".retries", ctx+" retries", u.Line)
+	if ls := u.LoadShedding; ls != nil {
+		v.shedding(ls, path+".load_shedding", ctx+" load_shedding", u.Line)
+	}
 
 	primaries := 0
 	for i, t := range u.Targets {
@@ -184,6 +187,34 @@ func (v *validator) breaker(b *CircuitBreaker, path, ctx string, line int) {
 	v.atLeast(path+".half_open_requests", line, ctx, "half_open_requests", b.HalfOpenRequests, 1)
 	v.atLeast(path+".max_requests", line, ctx, "max_requests", b.MaxRequests, 0)
 	v.atLeast(path+".max_pending", line, ctx, "max_pending", b.MaxPending, 0)
+}
+
+func (v *validator) shedding(s *LoadShedding, path, ctx string, line int) {
+	line = v.line(path, line)
+	if s.Algorithm != ShedGradient && s.Algorithm != ShedAIMD {
+		v.errAt(path+".algorithm", line, "%s: algorithm must be gradient or aimd, got %q%s", ctx, s.Algorithm,
+			didYouMean(s.Algorithm, []string{ShedGradient, ShedAIMD}))
+	}
+	v.atLeast(path+".min_limit", line, ctx, "min_limit", s.MinLimit, 1)
+	if s.MaxLimit < s.MinLimit {
+		v.errAt(path+".max_limit", line, "%s: max_limit %d is below min_limit %d", ctx, s.MaxLimit, s.MinLimit)
+	}
+	if s.InitialLimit < s.MinLimit || s.InitialLimit > s.MaxLimit {
+		v.errAt(path+".initial_limit", line, "%s: initial_limit %d must be from min_limit %d to max_limit %d", ctx, s.InitialLimit, s.MinLimit, s.MaxLimit)
+	}
+	v.positive(path+".window", line, ctx, "window", s.Window)
+	if s.Smoothing <= 0 || s.Smoothing > 1 {
+		v.errAt(path+".smoothing", line, "%s: smoothing must be above 0 and at most 1, got %s", ctx, s.Smoothing)
+	}
+	if s.Tolerance < 1 {
+		v.errAt(path+".tolerance", line, "%s: tolerance must be at least 1 (1.5: answers may be 50%% slower than usual), got %s", ctx, s.Tolerance)
+	}
+	if s.Backoff <= 0 || s.Backoff >= 1 {
+		v.errAt(path+".backoff", line, "%s: backoff must be between 0 and 1 (0.9 cuts the limit by 10%%), got %s", ctx, s.Backoff)
+	}
+	if s.Latency < 0 {
+		v.errAt(path+".latency", line, "%s: latency must not be negative", ctx)
+	}
 }
 
 func (v *validator) retries(r *Retries, path, ctx string, line int) {

@@ -10,8 +10,9 @@ import "time"
 // target. All of them are lock-free and allocate nothing.
 
 // Admit reserves room for one client request in the upstream. It refuses, with how long to
-// wait before trying again, when the upstream's breaker is open or the upstream's
-// max_requests or max_pending are reached. Every admitted request needs one Release.
+// wait before trying again, when the upstream's breaker is open, the upstream's
+// max_requests or max_pending are reached, or load shedding's limit is. Every admitted request
+// needs one Release.
 func (p *Pool) Admit() (retryAfter time.Duration, ok bool) {
 	if cfg := p.settings.breaker; cfg != nil {
 		now := nanotime()
@@ -23,6 +24,9 @@ func (p *Pool) Admit() (retryAfter time.Duration, ok bool) {
 			return time.Second, false
 		}
 	}
+	if p.shed != nil && !p.shed.acquire() {
+		return time.Second, false
+	}
 	p.active.Add(1)
 	if p.retry != nil {
 		p.tries.add(nanotime(), int64(budgetWindow/windowBuckets), false)
@@ -31,7 +35,21 @@ func (p *Pool) Admit() (retryAfter time.Duration, ok bool) {
 }
 
 // Release ends a request Admit let in.
-func (p *Pool) Release() { p.active.Add(-1) }
+func (p *Pool) Release() {
+	p.active.Add(-1)
+	if p.shed != nil {
+		p.shed.release()
+	}
+}
+
+// ShedLimit is load shedding's current concurrency limit and the requests it counts in
+// flight; ok is false when the upstream has no load shedding.
+func (p *Pool) ShedLimit() (limit, inflight int64, ok bool) {
+	if p.shed == nil {
+		return 0, 0, false
+	}
+	return p.shed.Limit(), p.shed.inflight.Load(), true
+}
 
 // Begin starts one try on t.
 func (p *Pool) Begin(t *Target) {
@@ -47,6 +65,9 @@ func (p *Pool) Answered(t *Target, o Outcome, latency time.Duration) {
 		return
 	}
 	now := nanotime()
+	if p.shed != nil {
+		p.shed.sample(now, latency, o != OK)
+	}
 	s := t.State
 	if cfg := p.settings.outlier; cfg != nil && p.up != nil {
 		if reason := s.observe(o, cfg); reason != "" {

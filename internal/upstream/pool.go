@@ -74,6 +74,7 @@ type Pool struct {
 	pending atomic.Int64 // tries waiting for a response head
 
 	retry *RetryPolicy // nil: no retries
+	shed  *limiter     // nil: no load shedding
 	tries window       // requests (total) and retries (failed) over the budget window
 
 	mu sync.Mutex // serializes refresh
@@ -91,11 +92,12 @@ type settings struct {
 	sticky         *config.StickyCookie
 	slowStart      time.Duration
 	discovery      *config.DNSDiscovery
+	shedding       *config.LoadShedding
 }
 
 func settingsOf(u *config.Upstream) settings {
 	s := settings{panicThreshold: float64(u.PanicThreshold), health: u.Health, outlier: u.Outlier,
-		breaker: u.CircuitBreaker, retries: u.Retries}
+		breaker: u.CircuitBreaker, retries: u.Retries, shedding: u.LoadShedding}
 	if l := u.Locality; l != nil {
 		s.zone, s.zoneMinHealthy = l.Zone, float64(l.MinHealthy)
 	}
@@ -124,6 +126,9 @@ func newPool(name string, newBalancer func() balance.Balancer, targets []*Target
 	p := &Pool{Name: name, settings: s, up: up, newBalancer: newBalancer}
 	p.breaker.configure(s.breaker)
 	p.retry = newRetryPolicy(s.retries)
+	if s.shedding != nil {
+		p.shed = newLimiter(s.shedding)
+	}
 	p.mu.Lock()
 	p.members.Store(p.newMembers(targets))
 	p.mu.Unlock()
