@@ -48,30 +48,24 @@ func NewSessions(token string, ttl time.Duration) *Sessions {
 // Required reports whether the admin API needs a token or a session.
 func (s *Sessions) Required() bool { return s.token != "" }
 
-// Protect lets a request through when no token is configured, when it carries
-// "Authorization: Bearer <token>", or when it has a live session cookie (and, for methods
-// other than GET and HEAD, the session's CSRF token and a same-origin Origin if it sends one).
-// Otherwise it answers 401 (403 for a session request failing the CSRF check).
-func (s *Sessions) Protect(h http.Handler) http.Handler {
+// Authorize lets a signed-in browser through the admin API's own token check: a request with
+// a live session cookie (and, for changes, the session's CSRF token from the same origin)
+// reaches next carrying the admin token, so next checks one credential whatever the client.
+// Any other request passes unchanged and next's check decides. The token never reaches the
+// browser.
+func (s *Sessions) Authorize(next http.Handler) http.Handler {
 	if s.token == "" {
-		return h
+		return next
 	}
-	want := []byte("Bearer " + s.token)
+	bearer := "Bearer " + s.token
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) == 1 {
-			h.ServeHTTP(w, r)
-			return
+		if r.Header.Get("Authorization") == "" {
+			if sess := s.lookup(r); sess != nil && (safeMethod(r.Method) || s.csrfOK(r, sess)) {
+				r = r.Clone(r.Context())
+				r.Header.Set("Authorization", bearer)
+			}
 		}
-		sess := s.lookup(r)
-		switch {
-		case sess == nil:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="aya-admin"`)
-			writeError(w, 401, "admin API needs Authorization: Bearer <admin.token>, or sign in at /ui/")
-		case !safeMethod(r.Method) && !s.csrfOK(r, sess):
-			writeError(w, 403, "missing or wrong "+CSRFHeader+" header, or a cross-site Origin: reload the dashboard")
-		default:
-			h.ServeHTTP(w, r)
-		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -21,8 +21,9 @@ type UI struct {
 	static   http.Handler
 }
 
-// NewUI returns the dashboard handler. Mount it at "/ui/"; protect the admin API it reads with
-// sessions.Protect so that a signed-in browser can call it.
+// NewUI returns the dashboard handler. Mount it at "/ui/" without the admin token check (it
+// serves the sign-in), and put sessions.Authorize in front of the admin API so that a
+// signed-in browser can call it.
 func NewUI(sessions *Sessions, log *slog.Logger) *UI {
 	if log == nil {
 		log = slog.Default()

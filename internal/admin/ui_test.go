@@ -18,11 +18,23 @@ func server(t *testing.T, token string) (*httptest.Server, *Sessions) {
 	s := NewSessions(token, time.Hour)
 	mux := http.NewServeMux()
 	mux.Handle("/ui/", NewUI(s, slog.New(slog.DiscardHandler)))
-	mux.Handle("GET /data", s.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"ok":true}`) })))
-	mux.Handle("POST /change", s.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"changed":true}`) })))
-	srv := httptest.NewServer(mux)
+	mux.Handle("GET /data", bearer(token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"ok":true}`) })))
+	mux.Handle("POST /change", bearer(token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"changed":true}`) })))
+	srv := httptest.NewServer(s.Authorize(mux))
 	t.Cleanup(srv.Close)
 	return srv, s
+}
+
+// bearer is the admin API's own check, as the gateway does it.
+func bearer(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="aya-admin"`)
+			writeError(w, 401, "token")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func browser(t *testing.T) *http.Client {
@@ -135,9 +147,10 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 		hdr  map[string]string
 		want int
 	}{
-		{nil, 403},
-		{map[string]string{CSRFHeader: "guess"}, 403},
-		{map[string]string{CSRFHeader: login.CSRF, "Origin": "http://evil.example"}, 403},
+		{nil, 401},
+		{map[string]string{CSRFHeader: "guess"}, 401},
+		{map[string]string{CSRFHeader: login.CSRF, "Origin": "http://evil.example"}, 401},
+		{map[string]string{CSRFHeader: login.CSRF, "Authorization": "Bearer wrong"}, 401},
 		{map[string]string{CSRFHeader: login.CSRF}, 200},
 		{map[string]string{CSRFHeader: login.CSRF, "Origin": srv.URL}, 200},
 	} {

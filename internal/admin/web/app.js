@@ -25,15 +25,16 @@
     const e = document.createElement(tag);
     for (const k in attrs || {}) {
       if (k === 'class') e.className = attrs[k];
-      else if (k === 'style') e.setAttribute('style', attrs[k]);
+      else if (k === 'style') e.style.cssText = attrs[k]; // CSSOM: allowed by the page's CSP, unlike a style attribute
       else if (k.startsWith('on')) e.addEventListener(k.slice(2), attrs[k]);
       else if (attrs[k] !== undefined && attrs[k] !== null) e.setAttribute(k, attrs[k]);
     }
-    for (let i = 2; i < arguments.length; i++) {
-      const c = arguments[i];
-      if (c === null || c === undefined || c === false) continue;
-      e.append(c instanceof Node ? c : String(c));
-    }
+    const add = (c) => {
+      if (c === null || c === undefined || c === false) return;
+      if (Array.isArray(c)) c.forEach(add);
+      else e.append(c instanceof Node ? c : String(c));
+    };
+    for (let i = 2; i < arguments.length; i++) add(arguments[i]);
     return e;
   }
   const fill = (parent, ...kids) => { parent.replaceChildren(...kids.flat().filter((k) => k)); };
@@ -48,12 +49,13 @@
     if (a >= 100 || v === Math.round(v)) return v.toFixed(0);
     return v.toFixed(a >= 10 ? 1 : 2);
   }
+  const trim = (x) => x.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
   function fmtDur(s) {
     if (!isFinite(s) || s <= 0) return s === 0 ? '0' : '–';
     if (s < 1e-3) return (s * 1e6).toFixed(0) + ' µs';
-    if (s < 1) return (s * 1e3).toFixed(s < 0.01 ? 2 : s < 0.1 ? 1 : 0) + ' ms';
-    if (s < 120) return s.toFixed(2) + ' s';
-    return (s / 60).toFixed(1) + ' min';
+    if (s < 1) return trim((s * 1e3).toFixed(s < 0.01 ? 2 : s < 0.1 ? 1 : 0)) + ' ms';
+    if (s < 120) return trim(s.toFixed(2)) + ' s';
+    return trim((s / 60).toFixed(1)) + ' min';
   }
   function fmtPct(r) {
     if (!isFinite(r)) return '–';
@@ -160,7 +162,11 @@
       api('../analytics?window=10s'),
       api('../analytics?dimension=route&window=1m'),
     ]);
-    const pts = series.points;
+    // Charts start with the first traffic (at least a minute back), so a fresh aya does not
+    // show four empty minutes.
+    let first = series.points.findIndex((p) => p.requests > 0);
+    if (first < 0) first = series.points.length;
+    const pts = series.points.slice(Math.max(0, Math.min(first, series.points.length - 60)));
     const times = pts.map((p) => new Date(p.t).getTime());
     const s = recent.summary;
     $('#stat-rps').textContent = fmtNum(s.rps);
@@ -320,10 +326,11 @@
     $$('#requests-table tbody tr').forEach((tr) => tr.classList.toggle('selected', tr.dataset.id === id));
     let r;
     try { r = await api('../analytics/requests/' + encodeURIComponent(id)); } catch (e) { if (!(e instanceof AuthError)) setLive(false, e.message); return; }
+    // Each bar is a share of the whole request, measured from its start.
     const total = Math.max(r.duration, 1e-9);
-    const bar = (label, from, len, color) => el('div', { class: 'row' }, el('span', { class: 'muted' }, label),
-      el('div', { class: 'track' }, el('div', { class: 'bar', style: 'left:' + (100 * from / total).toFixed(2) + '%;width:' + Math.max(0.8, 100 * len / total).toFixed(2) + '%;background:' + color })),
-      el('span', { class: 'mono', style: 'text-align:right' }, fmtDur(len)));
+    const bar = (label, len, color) => el('div', { class: 'row' }, el('span', { class: 'muted' }, label),
+      el('div', { class: 'track' }, el('div', { class: 'bar', style: 'width:' + Math.min(100, Math.max(0.8, 100 * len / total)).toFixed(2) + '%;background:' + color })),
+      el('span', { class: 'mono num' }, fmtDur(len)));
     const kv = [
       ['Request id', r.id], ['Time', new Date(r.time).toISOString()], ['Method', r.method], ['Host', r.host], ['Path', r.path],
       ['Protocol', r.proto], ['Status', r.status], ['Route', r.route || '–'], ['Upstream', r.upstream || '–'], ['Target', r.target || '–'],
@@ -335,9 +342,9 @@
     fill($('#req-detail-body'),
       el('p', null, el('span', { class: 'badge ' + (r.status >= 500 ? 'crit' : r.status >= 400 ? 'warn' : 'ok') }, r.status), ' ', el('span', { class: 'mono' }, r.method + ' ' + r.path)),
       el('div', { class: 'timeline' },
-        bar('total', 0, r.duration, colors[1]),
-        bar('upstream', Math.max(0, r.duration - r.upstream_time), r.upstream_time, colors[0]),
-        r.ttfb > 0 ? bar('first byte', Math.max(0, r.duration - r.upstream_time), r.ttfb, colors[3]) : null),
+        bar('total', r.duration, colors[1]),
+        r.ttfb > 0 ? bar('first byte', r.ttfb, colors[3]) : null,
+        bar('in upstream', r.upstream_time, colors[0])),
       el('dl', { class: 'kv' }, kv.map(([k, v]) => [el('dt', null, k), el('dd', null, String(v))]).flat()));
     $('#req-detail').hidden = false;
   }
@@ -400,9 +407,9 @@
         card = el('div', { class: 'card pool', 'data-pool': p.name },
           el('div', { class: 'pool-head' }, el('h2', null, 'Pool ', el('span', { class: 'mono' }, p.name)), el('div', { class: 'pool-facts' })),
           el('div', { class: 'pool-grid' },
-            el('figure', { style: 'margin:0' }, el('figcaption', null, 'Allocation per service (req/s), stacked', el('span', { class: 'legend' })), el('canvas', { class: 'tall' })),
+            el('figure', null, el('figcaption', null, 'Allocation per service (req/s), stacked', el('span', { class: 'legend' })), el('canvas', { class: 'tall' })),
             el('div', { class: 'scroll' }, el('table', { class: 'tps-services' },
-              el('thead', null, el('tr', null, ['Service', 'Priority', 'Alloc', 'Demand', 'Served', 'Rejected', 'Queued', ''].map((h, i) => el('th', { class: i >= 2 && i <= 6 ? 'num' : '' }, h)))),
+              el('thead', null, el('tr', null, ['Service', 'Priority', 'Allocation', 'Demand', 'Served', 'Rejected', 'Queued', 'Served · rejected · allocation'].map((h, i) => el('th', { class: i >= 2 && i <= 6 ? 'num' : '' }, h)))),
               el('tbody')))));
       }
       fill($('.pool-facts', card),
@@ -431,7 +438,7 @@
         el('td', { class: 'num' }, fmtNum(s.served)),
         el('td', { class: 'num' + (s.rejected > 0 ? ' st5' : '') }, fmtNum(s.rejected)),
         el('td', { class: 'num' }, s.queued),
-        el('td', null, el('div', { class: 'svc-bar', title: 'served (green) and rejected (red) against demand; the mark is the allocation' },
+        el('td', { class: 'bar-cell' }, el('div', { class: 'svc-bar', title: 'served (green) and rejected (red) against demand; the mark is the allocation' },
           el('div', { class: 'served', style: 'width:' + (100 * s.served / top).toFixed(1) + '%' }),
           el('div', { class: 'rejected', style: 'left:' + (100 * s.served / top).toFixed(1) + '%;width:' + (100 * s.rejected / top).toFixed(1) + '%' }),
           el('div', { class: 'alloc', style: 'left:' + Math.min(99.5, 100 * s.allocation / top).toFixed(1) + '%' }))))));

@@ -6,13 +6,16 @@
 (function () {
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
-  // niceCeil rounds a maximum up to 1, 2, 2.5 or 5 times a power of ten.
-  function niceCeil(v) {
+  // niceStep rounds a tick step up to 1, 2 or 5 times a power of ten.
+  function niceStep(v) {
     if (!(v > 0)) return 1;
     const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p + 1e-12) return m * p;
+    for (const m of [1, 2, 5, 10]) if (v <= m * p * (1 + 1e-9)) return m * p;
     return 10 * p;
   }
+
+  // Time label spacing: the smallest of these that keeps labels apart.
+  const timeSteps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].map((s) => s * 1000);
 
   function pad2(n) { return n < 10 ? '0' + n : '' + n; }
   function clock(ms, seconds) {
@@ -53,11 +56,13 @@
       for (const sr of series) for (const v of sr.values) if (v > top) top = v;
     }
     for (const l of o.lines || []) if (l.value > top) top = l.value;
-    top = niceCeil(top * 1.05);
+    if (!(top > 0)) top = o.empty || 1;
+    const step = niceStep(top * 1.05 / 4);
+    const ticks = Math.max(1, Math.ceil(top * 1.05 / step - 1e-9));
+    top = step * ticks;
 
-    const ticks = 4;
     let left = 0;
-    for (let i = 0; i <= ticks; i++) left = Math.max(left, g.measureText(fmt(top * i / ticks)).width);
+    for (let i = 0; i <= ticks; i++) left = Math.max(left, g.measureText(fmt(step * i)).width);
     const pl = Math.ceil(left) + 10, pr = 8, pt = 8, pb = 20;
     const cw = w - pl - pr, ch = hgt - pt - pb;
     s.pl = pl;
@@ -72,20 +77,22 @@
     g.textAlign = 'right';
     g.textBaseline = 'middle';
     for (let i = 0; i <= ticks; i++) {
-      const v = top * i / ticks, yy = Math.round(y(v)) + 0.5;
+      const v = step * i, yy = Math.round(y(v)) + 0.5;
       g.beginPath(); g.moveTo(pl, yy); g.lineTo(w - pr, yy); g.stroke();
       g.fillText(fmt(v), pl - 6, yy);
     }
-    // Time labels, about one per 90 px.
+    // Time labels at round times, at least 80 px apart, none cut by an edge.
     if (n > 1) {
       g.textAlign = 'center';
       g.textBaseline = 'top';
-      const span = times[n - 1] - times[0];
-      const every = Math.max(1, Math.round((n - 1) / Math.max(1, Math.floor(cw / 90))));
-      for (let i = n - 1; i >= 0; i -= every) {
-        const lx = x(i);
-        if (lx - 24 < pl) break;
-        g.fillText(clock(times[i], span < 30 * 60 * 1000), lx, pt + ch + 5);
+      const t0 = times[0], t1 = times[n - 1], span = t1 - t0;
+      const tx = (t) => pl + ((t - t0) / span) * cw;
+      const every = timeSteps.find((s) => (s / span) * cw >= 80) || timeSteps[timeSteps.length - 1];
+      const secs = every < 60000;
+      for (let t = Math.ceil(t0 / every) * every; t <= t1; t += every) {
+        const label = clock(t, secs), half = g.measureText(label).width / 2, lx = tx(t);
+        if (lx - half < pl || lx + half > w - pr) continue;
+        g.fillText(label, lx, pt + ch + 5);
       }
     }
 
@@ -155,15 +162,12 @@
     }
   }
 
-  const all = new Set();
-
   // chart binds a canvas to options and draws; call it again with new options to update.
   function chart(canvas, opts) {
     let s = canvas._chart;
     if (!s) {
       s = { canvas: canvas, opts: opts, hover: null };
       canvas._chart = s;
-      all.add(s);
       const pick = (ev) => {
         const r = canvas.getBoundingClientRect();
         const n = (s.opts.times || []).length;
@@ -174,12 +178,14 @@
       };
       canvas.addEventListener('mousemove', pick);
       canvas.addEventListener('mouseleave', () => { s.hover = null; draw(s); });
+      // Redraw when the canvas gets its size: on creation before it is in the page, when a
+      // hidden panel is shown, when the window changes.
+      new ResizeObserver(() => draw(s)).observe(canvas);
     }
     s.opts = opts;
     if (s.hover != null && s.hover >= (opts.times || []).length) s.hover = null;
     draw(s);
   }
 
-  window.addEventListener('resize', () => { for (const s of all) draw(s); });
-  window.Charts = { chart: chart, niceCeil: niceCeil };
+  window.Charts = { chart: chart };
 })();
