@@ -31,6 +31,7 @@ func validate(cfg *Config, p *problems, lines map[string]int, bad map[string]boo
 	v.admin(cfg)
 	v.log(cfg)
 	v.observe(cfg)
+	v.llm(cfg)
 }
 
 func (v *validator) errf(line int, format string, args ...any) {

@@ -1,0 +1,277 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// LLM configures the LLM gateway: the providers aya calls, the public model names clients ask
+// for (each a set of deployments on providers), and the virtual keys clients authenticate with.
+// Absent: no LLM endpoints.
+type LLM struct {
+	Line int `yaml:"-"`
+
+	Providers []LLMProvider `yaml:"providers"`
+	Models    []LLMModel    `yaml:"models"`
+	// Keys are the virtual keys clients send (Authorization: Bearer or x-api-key). Empty: the
+	// LLM endpoints are open to anyone who can reach the listener.
+	Keys []LLMKey `yaml:"keys"`
+	// DefaultMaxTokens is sent to providers that require max_tokens (Anthropic) when the
+	// client gave none.
+	DefaultMaxTokens int `yaml:"default_max_tokens" default:"4096"`
+	// Cooldown keeps a deployment out of rotation after a failure; a 429's retry-after, when
+	// longer, wins.
+	Cooldown Duration `yaml:"cooldown" default:"5s"`
+	// Listeners the endpoints serve on; empty: every listener.
+	Listeners []string `yaml:"listeners"`
+}
+
+// LLM provider types.
+const (
+	LLMOpenAI           = "openai"
+	LLMAnthropic        = "anthropic"
+	LLMOpenAICompatible = "openai_compatible"
+)
+
+var llmProviderTypes = []string{LLMOpenAI, LLMAnthropic, LLMOpenAICompatible}
+
+// LLM routing strategies.
+const (
+	LLMWeighted      = "weighted"
+	LLMLeastBusy     = "least_busy"
+	LLMLowestLatency = "lowest_latency"
+	LLMLowestCost    = "lowest_cost"
+)
+
+var llmStrategies = []string{LLMWeighted, LLMLeastBusy, LLMLowestLatency, LLMLowestCost}
+
+// LLMProvider is one provider endpoint and the key aya uses with it.
+type LLMProvider struct {
+	Line int `yaml:"-"`
+
+	Name string `yaml:"name"`
+	Type string `yaml:"type"` // openai, anthropic or openai_compatible
+	// BaseURL defaults to the provider's public API (https://api.openai.com/v1,
+	// https://api.anthropic.com); openai_compatible requires it. OpenAI-style URLs end in /v1,
+	// as the OpenAI SDKs write them; Anthropic's do not.
+	BaseURL  string            `yaml:"base_url"`
+	APIKey   string            `yaml:"api_key" secret:"true"` // usually ${ENV}
+	Headers  map[string]string `yaml:"headers"`
+	Timeouts LLMTimeouts       `yaml:"timeouts"`
+}
+
+// LLMTimeouts bound a provider call. Validation guarantees each is above 0.
+type LLMTimeouts struct {
+	Connect    Duration `yaml:"connect" default:"5s"`
+	FirstToken Duration `yaml:"first_token" default:"60s"` // request sent → response head
+	Total      Duration `yaml:"total" default:"10m"`       // the whole call, stream included
+}
+
+// LLMModel is a public model name and the deployments that serve it.
+type LLMModel struct {
+	Line int `yaml:"-"`
+
+	Name        string          `yaml:"name"`
+	Aliases     []string        `yaml:"aliases"`
+	Strategy    string          `yaml:"strategy" default:"weighted"`
+	Deployments []LLMDeployment `yaml:"deployments"`
+	// Fallbacks are other models (names or aliases) tried in order when every deployment of
+	// this one failed with a retryable error.
+	Fallbacks []string `yaml:"fallbacks"`
+}
+
+// LLMDeployment is a model on a provider.
+type LLMDeployment struct {
+	Line int `yaml:"-"`
+
+	Provider      string  `yaml:"provider"`
+	Model         string  `yaml:"model"` // the provider's model id
+	Weight        int     `yaml:"weight" default:"1"`
+	Cost          LLMCost `yaml:"cost"`
+	ContextWindow int     `yaml:"context_window"` // tokens; 0: unknown
+	RPM           int     `yaml:"rpm"`            // the provider's limits, 0: none known
+	TPM           int     `yaml:"tpm"`
+}
+
+// LLMCost is the price of a deployment in US dollars per million tokens.
+type LLMCost struct {
+	Input  USD `yaml:"input"`
+	Output USD `yaml:"output"`
+}
+
+// LLMKey is a virtual key.
+type LLMKey struct {
+	Line int `yaml:"-"`
+
+	Key  string `yaml:"key" secret:"true"`
+	Name string `yaml:"name"`
+	// Models the key may use (names or aliases); empty: all.
+	Models []string `yaml:"models"`
+	RPM    int      `yaml:"rpm"` // requests per minute, 0: no limit
+	TPM    int      `yaml:"tpm"` // tokens per minute (prompt + completion), 0: no limit
+}
+
+// USD is an amount of US dollars, written as a number.
+type USD float64
+
+// UnmarshalText parses an amount.
+func (u *USD) UnmarshalText(b []byte) error {
+	s := strings.TrimPrefix(strings.TrimSpace(string(b)), "$")
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return fmt.Errorf("invalid amount %q: want a non-negative number of US dollars, like 2.5", string(b))
+	}
+	*u = USD(f)
+	return nil
+}
+
+// MarshalText writes the amount.
+func (u USD) MarshalText() ([]byte, error) {
+	return []byte(strconv.FormatFloat(float64(u), 'g', -1, 64)), nil
+}
+
+func (v *validator) llm(cfg *Config) {
+	l := cfg.LLM
+	if l == nil {
+		return
+	}
+	if l.DefaultMaxTokens <= 0 {
+		v.errAt("llm.default_max_tokens", l.Line, "llm: default_max_tokens must be above 0")
+	}
+	if l.Cooldown.D() < 0 {
+		v.errAt("llm.cooldown", l.Line, "llm: cooldown must not be negative")
+	}
+	for i, name := range l.Listeners {
+		if !slices.ContainsFunc(cfg.Listeners, func(li Listener) bool { return li.Name == name }) {
+			v.errAt(fmt.Sprintf("llm.listeners[%d]", i), l.Line, "llm: listener %q is not defined under listeners", name)
+		}
+	}
+	provs := map[string]int{}
+	var provNames []string
+	for i := range l.Providers {
+		p := &l.Providers[i]
+		path := fmt.Sprintf("llm.providers[%d]", i)
+		if v.bad[path] {
+			continue
+		}
+		v.name("llm provider", p.Name, i, path, p.Line, provs)
+		provNames = append(provNames, p.Name)
+		ctx := objName("llm provider", p.Name, i)
+		switch p.Type {
+		case LLMOpenAI:
+			if p.BaseURL == "" {
+				p.BaseURL = "https://api.openai.com/v1"
+			}
+		case LLMAnthropic:
+			if p.BaseURL == "" {
+				p.BaseURL = "https://api.anthropic.com"
+			}
+		case LLMOpenAICompatible:
+			if p.BaseURL == "" {
+				v.errAt(path+".base_url", p.Line, "%s: base_url is required for openai_compatible, like http://127.0.0.1:8000/v1", ctx)
+			}
+		default:
+			v.errAt(path+".type", p.Line, "%s: unknown type %q: use %s%s", ctx, p.Type, strings.Join(llmProviderTypes, ", "), didYouMean(p.Type, llmProviderTypes))
+		}
+		if p.BaseURL != "" {
+			u, err := url.Parse(p.BaseURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.errAt(path+".base_url", p.Line, "%s: base_url %q: write an http:// or https:// URL, like https://api.openai.com/v1", ctx, p.BaseURL)
+			}
+			p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
+		}
+		v.positiveTimeouts(p.Timeouts, path+".timeouts", ctx, p.Line)
+	}
+	// Every name and alias resolves to one model.
+	public := map[string]string{}
+	for i := range l.Models {
+		m := &l.Models[i]
+		path := fmt.Sprintf("llm.models[%d]", i)
+		if m.Name == "" {
+			v.errAt(path+".name", m.Line, "%s: name is required: the model id clients send", objName("llm model", "", i))
+			continue
+		}
+		for j, n := range append([]string{m.Name}, m.Aliases...) {
+			np := path + ".name"
+			if j > 0 {
+				np = fmt.Sprintf("%s.aliases[%d]", path, j-1)
+			}
+			if other, dup := public[n]; dup {
+				v.errAt(np, m.Line, "llm model %q: %q is already a name or alias of model %q", m.Name, n, other)
+				continue
+			}
+			public[n] = m.Name
+		}
+	}
+	var publicNames []string
+	for n := range public {
+		publicNames = append(publicNames, n)
+	}
+	slices.Sort(publicNames)
+	for i := range l.Models {
+		m := &l.Models[i]
+		path := fmt.Sprintf("llm.models[%d]", i)
+		ctx := objName("llm model", m.Name, i)
+		if !slices.Contains(llmStrategies, m.Strategy) {
+			v.errAt(path+".strategy", m.Line, "%s: unknown strategy %q: use %s%s", ctx, m.Strategy, strings.Join(llmStrategies, ", "), didYouMean(m.Strategy, llmStrategies))
+		}
+		if len(m.Deployments) == 0 {
+			v.errAt(path+".deployments", m.Line, "%s: deployments is empty: add at least one {provider: NAME, model: PROVIDER_MODEL_ID}", ctx)
+		}
+		for j := range m.Deployments {
+			d := &m.Deployments[j]
+			dp := fmt.Sprintf("%s.deployments[%d]", path, j)
+			if v.bad[dp] {
+				continue
+			}
+			dctx := fmt.Sprintf("%s deployment #%d", ctx, j+1)
+			if _, ok := provs[d.Provider]; !ok {
+				v.errAt(dp+".provider", d.Line, "%s: provider %q is not defined under llm.providers%s", dctx, d.Provider, didYouMean(d.Provider, provNames))
+			}
+			if d.Model == "" {
+				v.errAt(dp+".model", d.Line, "%s: model is required: the provider's model id", dctx)
+			}
+			if d.Weight < 0 {
+				v.errAt(dp+".weight", d.Line, "%s: weight must not be negative", dctx)
+			}
+			if d.ContextWindow < 0 || d.RPM < 0 || d.TPM < 0 {
+				v.errf(d.Line, "%s: context_window, rpm and tpm must not be negative", dctx)
+			}
+		}
+		for j, f := range m.Fallbacks {
+			fp := fmt.Sprintf("%s.fallbacks[%d]", path, j)
+			target, ok := public[f]
+			switch {
+			case !ok:
+				v.errAt(fp, m.Line, "%s: fallback %q is not a model name or alias under llm.models%s", ctx, f, didYouMean(f, publicNames))
+			case target == m.Name:
+				v.errAt(fp, m.Line, "%s: fallback %q is the model itself", ctx, f)
+			}
+		}
+	}
+	keys := map[string]int{}
+	for i := range l.Keys {
+		k := &l.Keys[i]
+		path := fmt.Sprintf("llm.keys[%d]", i)
+		ctx := objName("llm key", k.Name, i)
+		if k.Key == "" {
+			v.errAt(path+".key", k.Line, "%s: key is required (for example key: ${AYA_KEY_TEAM_A})", ctx)
+		} else if first, dup := keys[k.Key]; dup {
+			v.errAt(path+".key", k.Line, "%s: the same key is already defined at line %d", ctx, first)
+		} else {
+			keys[k.Key] = v.line(path+".key", k.Line)
+		}
+		for j, m := range k.Models {
+			if _, ok := public[m]; !ok {
+				v.errAt(fmt.Sprintf("%s.models[%d]", path, j), k.Line, "%s: model %q is not a model name or alias under llm.models%s", ctx, m, didYouMean(m, publicNames))
+			}
+		}
+		if k.RPM < 0 || k.TPM < 0 {
+			v.errf(k.Line, "%s: rpm and tpm must not be negative", ctx)
+		}
+	}
+}
