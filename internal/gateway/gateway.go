@@ -50,6 +50,8 @@ type Gateway struct {
 	// live lists the serving listeners for scrapes, which must not wait on mu (held for a
 	// whole reload or drain).
 	live atomic.Pointer[[]*listener]
+
+	insight *insight // analytics, alerts and the dashboard
 }
 
 // New builds the first snapshot from cfg. Nothing is bound until Start.
@@ -74,6 +76,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.snap.Store(s)
+	g.insight = newInsight(g, cfg)
 	return g, nil
 }
 
@@ -123,6 +126,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.publishListeners()
 	g.reg.Activate(g.snap.Load().livePools())
 	startTPS(g.ctx, nil, g.snap.Load())
+	g.insight.start(g.ctx)
 	g.ready.Store(true)
 	g.lastReload.Store(time.Now().UnixNano())
 	g.log.Info("aya started", "listeners", len(cfg.Listeners), "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams), "admin", a.addr())
@@ -170,6 +174,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 		return err
 	}
 	g.reloads.Add(1)
+	g.insight.reconfigure(cfg)
 	g.lastReload.Store(time.Now().UnixNano())
 	g.lastReloadErr.Store(nil)
 	g.log.Info("config reloaded", "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams))
