@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: build demo test unit e2e bench h2spec lint fuzz clean
+.PHONY: build demo test unit e2e bench h2spec lint fuzz clean screenshots
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/aya
@@ -28,6 +28,11 @@ unit:
 
 e2e: build
 	AYA_BIN=$(CURDIR)/$(BIN) $(GO) test -p 1 -count=1 -timeout 15m -v ./test/...
+
+# Refresh the dashboard pictures in docs/screenshots: the browser test runs aya demo under
+# traffic for about a minute and saves them there (needs chromium).
+screenshots: build
+	AYA_BIN=$(CURDIR)/$(BIN) AYA_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -timeout 5m -run '^TestDashboard$$' ./test/
 
 bench: build
 	bash bench/run.sh
