@@ -148,3 +148,28 @@ func TestFallbackConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestFaultConfig(t *testing.T) {
+	one := okListener + "upstreams: [{name: app, targets: [\"http://127.0.0.1:9001\"]}]\n"
+	cfg, err := parse("a.yaml", []byte(one+`routes: [{name: all, upstream: app, fault: {delay: {duration: 200ms, percent: 10}, abort: {percent: "5%"}, header: X-Aya-Fault}}]`+"\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.Routes[0].Fault
+	if f.Delay.Duration.D() != 200*time.Millisecond || f.Delay.Percent != 10 || f.Abort.Status != 503 || f.Abort.Percent != 5 || f.Header != "X-Aya-Fault" || f.Seed != 0 {
+		t.Fatalf("fault %+v %+v %+v", f, f.Delay, f.Abort)
+	}
+	for _, tc := range []struct{ fault, want string }{
+		{"{}", `fault: set delay and/or abort`},
+		{"{delay: {percent: 10}}", `fault delay: duration must be more than 0`},
+		{"{abort: {status: 99, percent: 1}}", `fault abort: status must be from 200 to 599`},
+		{"{abort: {percent: 101}}", `invalid percent "101"`},
+		{"{abort: {status: 500}}", `no percent and no header`},
+		{`{abort: {status: 500}, header: "X Bad"}`, `is not a valid header name`},
+	} {
+		_, err := parse("a.yaml", []byte(one+"routes: [{name: all, upstream: app, fault: "+tc.fault+"}]\n"), noEnv)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.fault, err, tc.want)
+		}
+	}
+}

@@ -276,6 +276,8 @@ type Route struct {
 	AccessLog *bool `yaml:"access_log"`
 	// Fallback answers when the upstream has no usable target; nil: aya's 502/503.
 	Fallback *Fallback `yaml:"fallback"`
+	// Fault injects delays and aborts into the route's requests; nil: none.
+	Fault *Fault `yaml:"fault"`
 }
 
 // Fallback is a route's graceful degradation: another upstream, or a static answer.

@@ -67,6 +67,10 @@ func (v *validator) routes(cfg *Config) {
 			}
 		}
 
+		if f := r.Fault; f != nil {
+			v.fault(f, path+".fault", ctx+" fault", r.Line)
+		}
+
 		if sp := r.StripPrefix; sp != "" {
 			if sp[0] != '/' || (len(sp) > 1 && sp[len(sp)-1] == '/') || strings.ContainsAny(sp, "*{}?# ") {
 				v.errAt(path+".strip_prefix", r.Line, `%s: strip_prefix %q must be a plain path starting with / and not ending with /, like "/api"`, ctx, sp)
@@ -226,5 +230,24 @@ func (v *validator) headerOps(h *HeaderOps, path, ctx string, routeLine int) {
 	}
 	for i, name := range h.Remove {
 		check(name, fmt.Sprintf("%s.remove[%d]", path, i))
+	}
+}
+
+func (v *validator) fault(f *Fault, path, ctx string, line int) {
+	line = v.line(path, line)
+	if f.Delay == nil && f.Abort == nil {
+		v.errAt(path, line, "%s: set delay and/or abort, like fault: {delay: {duration: 200ms, percent: 10}, abort: {status: 503, percent: 5}}", ctx)
+	}
+	if d := f.Delay; d != nil {
+		v.positive(path+".delay.duration", line, ctx+" delay", "duration", d.Duration)
+	}
+	if a := f.Abort; a != nil && (a.Status < 200 || a.Status > 599) {
+		v.errAt(path+".abort.status", line, "%s abort: status must be from 200 to 599, got %d", ctx, a.Status)
+	}
+	if f.Header != "" && !isToken(f.Header) {
+		v.errAt(path+".header", line, "%s: %q is not a valid header name", ctx, f.Header)
+	}
+	if f.Header == "" && (f.Delay == nil || f.Delay.Percent == 0) && (f.Abort == nil || f.Abort.Percent == 0) {
+		v.errAt(path, line, "%s: no percent and no header: the faults would never happen; set a percent or header: X-Aya-Fault", ctx)
 	}
 }

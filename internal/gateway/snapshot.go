@@ -117,6 +117,9 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, l
 			}
 		}
 		s.handlers[i] = proxy.New(pr, log.With("route", rc.Name), obs)
+		if f := rc.Fault; f != nil {
+			s.handlers[i] = proxy.NewFault(faultOf(rc.Name, f), s.handlers[i])
+		}
 		if rc.TPS != nil {
 			tp, ok := s.tps[rc.TPS.Pool]
 			if !ok {
@@ -319,4 +322,16 @@ func closePoolsNotIn(old, next *snapshot) {
 		}
 		p.pool.Close()
 	}
+}
+
+// faultOf turns a route's fault config into the proxy's form.
+func faultOf(route string, c *config.Fault) proxy.Fault {
+	f := proxy.Fault{Route: route, Header: c.Header, Seed: c.Seed}
+	if d := c.Delay; d != nil {
+		f.Delay, f.DelayPercent = d.Duration.D(), float64(d.Percent)
+	}
+	if a := c.Abort; a != nil {
+		f.AbortStatus, f.AbortPercent = a.Status, float64(a.Percent)
+	}
+	return f
 }
