@@ -135,7 +135,7 @@ func TestLoadSheddingUnderSlowBackend(t *testing.T) {
 	be := startSlowable(t)
 	be.delay.Store(int64(2 * time.Millisecond))
 	web := freePort(t)
-	startAya(t, fmt.Sprintf(`
+	p := startAya(t, fmt.Sprintf(`
 listeners: [{name: web, address: "%s"}]
 upstreams:
   - name: app
@@ -203,5 +203,14 @@ admin: {address: "{{ADMIN}}"}
 	t.Logf("recovered: no request shed within %v of the backend being fast again", time.Since(start).Round(100*time.Millisecond))
 	if l.other.Load() != 0 {
 		t.Fatalf("%d client errors (%v)", l.other.Load(), l.firstOther.Load())
+	}
+	resp, err := http.Get("http://" + p.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `aya_upstream_concurrency_limit{upstream="app"}`) {
+		t.Fatalf("GET /metrics has no aya_upstream_concurrency_limit for app")
 	}
 }

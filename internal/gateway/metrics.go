@@ -23,6 +23,7 @@ var (
 	descBreaker     = desc("aya_upstream_circuit_breaker_state", "1 for the target's circuit breaker state (closed, half_open, open), 0 for the others.", "upstream", "target", "state")
 	descEjections   = desc("aya_upstream_target_ejections_total", "Times outlier detection ejected the target.", "upstream", "target")
 	descTargetIn    = desc("aya_upstream_target_in_flight", "Requests in flight to the target.", "upstream", "target")
+	descShedLimit   = desc("aya_upstream_concurrency_limit", "Load shedding's current limit on the upstream's concurrent requests (upstreams with load_shedding only).", "upstream")
 	descPanic       = desc("aya_upstream_panic_mode", "1 while the upstream balances over all its targets because too few are usable.", "upstream")
 	descReloads     = desc("aya_config_reloads_total", "Config reloads, by result (success, failure).", "result")
 	descReloadTime  = desc("aya_config_last_reload_success_timestamp_seconds", "When the running config was loaded (Unix time).")
@@ -47,7 +48,7 @@ var breakerStates = []string{"closed", "half_open", "open"}
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClientConns, descUpConns, descTargetState, descBreaker, descEjections, descTargetIn,
-		descPanic, descReloads, descReloadTime, descReloadOK, descTPSCapacity, descTPSEffective, descTPSShared, descTPS429,
+		descShedLimit, descPanic, descReloads, descReloadTime, descReloadOK, descTPSCapacity, descTPSEffective, descTPSShared, descTPS429,
 		descTPSAlloc, descTPSDemand, descTPSServed, descTPSRejected, descTPSQueued, descTPSAdmitted, descTPSRejTotal} {
 		ch <- d
 	}
@@ -75,6 +76,9 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, name := range names {
 		p := s.pools[name].pool
 		gauge(descPanic, b2f(p.Panicking()), name)
+		if limit, _, ok := p.ShedLimit(); ok {
+			gauge(descShedLimit, float64(limit), name)
+		}
 		for _, t := range p.Targets() {
 			st := t.State.Status()
 			for _, state := range targetStates {
