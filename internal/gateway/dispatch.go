@@ -89,6 +89,9 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	d.metrics.Begin()
 
 	i, matched := s.table.Match(r)
+	// With llm: configured, the LLM API paths are aya's own, whatever routes match them.
+	isLLM := s.llm != nil && s.llm.Owns(r)
+	matched = matched && !isLLM
 	st.obs = s.obs
 	st.route = &s.obs.none
 	if matched {
@@ -113,9 +116,12 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	}
 	defer d.finish(st, r, rec, body, start)
 
-	if !matched {
+	switch {
+	case isLLM:
+		s.llm.ServeHTTPX(rw, r)
+	case !matched:
 		proxy.WriteError(rw, r, 404, "no route matches "+r.Method+" "+r.Host+r.Path)
-	} else {
+	default:
 		s.handlers[i].ServeHTTPX(rw, r)
 	}
 	st.ok = true

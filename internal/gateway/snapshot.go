@@ -13,6 +13,7 @@ import (
 	"aya/internal/config"
 	"aya/internal/h1"
 	"aya/internal/httpx"
+	"aya/internal/llm/serve"
 	"aya/internal/proxy"
 	"aya/internal/route"
 	"aya/internal/upstream"
@@ -29,6 +30,7 @@ type snapshot struct {
 	trust    map[string]proxy.Trust // by listener name
 	tps      map[string]*tpsPool    // by pool name
 	obs      *obsTables             // metrics handles, access log, tracer
+	llm      *serve.Handler         // the LLM API endpoints; nil without llm:
 }
 
 // pooled is a pool with the config that built it, so a reload can tell whether an upstream
@@ -65,6 +67,11 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, l
 		return nil, err
 	}
 	s.tps = tpsPools
+	if cfg.LLM != nil {
+		if s.llm, err = buildLLM(cfg, log); err != nil {
+			return nil, err
+		}
+	}
 
 	specs := make([]route.Spec, len(cfg.Routes))
 	s.handlers = make([]httpx.Handler, len(cfg.Routes))

@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+
+	"aya/internal/config"
+	"aya/internal/llm/provider"
+	"aya/internal/llm/provider/anthropic"
+	"aya/internal/llm/provider/openai"
+	"aya/internal/llm/serve"
+)
+
+// buildLLM turns the llm: section into the handler for the LLM API endpoints. Validation has
+// already checked every reference, so the only failures left are programming errors.
+func buildLLM(cfg *config.Config, log *slog.Logger) (*serve.Handler, error) {
+	l := cfg.LLM
+	provs := make(map[string]serve.Provider, len(l.Providers))
+	for _, p := range l.Providers {
+		o := provider.Options{
+			BaseURL:   p.BaseURL,
+			Connect:   p.Timeouts.Connect.D(),
+			FirstByte: p.Timeouts.FirstToken.D(),
+			Total:     p.Timeouts.Total.D(),
+		}
+		for _, f := range sortedFields(p.Headers) {
+			o.Headers = append(o.Headers, provider.Header{Name: f.Name, Value: f.Value})
+		}
+		switch p.Type {
+		case config.LLMAnthropic:
+			provs[p.Name] = anthropic.New(o, p.APIKey, l.DefaultMaxTokens)
+		case config.LLMOpenAI, config.LLMOpenAICompatible:
+			provs[p.Name] = openai.New(o, p.APIKey)
+		default:
+			return nil, fmt.Errorf("%s:%d: llm provider %q: unknown type %q", cfg.File, p.Line, p.Name, p.Type)
+		}
+	}
+	models := make([]*serve.Model, len(l.Models))
+	byName := map[string]*serve.Model{}
+	aliases := map[string]*serve.Model{}
+	for i, mc := range l.Models {
+		m := &serve.Model{Name: mc.Name, Strategy: mc.Strategy}
+		for _, dc := range mc.Deployments {
+			m.Deployments = append(m.Deployments, &serve.Deployment{
+				Provider:     provs[dc.Provider],
+				ProviderName: dc.Provider,
+				Model:        dc.Model,
+				Weight:       dc.Weight,
+				InputCost:    float64(dc.Cost.Input),
+				OutputCost:   float64(dc.Cost.Output),
+			})
+		}
+		models[i] = m
+		byName[m.Name] = m
+		for _, a := range mc.Aliases {
+			aliases[a] = m
+		}
+	}
+	for i, mc := range l.Models {
+		for _, f := range mc.Fallbacks {
+			fm, ok := byName[f]
+			if !ok {
+				fm = aliases[f]
+			}
+			models[i].Fallbacks = append(models[i].Fallbacks, fm)
+		}
+	}
+	secrets := make([]string, len(l.Keys))
+	keys := make([]*serve.Key, len(l.Keys))
+	for i, kc := range l.Keys {
+		secrets[i] = kc.Key
+		k := &serve.Key{Name: kc.Name, RPM: kc.RPM, TPM: kc.TPM}
+		if k.Name == "" {
+			k.Name = fmt.Sprintf("key-%d", i+1)
+		}
+		if len(kc.Models) > 0 {
+			k.Models = map[string]bool{}
+			for _, m := range kc.Models {
+				if fm, ok := aliases[m]; ok {
+					m = fm.Name
+				}
+				k.Models[m] = true
+			}
+		}
+		keys[i] = k
+	}
+	router := serve.NewRouter(models, aliases, l.Cooldown.D())
+	return serve.NewHandler(router, serve.NewKeys(secrets, keys), l.Listeners, log.With("component", "llm")), nil
+}

@@ -1,0 +1,301 @@
+package serve
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"aya/internal/httpx"
+	"aya/internal/llm"
+	"aya/internal/llm/anthropic"
+	"aya/internal/llm/openai"
+)
+
+// maxBody bounds a request body: prompts with images run to megabytes, not more.
+const maxBody = 32 << 20
+
+// Handler serves the LLM API endpoints.
+type Handler struct {
+	router    *Router
+	keys      *Keys
+	models    []string // public names and aliases, sorted, for /v1/models
+	listeners []string // empty: every listener
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// NewHandler serves router's models to keys. listeners limits the listeners it answers on
+// (empty: all).
+func NewHandler(router *Router, keys *Keys, listeners []string, log *slog.Logger) *Handler {
+	h := &Handler{router: router, keys: keys, listeners: listeners, log: log, now: time.Now}
+	for name := range router.models {
+		h.models = append(h.models, name)
+	}
+	slices.Sort(h.models)
+	return h
+}
+
+// Owns reports whether r is for the LLM API (so the gateway sends it here, not to a route).
+func (h *Handler) Owns(r *httpx.Request) bool {
+	if len(h.listeners) > 0 && !slices.Contains(h.listeners, r.Listener) {
+		return false
+	}
+	switch r.Path {
+	case "/v1/chat/completions", "/v1/messages", "/v1/models":
+		return true
+	}
+	return strings.HasPrefix(r.Path, "/v1/models/")
+}
+
+// api is how one ingress API decodes requests and writes answers.
+type api struct {
+	decode    func([]byte) (*llm.Request, *llm.Error)
+	encodeErr func(*llm.Error) []byte
+	notFound  func(model string) *llm.Error
+}
+
+var openaiAPI = api{
+	decode:    openai.DecodeRequest,
+	encodeErr: openai.EncodeError,
+	notFound: func(m string) *llm.Error {
+		return &llm.Error{Status: 404, Type: llm.ErrNotFound, Code: "model_not_found", Param: "model",
+			Message: "The model `" + m + "` does not exist or you do not have access to it."}
+	},
+}
+
+var anthropicAPI = api{
+	decode:    anthropic.DecodeRequest,
+	encodeErr: anthropic.EncodeError,
+	notFound:  func(m string) *llm.Error { return llm.Errorf(404, llm.ErrNotFound, "model: %s", m) },
+}
+
+// ServeHTTPX answers one LLM API request.
+func (h *Handler) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
+	switch {
+	case r.Path == "/v1/chat/completions":
+		h.chat(w, r, openaiAPI)
+	case r.Path == "/v1/messages":
+		h.chat(w, r, anthropicAPI)
+	case r.Path == "/v1/models" || strings.HasPrefix(r.Path, "/v1/models/"):
+		h.listModels(w, r)
+	default:
+		h.fail(w, openaiAPI, llm.Errorf(404, llm.ErrNotFound, "%s is not served: the LLM API has /v1/chat/completions, /v1/messages and /v1/models", r.Path))
+	}
+}
+
+func (h *Handler) fail(w httpx.ResponseWriter, a api, e *llm.Error) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	if e.RetryAfter > 0 {
+		hd.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	w.WriteHeader(e.Status)
+	w.Write(a.encodeErr(e))
+}
+
+func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
+	if r.Method != "POST" {
+		w.Header().Set("Allow", "POST")
+		h.fail(w, a, llm.Errorf(405, llm.ErrInvalidRequest, "use POST for %s", r.Path))
+		return
+	}
+	key, e := h.keys.Find(r)
+	if e != nil {
+		h.fail(w, a, e)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		h.fail(w, a, llm.Errorf(400, llm.ErrInvalidRequest, "reading the request body: %v", err))
+		return
+	}
+	if len(body) > maxBody {
+		h.fail(w, a, llm.Errorf(413, llm.ErrRequestTooBig, "the request body is larger than %d bytes", maxBody))
+		return
+	}
+	req, e := a.decode(body)
+	if e != nil {
+		h.fail(w, a, e)
+		return
+	}
+	m, ok := h.router.Lookup(req.Model)
+	if !ok || !key.allows(m.Name) && !key.allows(req.Model) {
+		h.fail(w, a, a.notFound(req.Model))
+		return
+	}
+	if e := key.admit(h.now()); e != nil {
+		h.fail(w, a, e)
+		return
+	}
+	plan := h.router.Plan(m)
+	if req.Stream {
+		h.stream(w, r, a, req, key, plan)
+		return
+	}
+	start := h.now()
+	resp, d, tries, e := h.router.Chat(r.Context(), req, plan)
+	h.logTries(r, req, tries)
+	if e != nil {
+		h.fail(w, a, e)
+		return
+	}
+	cost := d.Cost(resp.Usage)
+	key.settle(h.now(), resp.Usage, cost)
+	h.logCall(r, key, req, d, resp.Usage, cost, start, 0)
+	h.answerHeaders(w, d)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	if r.Path == "/v1/messages" {
+		w.Write(anthropic.EncodeResponse(resp))
+	} else {
+		w.Write(openai.EncodeResponse(resp, start.Unix()))
+	}
+}
+
+// answerHeaders tell the client which deployment answered.
+func (h *Handler) answerHeaders(w httpx.ResponseWriter, d *Deployment) {
+	hd := w.Header()
+	hd.Set("X-Aya-Provider", d.ProviderName)
+	hd.Set("X-Aya-Model", d.Model)
+}
+
+// streamWriter is an ingress API's stream encoder.
+type streamWriter interface {
+	Write(llm.Event) error
+	End() error
+	Fail(*llm.Error) error
+	Usage() llm.Usage
+}
+
+func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, req *llm.Request, key *Key, plan []*Deployment) {
+	start := h.now()
+	s, first, d, tries, e := h.router.OpenStream(r.Context(), req, plan)
+	h.logTries(r, req, tries)
+	if e != nil {
+		h.fail(w, a, e)
+		return
+	}
+	defer s.Close()
+	h.answerHeaders(w, d)
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	w.WriteHeader(200)
+	ttft := h.now().Sub(start)
+	var sw streamWriter
+	if r.Path == "/v1/messages" {
+		sw = anthropic.NewStreamWriter(w, w.Flush)
+	} else {
+		sw = openai.NewStreamWriter(w, w.Flush, req.IncludeUsage, start.Unix())
+	}
+	ev, err := first, error(nil)
+	for err == nil {
+		if ev.Kind != 0 {
+			if werr := sw.Write(ev); werr != nil {
+				err = werr // the client went away
+				break
+			}
+		}
+		ev, err = s.Next()
+	}
+	switch {
+	case err == io.EOF:
+		err = sw.End()
+	case r.Context().Err() == nil:
+		// The provider failed mid-stream: the client gets an error event, not a cut socket.
+		pe := llm.AsError(err)
+		h.log.Warn("llm stream failed after it started", "request_id", r.ID, "provider", d.ProviderName, "model", d.Model, "error", pe.Message)
+		sw.Fail(pe)
+	}
+	u := sw.Usage()
+	cost := d.Cost(u)
+	key.settle(h.now(), u, cost)
+	h.logCall(r, key, req, d, u, cost, start, ttft)
+}
+
+func (h *Handler) logTries(r *httpx.Request, req *llm.Request, tries []Attempt) {
+	for _, t := range tries {
+		h.log.Warn("llm deployment failed", "request_id", r.ID, "model", req.Model, "provider", t.Deployment.ProviderName,
+			"deployment", t.Deployment.Model, "status", t.Err.Status, "error", t.Err.Message)
+	}
+}
+
+func (h *Handler) logCall(r *httpx.Request, key *Key, req *llm.Request, d *Deployment, u llm.Usage, cost float64, start time.Time, ttft time.Duration) {
+	h.log.Debug("llm call", "request_id", r.ID, "key", key.Name, "model", req.Model, "provider", d.ProviderName, "deployment", d.Model,
+		"input_tokens", u.Input, "output_tokens", u.Output, "cost_usd", cost, "ttft", ttft, "duration", h.now().Sub(start), "stream", req.Stream)
+}
+
+// listModels answers GET /v1/models and /v1/models/{id} in the caller's API: Anthropic's SDK
+// sends anthropic-version, OpenAI's does not.
+func (h *Handler) listModels(w httpx.ResponseWriter, r *httpx.Request) {
+	a := openaiAPI
+	isAnthropic := r.Header.Has("anthropic-version")
+	if isAnthropic {
+		a = anthropicAPI
+	}
+	if r.Method != "GET" {
+		h.fail(w, a, llm.Errorf(405, llm.ErrInvalidRequest, "use GET for %s", r.Path))
+		return
+	}
+	key, e := h.keys.Find(r)
+	if e != nil {
+		h.fail(w, a, e)
+		return
+	}
+	var ids []string
+	for _, name := range h.models {
+		if m, _ := h.router.Lookup(name); key.allows(m.Name) || key.allows(name) {
+			ids = append(ids, name)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if id, ok := strings.CutPrefix(r.Path, "/v1/models/"); ok {
+		// Model ids may hold "/", which arrives escaped.
+		if u, err := url.PathUnescape(id); err == nil {
+			id = u
+		}
+		if !slices.Contains(ids, id) {
+			h.fail(w, a, a.notFound(id))
+			return
+		}
+		w.WriteHeader(200)
+		w.Write(modelJSON(id, isAnthropic))
+		return
+	}
+	var b strings.Builder
+	b.WriteString(`{"object":"list","data":[`)
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(modelJSON(id, isAnthropic))
+	}
+	b.WriteString("]")
+	if isAnthropic {
+		first, last := "", ""
+		if len(ids) > 0 {
+			first, last = ids[0], ids[len(ids)-1]
+		}
+		b.WriteString(`,"has_more":false,"first_id":` + jsonString(first) + `,"last_id":` + jsonString(last))
+	}
+	b.WriteString("}")
+	w.WriteHeader(200)
+	io.WriteString(w, b.String())
+}
+
+func modelJSON(id string, isAnthropic bool) []byte {
+	if isAnthropic {
+		return []byte(`{"type":"model","id":` + jsonString(id) + `,"display_name":` + jsonString(id) + `,"created_at":"1970-01-01T00:00:00Z"}`)
+	}
+	return []byte(`{"id":` + jsonString(id) + `,"object":"model","created":0,"owned_by":"aya"}`)
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b)
+}

@@ -1,0 +1,118 @@
+package serve
+
+import (
+	"crypto/sha256"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"aya/internal/httpx"
+	"aya/internal/llm"
+)
+
+// Key is a virtual key: who is calling, what they may use, and their per-minute limits.
+type Key struct {
+	Name   string
+	Models map[string]bool // public model names allowed; nil: all
+	RPM    int             // requests per minute, 0: no limit
+	TPM    int             // tokens per minute, 0: no limit
+
+	mu       sync.Mutex
+	window   int64 // the minute (unix seconds / 60) the counters below are for
+	requests int
+	tokens   int
+
+	// Totals since aya started.
+	Requests     atomic.Int64
+	InputTokens  atomic.Int64
+	OutputTokens atomic.Int64
+	costMicros   atomic.Int64
+}
+
+// CostUSD is what the key's calls cost since aya started.
+func (k *Key) CostUSD() float64 { return float64(k.costMicros.Load()) / 1e6 }
+
+// admit counts a request against the key's RPM, and refuses it when the minute's requests or
+// tokens are used up.
+func (k *Key) admit(now time.Time) *llm.Error {
+	if k.RPM == 0 && k.TPM == 0 {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.roll(now)
+	retry := time.Duration(60-now.Unix()%60) * time.Second
+	switch {
+	case k.RPM > 0 && k.requests >= k.RPM:
+		return &llm.Error{Status: 429, Type: llm.ErrRateLimit, Code: "rate_limit_exceeded", RetryAfter: retry,
+			Message: "key " + k.Name + ": requests per minute limit reached (" + strconv.Itoa(k.RPM) + "): wait for the next minute"}
+	case k.TPM > 0 && k.tokens >= k.TPM:
+		return &llm.Error{Status: 429, Type: llm.ErrRateLimit, Code: "rate_limit_exceeded", RetryAfter: retry,
+			Message: "key " + k.Name + ": tokens per minute limit reached (" + strconv.Itoa(k.TPM) + "): wait for the next minute"}
+	}
+	k.requests++
+	return nil
+}
+
+func (k *Key) roll(now time.Time) {
+	if w := now.Unix() / 60; w != k.window {
+		k.window, k.requests, k.tokens = w, 0, 0
+	}
+}
+
+// settle adds a finished call's usage and cost.
+func (k *Key) settle(now time.Time, u llm.Usage, cost float64) {
+	k.Requests.Add(1)
+	k.InputTokens.Add(int64(u.Input))
+	k.OutputTokens.Add(int64(u.Output))
+	k.costMicros.Add(int64(cost * 1e6))
+	if k.TPM > 0 {
+		k.mu.Lock()
+		k.roll(now)
+		k.tokens += u.Total()
+		k.mu.Unlock()
+	}
+}
+
+func (k *Key) allows(model string) bool { return k.Models == nil || k.Models[model] }
+
+// Keys finds the virtual key a request carries. Keys are held by their SHA-256, so the config's
+// secrets are not kept in memory in the clear longer than building takes.
+type Keys struct {
+	byHash map[[32]byte]*Key
+	open   *Key // used when no keys are configured
+}
+
+// NewKeys indexes keys by their secret. With none, every request is let in as "anonymous".
+func NewKeys(secrets []string, keys []*Key) *Keys {
+	ks := &Keys{byHash: map[[32]byte]*Key{}}
+	for i, s := range secrets {
+		ks.byHash[sha256.Sum256([]byte(s))] = keys[i]
+	}
+	if len(keys) == 0 {
+		ks.open = &Key{Name: "anonymous"}
+	}
+	return ks
+}
+
+// Find returns the key of r (Authorization: Bearer, or x-api-key as the Anthropic SDK sends).
+func (ks *Keys) Find(r *httpx.Request) (*Key, *llm.Error) {
+	if ks.open != nil {
+		return ks.open, nil
+	}
+	secret := r.Header.Get("x-api-key")
+	if a := r.Header.Get("Authorization"); secret == "" && len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		secret = strings.TrimSpace(a[7:])
+	}
+	if secret == "" {
+		return nil, &llm.Error{Status: 401, Type: llm.ErrAuthentication, Message: "no API key: send it as Authorization: Bearer KEY or x-api-key: KEY"}
+	}
+	h := sha256.Sum256([]byte(secret))
+	// A map lookup by hash: timing reveals at most something about a hash, not the secret.
+	if k, ok := ks.byHash[h]; ok {
+		return k, nil
+	}
+	return nil, &llm.Error{Status: 401, Type: llm.ErrAuthentication, Message: "invalid API key: check the key aya's operator gave you"}
+}
