@@ -88,6 +88,8 @@ func TestAssuranceBad(t *testing.T) {
 		{"sticky without cookie", `sticky: {}`, `4: upstream "app" sticky: cookie is required`},
 		{"sticky same_site none", `sticky: {cookie: {same_site: None}}`, `4: upstream "app" sticky cookie: same_site None needs secure: true`},
 		{"panic", `panic_threshold: 2`, `4: upstream "app": panic_threshold must be from 0% to 100%`},
+		{"discovery both", `discovery: {dns: {name: a.test}, file: {path: t.yaml}}`, `4: upstream "app" discovery: dns and file both set`},
+		{"discovery file path", `discovery: {file: {refresh: 1s}}`, `4: upstream "app" discovery file: path is required`},
 		{"shed algorithm", `load_shedding: {algorithm: vegas}`, `4: upstream "app" load_shedding: algorithm must be gradient or aimd, got "vegas"`},
 		{"shed limits", `load_shedding: {min_limit: 10, max_limit: 5}`, `4: upstream "app" load_shedding: max_limit 5 is below min_limit 10`},
 		{"shed initial", `load_shedding: {initial_limit: 2}`, `4: upstream "app" load_shedding: initial_limit 2 must be from min_limit 5 to max_limit 1000`},
@@ -170,6 +172,32 @@ func TestFaultConfig(t *testing.T) {
 		_, err := parse("a.yaml", []byte(one+"routes: [{name: all, upstream: app, fault: "+tc.fault+"}]\n"), noEnv)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.fault, err, tc.want)
+		}
+	}
+}
+
+func TestParseTargets(t *testing.T) {
+	ts, err := ParseTargets("t.yaml", []byte("- http://127.0.0.1:9001\n- {url: \"http://127.0.0.1:9002\", weight: 3, priority: 1, backup: true, zone: a}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || ts[0].Weight != 1 || ts[0].Host != "127.0.0.1:9001" || ts[1].Weight != 3 || ts[1].Priority != 1 || !ts[1].Backup || ts[1].Zone != "a" {
+		t.Fatalf("%+v", ts)
+	}
+	js, err := ParseTargets("t.json", []byte(`[{"url": "h2c://127.0.0.1:9003"}]`))
+	if err != nil || len(js) != 1 || js[0].Protocol != ProtocolH2 {
+		t.Fatalf("%+v %v", js, err)
+	}
+	for in, want := range map[string]string{
+		"{url: x}":                             "write a list of targets",
+		"- ftp://x":                            "target #1",
+		"- {url: \"http://a:1\", wieght: 2}":   `unknown key "wieght" (did you mean "weight"?)`,
+		"- {weight: 2}":                        "url is required",
+		"- {url: \"http://a:1\", weight: 1.5}": "weight must be a whole number",
+		"- http://a:1\n- http://a:1":           "listed twice",
+	} {
+		if _, err := ParseTargets("t.yaml", []byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
 		}
 	}
 }

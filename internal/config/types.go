@@ -145,9 +145,17 @@ type Upstream struct {
 	LoadShedding *LoadShedding `yaml:"load_shedding"`
 }
 
-// Discovery finds targets at run time.
+// Discovery finds targets at run time, from one source: DNS or a file.
 type Discovery struct {
-	DNS *DNSDiscovery `yaml:"dns"`
+	DNS  *DNSDiscovery  `yaml:"dns"`
+	File *FileDiscovery `yaml:"file"`
+}
+
+// FileDiscovery reads targets from a YAML or JSON list in a file (or every .yaml, .yml and
+// .json file of a directory), applied again whenever it changes.
+type FileDiscovery struct {
+	Path    string   `yaml:"path"`                 // resolved against the config file's directory
+	Refresh Duration `yaml:"refresh" default:"5s"` // the longest wait between reads (changes to a file are seen at once)
 }
 
 // DNS record types for DNSDiscovery.Type.

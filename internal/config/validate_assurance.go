@@ -64,9 +64,20 @@ func (v *validator) assurance(u *Upstream, path, ctx string) {
 	if d := u.Discovery; d != nil {
 		dp := path + ".discovery"
 		dl := v.line(dp, u.Line)
+		if f := d.File; f != nil {
+			if f.Path == "" {
+				v.errAt(dp+".file.path", dl, "%s discovery file: path is required: name a YAML or JSON list of targets, or a directory of them", ctx)
+			} else {
+				f.Path = v.resolvePath(f.Path)
+			}
+			v.positive(dp+".file.refresh", dl, ctx+" discovery file", "refresh", f.Refresh)
+		}
 		switch n := d.DNS; {
+		case n == nil && d.File == nil:
+			v.errAt(dp, dl, "%s discovery: dns or file is required, like discovery: {dns: {name: app.internal, type: SRV}} or discovery: {file: {path: targets.yaml}}", ctx)
 		case n == nil:
-			v.errAt(dp, dl, "%s discovery: dns is required, like discovery: {dns: {name: app.internal, type: SRV}}", ctx)
+		case d.File != nil:
+			v.errAt(dp, dl, "%s discovery: dns and file both set: an upstream discovers its targets from one source", ctx)
 		default:
 			if !validHost(n.Name) {
 				v.errAt(dp+".dns.name", dl, "%s discovery dns: name %q is not a DNS name", ctx, n.Name)

@@ -92,6 +92,7 @@ type settings struct {
 	sticky         *config.StickyCookie
 	slowStart      time.Duration
 	discovery      *config.DNSDiscovery
+	discoveryFile  *config.FileDiscovery
 	shedding       *config.LoadShedding
 }
 
@@ -105,7 +106,7 @@ func settingsOf(u *config.Upstream) settings {
 		s.sticky = u.Sticky.Cookie
 	}
 	if u.Discovery != nil {
-		s.discovery = u.Discovery.DNS
+		s.discovery, s.discoveryFile = u.Discovery.DNS, u.Discovery.File
 	}
 	switch u.Balance {
 	case config.BalanceIPHash, config.BalanceConsistentHash, config.BalanceMaglev:

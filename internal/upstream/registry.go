@@ -41,6 +41,7 @@ type upstreamState struct {
 	primed   bool                    // a pool was built: targets added later slow-start
 	overlay  overlay                 // admin-added/removed and DNS-discovered targets
 	resolver *resolver               // nil without DNS discovery
+	files    *fileSource             // nil without file discovery
 }
 
 // NewRegistry returns an empty registry. Close stops what Activate started.
@@ -70,6 +71,15 @@ func (r *Registry) upstream(name string) *upstreamState {
 func (r *Registry) Pool(u *config.Upstream, newBalancer func() balance.Balancer, factory TargetFactory) (*Pool, error) {
 	us := r.upstream(u.Name)
 	us.mu.Lock()
+	if d := u.Discovery; d != nil && d.File != nil && us.files == nil {
+		// Read the targets file now, so the first config serves its targets from the start;
+		// the watcher Activate starts keeps them current.
+		if data, err := readTargets(d.File.Path); err == nil {
+			if specs, err := parseTargetFiles(d.File.Path, data); err == nil {
+				us.overlay.discovered = specs
+			}
+		}
+	}
 	specs := us.overlay.specs(u.Targets)
 	us.mu.Unlock()
 	targets := make([]*Target, 0, len(specs))
@@ -185,6 +195,17 @@ func (us *upstreamState) activate(r *Registry, p *Pool) {
 	}
 	if dns != nil && us.resolver == nil {
 		us.resolver = startResolver(r, us, *dns)
+	}
+	var file *config.FileDiscovery
+	if p != nil && p.settings.discoveryFile != nil {
+		file = p.settings.discoveryFile
+	}
+	if us.files != nil && (file == nil || *file != us.files.cfg) {
+		us.files.cancel()
+		us.files = nil
+	}
+	if file != nil && us.files == nil {
+		us.files = startFileSource(r, us, *file)
 	}
 	for url, c := range us.checkers {
 		t := want[url]
