@@ -3,9 +3,18 @@ package analytics
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
+
+func TestHandlerBeforeTheFirstSecond(t *testing.T) {
+	w := httptest.NewRecorder()
+	New(Options{}).Handler().ServeHTTP(w, httptest.NewRequest("GET", "/analytics?window=10s", nil))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"requests":0`) || !strings.Contains(w.Body.String(), `"points":[]`) {
+		t.Fatalf("a fresh store: %d %s", w.Code, w.Body)
+	}
+}
 
 func TestHandler(t *testing.T) {
 	s := New(Options{Recent: 64})

@@ -204,6 +204,9 @@ func (s *Store) result(sr *series, q Query, points bool) Result {
 	var r Result
 	var sum acc
 	if s.last == 0 {
+		if points {
+			r.Points = []Point{}
+		}
 		return r
 	}
 	if q.Resolution == Second {

@@ -107,6 +107,7 @@ func New(o Options) *Store {
 		s.dims[d] = newDimension()
 		s.gath[d] = make(map[string]*acc)
 	}
+	s.dims[Total].named[""] = &series{} // answers (with no traffic) before the first second closes
 	return s
 }
 
