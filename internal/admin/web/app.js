@@ -90,7 +90,7 @@
     const headers = Object.assign({ Accept: 'application/json' }, opts.headers || {});
     if (opts.method && opts.method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
     const r = await fetch(path, Object.assign({}, opts, { headers: headers, credentials: 'same-origin', cache: 'no-store' }));
-    if (r.status === 401 && state.authRequired) { showLogin(); throw new AuthError('signed out'); }
+    if (r.status === 401 && state.authRequired && path !== 'login') { showLogin(); throw new AuthError('signed out'); }
     let body = null;
     try { body = await r.json(); } catch (e) { body = null; }
     if (!r.ok) throw new Error((body && body.error && body.error.message) || ('HTTP ' + r.status));
