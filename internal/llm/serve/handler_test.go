@@ -120,7 +120,7 @@ func TestCrossProvider(t *testing.T) {
 					var m struct {
 						Type       string
 						Content    []struct{ Text string }
-						StopReason string `json:"stop_reason"`
+						StopReason string                                  `json:"stop_reason"`
 						Usage      struct{ InputTokens, OutputTokens int } `json:"usage"`
 					}
 					if err := json.Unmarshal([]byte(out), &m); err != nil || m.Type != "message" || m.Content[0].Text == "" || m.StopReason == "" {
@@ -275,4 +275,3 @@ func TestWeightedShuffle(t *testing.T) {
 		t.Fatalf("a first %.2f of the time, want about 0.75", r)
 	}
 }
-
