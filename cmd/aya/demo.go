@@ -33,6 +33,9 @@ tps:
       capacity: %[7]d
       allocator: waterfill
       tick: 250ms
+      # The demo's load generator, aya and the partner share one machine: 5%% of headroom
+      # absorbs their scheduling jitter (the default 2%% suits a real network).
+      margin: 5%%
       queue: {max: 500, timeout: 2s}
       services:
         - {name: payments, priority: critical, min: 20}
