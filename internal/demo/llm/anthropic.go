@@ -25,7 +25,8 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, r *http.Request) {
 }
 
 func anthropicError(w http.ResponseWriter, status int, typ, msg string) {
-	writeJSON(w, status, map[string]any{"type": "error", "error": map[string]string{"type": typ, "message": msg}})
+	writeJSON(w, status, map[string]any{"type": "error", "error": map[string]string{"type": typ, "message": msg},
+		"request_id": w.Header().Get("request-id")})
 }
 
 // anthropicErrorTypes are Anthropic's error types by status.
@@ -67,6 +68,10 @@ func (s *Server) anthropicPreamble(w http.ResponseWriter, r *http.Request) bool 
 
 func (s *Server) anthropicAuth(w http.ResponseWriter, r *http.Request) bool {
 	key := r.Header.Get("x-api-key")
+	if key == "" {
+		// anthropic-sdk-go v2 sends the API key as a bearer token.
+		key, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}
 	if key == "" && len(s.opt.APIKeys) > 0 {
 		anthropicError(w, http.StatusUnauthorized, "authentication_error", "x-api-key header is required")
 		return false
