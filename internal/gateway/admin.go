@@ -146,9 +146,14 @@ func (g *Gateway) handleDrain(on bool) http.Handler {
 // handleAddTarget adds or updates a target: POST /upstreams/{name}/targets with
 // {"url": "http://10.0.0.5:9000", "weight": 1, "priority": 0, "backup": false, "zone": ""}.
 // The change is atomic and keeps the connections of the other targets; it lasts across
-// reloads until DELETE removes it, and is not written to the config file.
+// reloads until DELETE removes it, and is written to the config file only with ?persist=true.
 func (g *Gateway) handleAddTarget(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	persist, err := wantsPersist(r)
+	if err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"code": 400, "message": err.Error()}})
+		return
+	}
 	var in struct {
 		URL      string `json:"url"`
 		Weight   int    `json:"weight"`
@@ -174,13 +179,32 @@ func (g *Gateway) handleAddTarget(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]any{"error": map[string]any{"code": 400, "message": err.Error()}})
 		return
 	}
-	writeJSON(w, 200, map[string]any{"upstream": name, "target": t.URL, "status": "added"})
+	g.answerTargetChange(w, name, t.URL, "added", persist)
 }
 
-// handleRemoveTarget removes a target: DELETE /upstreams/{name}/targets?target=URL. Requests
-// in flight to it finish; drain it first to let long ones end.
+// answerTargetChange answers an applied target change, writing it to the config file first
+// when asked; a failed write is a 500 that says the change is live but not saved.
+func (g *Gateway) answerTargetChange(w http.ResponseWriter, name, target, status string, persist bool) {
+	if persist {
+		if err := g.persistTargets(name); err != nil {
+			writeJSON(w, 500, map[string]any{"error": map[string]any{"code": 500,
+				"message": "the target was " + status + " but not saved to the config file: " + err.Error()}})
+			return
+		}
+	}
+	writeJSON(w, 200, map[string]any{"upstream": name, "target": target, "status": status, "persisted": persist})
+}
+
+// handleRemoveTarget removes a target: DELETE /upstreams/{name}/targets?target=URL (and
+// &persist=true to write it to the config file). Requests in flight to it finish; drain it
+// first to let long ones end.
 func (g *Gateway) handleRemoveTarget(w http.ResponseWriter, r *http.Request) {
 	name, target := r.PathValue("name"), r.URL.Query().Get("target")
+	persist, err := wantsPersist(r)
+	if err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"code": 400, "message": err.Error()}})
+		return
+	}
 	found, err := g.reg.RemoveTarget(name, target)
 	switch {
 	case err != nil && !found:
@@ -188,7 +212,7 @@ func (g *Gateway) handleRemoveTarget(w http.ResponseWriter, r *http.Request) {
 	case !found:
 		writeJSON(w, 404, map[string]any{"error": map[string]any{"code": 404, "message": "upstream " + name + " has no target " + target + "; pass ?target= with a url from GET /upstreams"}})
 	default:
-		writeJSON(w, 200, map[string]any{"upstream": name, "target": target, "status": "removed"})
+		g.answerTargetChange(w, name, target, "removed", persist)
 	}
 }
 

@@ -198,3 +198,19 @@ func (r *Registry) live(name string) (*upstreamState, bool) {
 	defer us.mu.Unlock()
 	return us, len(us.pools) > 0
 }
+
+// ConfiguredTargets is upstream name's file targets with the admin API's additions and
+// removals, discovered targets left out: what persisting the admin's changes writes to the
+// config file.
+func (r *Registry) ConfiguredTargets(name string, file []config.Target) []config.Target {
+	r.mu.Lock()
+	us, ok := r.ups[name]
+	r.mu.Unlock()
+	if !ok {
+		return file
+	}
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	o := overlay{added: us.overlay.added, removed: us.overlay.removed}
+	return o.specs(file)
+}
