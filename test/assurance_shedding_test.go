@@ -213,4 +213,18 @@ admin: {address: "{{ADMIN}}"}
 	if !strings.Contains(string(metrics), `aya_upstream_concurrency_limit{upstream="app"}`) {
 		t.Fatalf("GET /metrics has no aya_upstream_concurrency_limit for app")
 	}
+	resp, err = http.Get("http://" + p.Admin + "/upstreams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ups struct {
+		Upstreams []struct {
+			LoadShedding *struct {
+				Limit int `json:"limit"`
+			} `json:"load_shedding"`
+		} `json:"upstreams"`
+	}
+	if err := jsonDecode(resp, &ups); err != nil || len(ups.Upstreams) != 1 || ups.Upstreams[0].LoadShedding == nil || ups.Upstreams[0].LoadShedding.Limit < 12 {
+		t.Fatalf("GET /upstreams load_shedding: %+v %v", ups, err)
+	}
 }

@@ -117,7 +117,11 @@ func (g *Gateway) handleUpstreams(w http.ResponseWriter, _ *http.Request) {
 				InFlight: t.Balance.InFlight(), EWMALatency: t.Balance.Latency().Seconds(),
 			})
 		}
-		out = append(out, map[string]any{"name": u.Name, "balance": u.Balance, "panic": p.Panicking(), "targets": ts})
+		up := map[string]any{"name": u.Name, "balance": u.Balance, "panic": p.Panicking(), "targets": ts}
+		if limit, inflight, ok := p.ShedLimit(); ok {
+			up["load_shedding"] = map[string]any{"limit": limit, "in_flight": inflight}
+		}
+		out = append(out, up)
 	}
 	writeJSON(w, 200, map[string]any{"upstreams": out})
 }
