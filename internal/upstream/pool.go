@@ -128,7 +128,7 @@ func newPool(name string, newBalancer func() balance.Balancer, targets []*Target
 	p.breaker.configure(s.breaker)
 	p.retry = newRetryPolicy(s.retries)
 	if s.shedding != nil {
-		p.shed = newLimiter(s.shedding)
+		p.shed = up.limiter(s.shedding)
 	}
 	p.mu.Lock()
 	p.members.Store(p.newMembers(targets))

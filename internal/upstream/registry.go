@@ -42,6 +42,8 @@ type upstreamState struct {
 	overlay  overlay                 // admin-added/removed and DNS-discovered targets
 	resolver *resolver               // nil without DNS discovery
 	files    *fileSource             // nil without file discovery
+	shed     *limiter                // load shedding's limit, kept while its config is unchanged
+	shedCfg  config.LoadShedding
 }
 
 // NewRegistry returns an empty registry. Close stops what Activate started.

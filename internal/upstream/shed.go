@@ -68,6 +68,21 @@ func newLimiter(c *config.LoadShedding) *limiter {
 	return l
 }
 
+// limiter returns the upstream's load-shedding limiter for c: the one of the previous config
+// when c is unchanged, so a reload neither forgets the learned limit nor the requests in flight
+// on the old pool. us may be nil (a pool outside a Registry).
+func (us *upstreamState) limiter(c *config.LoadShedding) *limiter {
+	if us == nil {
+		return newLimiter(c)
+	}
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	if us.shed == nil || us.shedCfg != *c {
+		us.shed, us.shedCfg = newLimiter(c), *c
+	}
+	return us.shed
+}
+
 // acquire takes a place for one request, or reports that the upstream is at its limit.
 func (l *limiter) acquire() bool {
 	limit := l.limit.Load()

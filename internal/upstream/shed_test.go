@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,4 +123,29 @@ func BenchmarkLimiter(b *testing.B) {
 			l.release()
 		}
 	}
+}
+
+func TestLimiterSurvivesReload(t *testing.T) {
+	reg := NewRegistry(quiet)
+	defer reg.Close()
+	c := shedConfig(config.ShedGradient)
+	u := config.Upstream{Name: "u", LoadShedding: c}
+	var built atomic.Int64
+	p1, err := reg.Pool(&u, rr, countingFactory(&built))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1.Admit()
+	p2, _ := reg.Pool(&u, rr, countingFactory(&built))
+	if _, inflight, _ := p2.ShedLimit(); inflight != 1 {
+		t.Fatalf("a reload with the same load_shedding forgot the request in flight (%d)", inflight)
+	}
+	c2 := *c
+	c2.MaxLimit = 300
+	u.LoadShedding = &c2
+	p3, _ := reg.Pool(&u, rr, countingFactory(&built))
+	if _, inflight, _ := p3.ShedLimit(); inflight != 0 {
+		t.Fatalf("a changed load_shedding kept the old limiter (%d in flight)", inflight)
+	}
+	p1.Release()
 }
