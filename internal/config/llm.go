@@ -34,10 +34,11 @@ type LLM struct {
 const (
 	LLMOpenAI           = "openai"
 	LLMAnthropic        = "anthropic"
+	LLMGemini           = "gemini"
 	LLMOpenAICompatible = "openai_compatible"
 )
 
-var llmProviderTypes = []string{LLMOpenAI, LLMAnthropic, LLMOpenAICompatible}
+var llmProviderTypes = []string{LLMOpenAI, LLMAnthropic, LLMGemini, LLMOpenAICompatible}
 
 // LLM routing strategies.
 const (
@@ -54,9 +55,10 @@ type LLMProvider struct {
 	Line int `yaml:"-"`
 
 	Name string `yaml:"name"`
-	Type string `yaml:"type"` // openai, anthropic or openai_compatible
+	Type string `yaml:"type"` // openai, anthropic, gemini or openai_compatible
 	// BaseURL defaults to the provider's public API (https://api.openai.com/v1,
-	// https://api.anthropic.com); openai_compatible requires it. OpenAI-style URLs end in /v1,
+	// https://api.anthropic.com, https://generativelanguage.googleapis.com); openai_compatible
+	// requires it. OpenAI-style URLs end in /v1,
 	// as the OpenAI SDKs write them; Anthropic's do not.
 	BaseURL  string            `yaml:"base_url"`
 	APIKey   string            `yaml:"api_key" secret:"true"` // usually ${ENV}
@@ -169,6 +171,10 @@ func (v *validator) llm(cfg *Config) {
 		case LLMAnthropic:
 			if p.BaseURL == "" {
 				p.BaseURL = "https://api.anthropic.com"
+			}
+		case LLMGemini:
+			if p.BaseURL == "" {
+				p.BaseURL = "https://generativelanguage.googleapis.com"
 			}
 		case LLMOpenAICompatible:
 			if p.BaseURL == "" {

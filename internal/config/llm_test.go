@@ -12,6 +12,7 @@ llm:
     - {name: oa, type: openai, api_key: "${OPENAI_KEY}"}
     - {name: an, type: anthropic, api_key: "${ANTHROPIC_KEY}", timeouts: {first_token: 20s}}
     - {name: local, type: openai_compatible, base_url: "http://127.0.0.1:8000/v1/"}
+    - {name: g, type: gemini}
   models:
     - name: gpt-4o
       aliases: [smart]
@@ -32,10 +33,10 @@ func TestLLMGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := cfg.LLM
-	if l == nil || len(l.Providers) != 3 || len(l.Models) != 2 || len(l.Keys) != 1 {
+	if l == nil || len(l.Providers) != 4 || len(l.Models) != 2 || len(l.Keys) != 1 {
 		t.Fatalf("%+v", l)
 	}
-	if l.Providers[0].BaseURL != "https://api.openai.com/v1" || l.Providers[1].BaseURL != "https://api.anthropic.com" || l.Providers[2].BaseURL != "http://127.0.0.1:8000/v1" {
+	if l.Providers[0].BaseURL != "https://api.openai.com/v1" || l.Providers[1].BaseURL != "https://api.anthropic.com" || l.Providers[2].BaseURL != "http://127.0.0.1:8000/v1" || l.Providers[3].BaseURL != "https://generativelanguage.googleapis.com" {
 		t.Fatalf("base URLs: %+v", l.Providers)
 	}
 	if l.Providers[1].Timeouts.FirstToken.D().Seconds() != 20 || l.Providers[0].Timeouts.Total.D().Minutes() != 10 || l.Providers[0].APIKey != "sk-1" {

@@ -7,6 +7,7 @@ import (
 	"aya/internal/config"
 	"aya/internal/llm/provider"
 	"aya/internal/llm/provider/anthropic"
+	"aya/internal/llm/provider/gemini"
 	"aya/internal/llm/provider/openai"
 	"aya/internal/llm/serve"
 )
@@ -29,6 +30,8 @@ func buildLLM(cfg *config.Config, log *slog.Logger) (*serve.Handler, error) {
 		switch p.Type {
 		case config.LLMAnthropic:
 			provs[p.Name] = anthropic.New(o, p.APIKey, l.DefaultMaxTokens)
+		case config.LLMGemini:
+			provs[p.Name] = gemini.New(o, p.APIKey)
 		case config.LLMOpenAI, config.LLMOpenAICompatible:
 			provs[p.Name] = openai.New(o, p.APIKey)
 		default:

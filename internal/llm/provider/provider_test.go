@@ -12,6 +12,7 @@ import (
 	"aya/internal/llm"
 	"aya/internal/llm/provider"
 	"aya/internal/llm/provider/anthropic"
+	"aya/internal/llm/provider/gemini"
 	"aya/internal/llm/provider/openai"
 )
 
@@ -40,12 +41,18 @@ func fixtures(t *testing.T) []fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oo, ao := o, o
+	ge, geAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.Gemini, llmdemo.Options{TokensPerSecond: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oo, ao, gop := o, o, o
 	oo.BaseURL = "http://" + oaAddr.String() + "/v1"
 	ao.BaseURL = "http://" + anAddr.String()
+	gop.BaseURL = "http://" + geAddr.String()
 	return []fixture{
 		{"openai", oa, openai.New(oo, "sk-test"), "gpt-4o"},
 		{"anthropic", an, anthropic.New(ao, "sk-ant", 256), "claude-sonnet-4-5"},
+		{"gemini", ge, gemini.New(gop, "g-key"), "gemini-2.5-flash"},
 	}
 }
 
