@@ -46,7 +46,7 @@ func (h *Handler) Owns(r *httpx.Request) bool {
 		return false
 	}
 	switch r.Path {
-	case "/v1/chat/completions", "/v1/messages", "/v1/models":
+	case "/v1/chat/completions", "/v1/messages", "/v1/models", "/v1/embeddings":
 		return true
 	}
 	return strings.HasPrefix(r.Path, "/v1/models/")
@@ -81,10 +81,12 @@ func (h *Handler) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		h.chat(w, r, openaiAPI)
 	case r.Path == "/v1/messages":
 		h.chat(w, r, anthropicAPI)
+	case r.Path == "/v1/embeddings":
+		h.embeddings(w, r)
 	case r.Path == "/v1/models" || strings.HasPrefix(r.Path, "/v1/models/"):
 		h.listModels(w, r)
 	default:
-		h.fail(w, openaiAPI, llm.Errorf(404, llm.ErrNotFound, "%s is not served: the LLM API has /v1/chat/completions, /v1/messages and /v1/models", r.Path))
+		h.fail(w, openaiAPI, llm.Errorf(404, llm.ErrNotFound, "%s is not served: the LLM API has /v1/chat/completions, /v1/messages, /v1/embeddings and /v1/models", r.Path))
 	}
 }
 

@@ -68,7 +68,11 @@ func newEnv(t *testing.T, keys map[string]*Key) *env {
 		{Provider: ap, ProviderName: "an", Model: "claude-sonnet-4-5", Weight: 1},
 		{Provider: op, ProviderName: "oa", Model: "gpt-4o-mini", Weight: 1, InputCost: 1},
 	}}
-	router := NewRouter([]*Model{gpt, claude, both}, map[string]*Model{"smart": claude}, time.Minute)
+	embed := &Model{Name: "embed", Strategy: Weighted, Deployments: []*Deployment{
+		{Provider: ap, ProviderName: "an", Model: "claude-sonnet-4-5", Weight: 1}, // cannot embed: skipped
+		{Provider: op, ProviderName: "oa", Model: "text-embedding-3-small", Weight: 1, InputCost: 0.02},
+	}}
+	router := NewRouter([]*Model{gpt, claude, both, embed}, map[string]*Model{"smart": claude}, time.Minute)
 	var secrets []string
 	var ks []*Key
 	for s, k := range keys {
@@ -249,7 +253,7 @@ func TestModels(t *testing.T) {
 		Data    []struct{ ID, Type string }
 		HasMore *bool `json:"has_more"`
 	}
-	if err := json.Unmarshal(w.body.Bytes(), &list); err != nil || len(list.Data) != 4 || list.Data[0].Type != "model" || list.HasMore == nil {
+	if err := json.Unmarshal(w.body.Bytes(), &list); err != nil || len(list.Data) != 5 || list.Data[0].Type != "model" || list.HasMore == nil {
 		t.Fatalf("%s", w.body.String())
 	}
 	if w := e.do("GET", "/v1/models/smart", ""); w.status != 200 {

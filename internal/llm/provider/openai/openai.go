@@ -67,3 +67,16 @@ func (p *Provider) Stream(ctx context.Context, req *llm.Request, model string) (
 	}
 	return wire.NewStreamReader(provider.Body{ReadCloser: resp.Body, Cancel: cancel}), nil
 }
+
+// Embed posts an embeddings request (already naming the provider's model) and returns the
+// provider's answer as it is: the data order, encoding_format (float or base64) and usage are
+// the provider's to get right, and re-encoding vectors would only cost time.
+func (p *Provider) Embed(ctx context.Context, body []byte) ([]byte, error) {
+	resp, cancel, err := p.c.Post(ctx, "/embeddings", body, nil, wire.DecodeError)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	return provider.ReadAll(resp.Body)
+}

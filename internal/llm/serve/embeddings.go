@@ -1,0 +1,95 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"time"
+
+	"aya/internal/httpx"
+	"aya/internal/llm"
+)
+
+// Embedder is a provider that serves OpenAI-style embeddings.
+type Embedder interface {
+	Embed(ctx context.Context, body []byte) ([]byte, error)
+}
+
+// embeddings answers POST /v1/embeddings on the model's deployments that can embed, with the
+// same fallbacks and cooldowns as chat.
+func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
+	a := openaiAPI
+	if r.Method != "POST" {
+		h.fail(w, a, llm.Errorf(405, llm.ErrInvalidRequest, "use POST for %s", r.Path))
+		return
+	}
+	key, e := h.keys.Find(r)
+	if e != nil {
+		h.fail(w, a, e)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		h.fail(w, a, llm.Errorf(400, llm.ErrInvalidRequest, "the request body could not be read or is larger than %d bytes", maxBody))
+		return
+	}
+	var fields map[string]json.RawMessage
+	var model string
+	if json.Unmarshal(body, &fields) != nil || json.Unmarshal(fields["model"], &model) != nil || model == "" {
+		e := llm.Errorf(400, llm.ErrInvalidRequest, "the body must be a JSON object with a model and an input")
+		e.Param = "model"
+		h.fail(w, a, e)
+		return
+	}
+	m, ok := h.router.Lookup(model)
+	if !ok || !key.allows(m.Name) && !key.allows(model) {
+		h.fail(w, a, a.notFound(model))
+		return
+	}
+	if e := key.admit(h.now()); e != nil {
+		h.fail(w, a, e)
+		return
+	}
+	start := h.now()
+	var last *llm.Error
+	for _, d := range h.router.Plan(m) {
+		emb, ok := d.Provider.(Embedder)
+		if !ok {
+			continue
+		}
+		fields["model"], _ = json.Marshal(d.Model)
+		req, _ := json.Marshal(fields) // re-marshalling decoded raw JSON cannot fail
+		d.inflight.Add(1)
+		out, err := emb.Embed(r.Context(), req)
+		d.inflight.Add(-1)
+		if err != nil {
+			last = llm.AsError(err)
+			h.log.Warn("llm deployment failed", "request_id", r.ID, "model", model, "provider", d.ProviderName, "deployment", d.Model, "status", last.Status, "error", last.Message)
+			if !last.Retryable() || r.Context().Err() != nil {
+				break
+			}
+			h.router.fail(d, last)
+			continue
+		}
+		d.observeLatency(time.Since(start))
+		var u struct {
+			Usage struct {
+				PromptTokens int `json:"prompt_tokens"`
+			} `json:"usage"`
+		}
+		json.Unmarshal(out, &u)
+		usage := llm.Usage{Input: u.Usage.PromptTokens}
+		cost := d.Cost(usage)
+		key.settle(h.now(), usage, cost)
+		h.logCall(r, key, &llm.Request{Model: model}, d, usage, cost, start, 0)
+		h.answerHeaders(w, d)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		w.Write(out)
+		return
+	}
+	if last == nil {
+		last = llm.Errorf(400, llm.ErrInvalidRequest, "model %s has no deployment that serves embeddings (use an openai or openai_compatible provider)", model)
+	}
+	h.fail(w, a, last)
+}
