@@ -134,6 +134,7 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 		h.fail(w, a, e)
 		return
 	}
+	h.limitHeaders(w, key)
 	plan := h.router.Plan(m)
 	if req.Stream {
 		h.stream(w, r, a, req, key, plan)
@@ -156,6 +157,20 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 		w.Write(anthropic.EncodeResponse(resp))
 	} else {
 		w.Write(openai.EncodeResponse(resp, start.Unix()))
+	}
+}
+
+// limitHeaders tell the caller what is left of its key's minute, in OpenAI's header names.
+func (h *Handler) limitHeaders(w httpx.ResponseWriter, key *Key) {
+	reqs, toks := key.remaining(h.now())
+	hd := w.Header()
+	if reqs >= 0 {
+		hd.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(key.RPM))
+		hd.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(reqs))
+	}
+	if toks >= 0 {
+		hd.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(key.TPM))
+		hd.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(toks))
 	}
 }
 

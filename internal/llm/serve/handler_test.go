@@ -231,8 +231,8 @@ func TestKeys(t *testing.T) {
 	if w := e.do("POST", "/v1/messages", body(anBody, "gpt", ""), "x-api-key", "sk-team"); w.status != 200 {
 		t.Fatalf("x-api-key: %d %s", w.status, w.body.String())
 	}
-	if w := e.do("POST", "/v1/chat/completions", body(oaBody, "gpt", ""), "Authorization", "Bearer sk-team"); w.status != 200 {
-		t.Fatalf("bearer: %d", w.status)
+	if w := e.do("POST", "/v1/chat/completions", body(oaBody, "gpt", ""), "Authorization", "Bearer sk-team"); w.status != 200 || w.header.Get("X-Ratelimit-Remaining-Requests") != "0" || w.header.Get("X-Ratelimit-Limit-Requests") != "2" {
+		t.Fatalf("bearer: %d %v", w.status, w.header)
 	}
 	w := e.do("POST", "/v1/chat/completions", body(oaBody, "gpt", ""), "Authorization", "Bearer sk-team")
 	if w.status != 429 || w.header.Get("Retry-After") == "" {

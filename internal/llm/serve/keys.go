@@ -34,6 +34,21 @@ type Key struct {
 // CostUSD is what the key's calls cost since aya started.
 func (k *Key) CostUSD() float64 { return float64(k.costMicros.Load()) / 1e6 }
 
+// remaining is what is left of the key's minute: requests and tokens (-1 where unlimited).
+func (k *Key) remaining(now time.Time) (requests, tokens int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.roll(now)
+	requests, tokens = -1, -1
+	if k.RPM > 0 {
+		requests = max(k.RPM-k.requests, 0)
+	}
+	if k.TPM > 0 {
+		tokens = max(k.TPM-k.tokens, 0)
+	}
+	return requests, tokens
+}
+
 // admit counts a request against the key's RPM, and refuses it when the minute's requests or
 // tokens are used up.
 func (k *Key) admit(now time.Time) *llm.Error {
