@@ -46,6 +46,7 @@ type ewma struct {
 	bad, good   int
 	firing      bool
 	last, limit float64 // last sample and the bound it crossed, for the message
+	usual       float64 // the mean when the series turned anomalous, for the message
 }
 
 func newDetector(cfg Anomaly) *detector {
@@ -108,6 +109,9 @@ func (e *ewma) sample(x, floor float64, dir int, k float64) {
 	a := max(alpha, 1/float64(e.n))
 	anomalous := e.n > warmup && (z > k || (dir == 0 && z < -k))
 	if anomalous {
+		if e.bad == 0 && !e.firing {
+			e.usual = e.mean
+		}
 		e.bad, e.good = e.bad+1, 0
 		e.limit = e.mean + k*std
 		if z < 0 {
@@ -144,14 +148,14 @@ func (d *detector) findings() []finding {
 			switch metric(m) {
 			case mRPS:
 				verb := "rose"
-				if e.last < e.mean {
+				if e.last < e.usual {
 					verb = "fell"
 				}
-				f.message = fmt.Sprintf("route %s: requests per second %s to %.1f, usually %.1f", route, verb, e.last, e.mean)
+				f.message = fmt.Sprintf("route %s: requests per second %s to %.1f, usually %.1f", route, verb, e.last, e.usual)
 			case mLatency:
-				f.message = fmt.Sprintf("route %s: p95 latency rose to %v, usually %v", route, seconds(e.last), seconds(e.mean))
+				f.message = fmt.Sprintf("route %s: p95 latency rose to %v, usually %v", route, seconds(e.last), seconds(e.usual))
 			case mErrors:
-				f.message = fmt.Sprintf("route %s: 5xx rate rose to %.1f%%, usually %.1f%%", route, 100*e.last, 100*e.mean)
+				f.message = fmt.Sprintf("route %s: 5xx rate rose to %.1f%%, usually %.1f%%", route, 100*e.last, 100*e.usual)
 			}
 			out = append(out, f)
 		}

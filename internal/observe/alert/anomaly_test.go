@@ -17,7 +17,7 @@ func poissonish(rng *rand.Rand, mean float64) uint64 {
 
 // run feeds the detector one 5-second sample per step from gen and returns, per step, the
 // keys firing after it.
-func runDetector(t *testing.T, steps int, gen func(step int) analytics.Point) [][]string {
+func runDetector(t *testing.T, steps int, gen func(step int) analytics.Point, msgs ...*[]string) [][]string {
 	t.Helper()
 	m := &fakeMetrics{routes: []string{"api", ""}}
 	log, _ := newLogger()
@@ -26,8 +26,13 @@ func runDetector(t *testing.T, steps int, gen func(step int) analytics.Point) []
 	for i := range steps {
 		m.set(analytics.Route, "api", 5*time.Second, gen(i))
 		e.Evaluate(at(5 * i))
+		var m string
 		for _, a := range e.Firing() {
 			out[i] = append(out[i], a.Key)
+			m += a.Message
+		}
+		for _, p := range msgs {
+			*p = append(*p, m)
 		}
 	}
 	return out
@@ -56,27 +61,28 @@ func TestAnomalyFlagsSuddenChanges(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		key  string
+		msg  string
 		gen  func(rng *rand.Rand, i int) analytics.Point
 	}{
-		{"rps spike", "anomaly/rps/api", func(rng *rand.Rand, i int) analytics.Point {
+		{"rps spike", "anomaly/rps/api", "requests per second rose to 4", func(rng *rand.Rand, i int) analytics.Point {
 			if i >= 60 {
 				return sample(rng, 400, 0.02, 0)
 			}
 			return sample(rng, 100, 0.02, 0)
 		}},
-		{"rps drop", "anomaly/rps/api", func(rng *rand.Rand, i int) analytics.Point {
+		{"rps drop", "anomaly/rps/api", "requests per second fell to ", func(rng *rand.Rand, i int) analytics.Point {
 			if i >= 60 {
 				return sample(rng, 10, 0.02, 0)
 			}
 			return sample(rng, 100, 0.02, 0)
 		}},
-		{"latency jump", "anomaly/latency/api", func(rng *rand.Rand, i int) analytics.Point {
+		{"latency jump", "anomaly/latency/api", "p95 latency rose to 1", func(rng *rand.Rand, i int) analytics.Point {
 			if i >= 60 {
 				return sample(rng, 100, 0.2, 0)
 			}
 			return sample(rng, 100, 0.02, 0)
 		}},
-		{"errors appear", "anomaly/errors/api", func(rng *rand.Rand, i int) analytics.Point {
+		{"errors appear", "anomaly/errors/api", "5xx rate rose to 30.0%, usually 0.1%", func(rng *rand.Rand, i int) analytics.Point {
 			if i >= 60 {
 				return sample(rng, 100, 0.02, 0.3)
 			}
@@ -85,7 +91,11 @@ func TestAnomalyFlagsSuddenChanges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 1))
-			fired := runDetector(t, 200, func(i int) analytics.Point { return tc.gen(rng, i) })
+			var msgs []string
+			fired := runDetector(t, 200, func(i int) analytics.Point { return tc.gen(rng, i) }, &msgs)
+			if !strings.Contains(msgs[61], tc.msg) {
+				t.Errorf("message %q, want %q", msgs[61], tc.msg)
+			}
 			for i := range 60 {
 				if len(fired[i]) > 0 {
 					t.Fatalf("step %d, before the change: %v", i, fired[i])
