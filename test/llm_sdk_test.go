@@ -18,7 +18,8 @@ import (
 
 // llmGateway runs aya in front of a local OpenAI and a local Anthropic provider, pacing tokens
 // tokensPerSecond apart. Models: "gpt" (OpenAI), "claude" (Anthropic), and "resilient", whose
-// deployments are Anthropic then OpenAI (lowest_cost) with "gpt" as fallback.
+// deployments are Anthropic then OpenAI (lowest_cost) with "gpt" as fallback; "gemini" on a
+// local Gemini provider and "embed" for embeddings.
 type llmGateway struct {
 	base   string // http://host:port
 	oa, an *llmdemo.Server
@@ -36,6 +37,10 @@ func startLLMGateway(t *testing.T, tokensPerSecond float64) *llmGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, geAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.Gemini, llmdemo.Options{TokensPerSecond: tokensPerSecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	web := freePort(t)
 	startAya(t, fmt.Sprintf(`
 listeners: [{name: web, address: "%s"}]
@@ -45,8 +50,11 @@ llm:
   providers:
     - {name: oa, type: openai, base_url: "http://%s/v1", api_key: sk-upstream}
     - {name: an, type: anthropic, base_url: "http://%s", api_key: sk-ant-upstream}
+    - {name: ge, type: gemini, base_url: "http://%s", api_key: g-upstream}
   models:
     - {name: gpt, deployments: [{provider: oa, model: gpt-4o}]}
+    - {name: gemini, deployments: [{provider: ge, model: gemini-2.5-flash}]}
+    - {name: embed, deployments: [{provider: oa, model: text-embedding-3-small}]}
     - {name: claude, deployments: [{provider: an, model: claude-sonnet-4-5}]}
     - name: resilient
       strategy: lowest_cost
@@ -56,7 +64,7 @@ llm:
         - {provider: oa, model: gpt-4o-mini, cost: {input: 2, output: 2}}
   keys:
     - {key: sk-client, name: tests}
-`, web, oaAddr, anAddr))
+`, web, oaAddr, anAddr, geAddr))
 	return &llmGateway{base: "http://" + web, oa: oa, an: an}
 }
 
@@ -93,7 +101,7 @@ func anParams(model string) anthropic.MessageNewParams {
 // TestLLMSDKChat: both SDKs, each against both providers (so half the calls are translated).
 func TestLLMSDKChat(t *testing.T) {
 	g := startLLMGateway(t, -1)
-	for _, model := range []string{"gpt", "claude"} {
+	for _, model := range []string{"gpt", "claude", "gemini"} {
 		c, err := g.openai().Chat.Completions.New(ctxTimeout(t, 10*time.Second), oaParams(model))
 		if err != nil {
 			t.Fatalf("openai SDK → %s: %v", model, err)
@@ -115,7 +123,7 @@ func TestLLMSDKChat(t *testing.T) {
 // stream would arrive all at once), usage is reported, and the texts add up.
 func TestLLMSDKStream(t *testing.T) {
 	g := startLLMGateway(t, 50)
-	for _, model := range []string{"gpt", "claude"} {
+	for _, model := range []string{"gpt", "claude", "gemini"} {
 		p := oaParams(model)
 		p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
 		s := g.openai().Chat.Completions.NewStreaming(ctxTimeout(t, 10*time.Second), p)
@@ -210,7 +218,36 @@ func TestLLMSDKErrors(t *testing.T) {
 		t.Fatalf("openai SDK, wrong key: %v", err)
 	}
 	page, err := g.openai().Models.List(ctxTimeout(t, 10*time.Second))
-	if err != nil || len(page.Data) != 3 {
+	if err != nil || len(page.Data) != 5 {
 		t.Fatalf("models: %v %+v", err, page)
+	}
+}
+
+// TestLLMSDKToolsAndEmbeddings: a forced tool call reaches the OpenAI SDK from the Anthropic
+// provider and the Anthropic SDK from the OpenAI provider; embeddings keep input order.
+func TestLLMSDKToolsAndEmbeddings(t *testing.T) {
+	g := startLLMGateway(t, -1)
+	p := oaParams("claude")
+	p.Tools = []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{
+		Name:       "get_weather",
+		Parameters: openai.FunctionParameters{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"}},
+	})}
+	p.ToolChoice = openai.ToolChoiceOptionFunctionToolChoice(openai.ChatCompletionNamedToolChoiceFunctionParam{Name: "get_weather"})
+	c, err := g.openai().Chat.Completions.New(ctxTimeout(t, 10*time.Second), p)
+	if err != nil || len(c.Choices[0].Message.ToolCalls) != 1 || c.Choices[0].Message.ToolCalls[0].Function.Name != "get_weather" {
+		t.Fatalf("openai SDK → anthropic tool call: %v %+v", err, c)
+	}
+	ap := anParams("gpt")
+	ap.Tools = []anthropic.ToolUnionParam{{OfTool: &anthropic.ToolParam{Name: "get_weather", InputSchema: anthropic.ToolInputSchemaParam{Properties: map[string]any{"city": map[string]any{"type": "string"}}}}}}
+	ap.ToolChoice = anthropic.ToolChoiceParamOfTool("get_weather")
+	m, err := g.anthropic().Messages.New(ctxTimeout(t, 10*time.Second), ap)
+	if err != nil || m.StopReason != anthropic.StopReasonToolUse {
+		t.Fatalf("anthropic SDK → openai tool call: %v %+v", err, m)
+	}
+	emb, err := g.openai().Embeddings.New(ctxTimeout(t, 10*time.Second), openai.EmbeddingNewParams{
+		Model: "embed", Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b", "c"}},
+	})
+	if err != nil || len(emb.Data) != 3 || emb.Data[2].Index != 2 || len(emb.Data[0].Embedding) == 0 {
+		t.Fatalf("embeddings: %v %+v", err, emb)
 	}
 }
