@@ -81,7 +81,8 @@ func (s *Server) InjectStatus(status, n int) {
 	s.mu.Unlock()
 }
 
-// Requests counts the API requests received, failed ones included.
+// Requests counts the generation requests received (chat, messages, embeddings, generate),
+// failed ones included; model listings and metrics scrapes are not counted.
 func (s *Server) Requests() int64 { return s.requests.Load() }
 
 // InFlight counts the requests being answered now (running plus waiting).
@@ -144,7 +145,7 @@ func (s *Server) injectedStatus() *refusal {
 	return nil
 }
 
-// running marks one request in progress for the load metrics, waiting for a MaxRunning slot
+// begin marks one request in progress for the load metrics, waiting for a MaxRunning slot
 // first; the returned func ends it.
 func (s *Server) begin(ctx context.Context, tokens int) (func(extra int), error) {
 	if s.slots != nil {
