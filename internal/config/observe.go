@@ -29,7 +29,7 @@ type AccessLog struct {
 	Sample Ratio `yaml:"sample" default:"100%"`
 	// Buffer bounds the lines waiting for the output; lines beyond it are dropped and counted
 	// (aya_access_log_dropped_total) so that a slow output never slows requests.
-	Buffer Size `yaml:"buffer" default:"1MB"`
+	Buffer Size `yaml:"buffer" default:"4MB"`
 }
 
 // Tracing exports OpenTelemetry spans over OTLP. Absent: no tracing, and no cost.
@@ -77,7 +77,7 @@ func (v *validator) observe(cfg *Config) {
 		v.errAt("access_log.sample", v.line("access_log", 0), "access_log: sample must be at most 100%%")
 	}
 	if a.Buffer < 4<<10 {
-		v.errAt("access_log.buffer", v.line("access_log", 0), "access_log: buffer %s is too small: use at least 4KB (the default is 1MB)", a.Buffer)
+		v.errAt("access_log.buffer", v.line("access_log", 0), "access_log: buffer %s is too small: use at least 4KB (the default is 4MB)", a.Buffer)
 	}
 
 	if t := cfg.Tracing; t != nil {

@@ -14,7 +14,7 @@ func TestObserveDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := AccessLog{Enabled: true, Format: "json", Output: "stdout", MaxSize: 100 << 20, MaxFiles: 5, Sample: 1, Buffer: 1 << 20}
+	want := AccessLog{Enabled: true, Format: "json", Output: "stdout", MaxSize: 100 << 20, MaxFiles: 5, Sample: 1, Buffer: 4 << 20}
 	if cfg.AccessLog != want {
 		t.Errorf("access_log = %+v, want %+v", cfg.AccessLog, want)
 	}

@@ -83,7 +83,7 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	if id := r.Header.Get("X-Request-ID"); validRequestID(id) {
 		r.ID = id
 	} else {
-		d.ids.next(&st.id)
+		d.ids.next(&st.id, start)
 		r.ID = unsafe.String(&st.id[0], len(st.id))
 	}
 	d.metrics.Begin()
@@ -102,7 +102,7 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	if _, ok := w.(httpx.Hijacker); ok {
 		rw, rec = &st.hw, &st.hw.recWriter
 	}
-	rec.reset(w)
+	rec.reset(w, start)
 	body := r.Body
 	if r.ContentLength != 0 {
 		st.body = countingBody{r: body}
@@ -114,7 +114,7 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		st.spanCtx, st.span = s.obs.tracer.StartServer(st, r, st.route.name)
 		r.SetContext(st.spanCtx)
 	}
-	defer d.finish(st, r, rec, body, start)
+	defer d.finish(st, r, rec, body)
 
 	switch {
 	case isLLM:
@@ -129,8 +129,8 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 
 // finish records the request and returns its state to the pool. It runs deferred so that a
 // panicking handler (which the engine turns into a closed connection) is still counted.
-func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body io.Reader, start time.Time) {
-	end := time.Now()
+func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body io.Reader) {
+	dur := time.Since(w.start)
 	ctx := st.Context
 	r.SetContext(ctx)
 	r.Body = body
@@ -146,7 +146,7 @@ func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body i
 	}
 	rec := &st.rec
 	*rec = observe.Record{
-		Start:        start,
+		Start:        w.start,
 		ID:           r.ID,
 		Listener:     r.Listener,
 		Route:        st.route.name,
@@ -159,15 +159,13 @@ func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body i
 		Status:       status,
 		BytesIn:      st.body.n,
 		BytesOut:     w.bytes,
-		Duration:     end.Sub(start),
+		Duration:     dur,
+		TTFB:         w.ttfb,
 		UpstreamTime: st.upstreamTime,
 		ClientIP:     r.ClientIP,
 		UserAgent:    r.Header.Get("User-Agent"),
 		Retries:      max(st.tries-1, 0),
 		Error:        errMsg,
-	}
-	if !w.first.IsZero() {
-		rec.TTFB = w.first.Sub(start)
 	}
 	st.route.metrics.Observe(rec)
 	if st.route.log && st.obs.access != nil {
@@ -180,8 +178,8 @@ func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body i
 	d.metrics.End()
 
 	*rec = observe.Record{}
-	st.rw.reset(nil)
-	st.hw.reset(nil)
+	st.rw.reset(nil, time.Time{})
+	st.hw.reset(nil, time.Time{})
 	st.body = countingBody{}
 	st.Context, st.spanCtx, st.span, st.trySpan = nil, nil, nil, nil
 	st.obs, st.route, st.ok, st.errMsg, st.tries, st.target, st.upstreamTime = nil, nil, false, "", 0, "", 0
@@ -222,9 +220,11 @@ func newIDGen() *idGen {
 
 const hexDigits = "0123456789abcdef"
 
-func (g *idGen) next(dst *[36]byte) {
+// next writes the id of a request that arrived at now (the dispatcher's clock read, reused:
+// reading the clock is not free).
+func (g *idGen) next(dst *[36]byte, now time.Time) {
 	var u [16]byte
-	ms := uint64(time.Now().UnixMilli())
+	ms := uint64(now.UnixMilli())
 	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
 	copy(u[6:], g.base[:])
 	n := g.ctr.Add(1)

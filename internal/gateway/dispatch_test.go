@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"aya/internal/config"
 )
@@ -15,7 +16,7 @@ func TestRequestIDsAreUniqueV7(t *testing.T) {
 	seen := map[string]bool{}
 	var buf [36]byte
 	for i := 0; i < 10000; i++ {
-		g.next(&buf)
+		g.next(&buf, time.Now())
 		id := string(buf[:])
 		if !uuidV7.MatchString(id) {
 			t.Fatalf("not a UUIDv7: %s", id)
@@ -43,7 +44,7 @@ func BenchmarkRequestID(b *testing.B) {
 	var buf [36]byte
 	b.ReportAllocs()
 	for b.Loop() {
-		g.next(&buf)
+		g.next(&buf, time.Now())
 	}
 }
 

@@ -17,7 +17,8 @@ type AccessLogOptions struct {
 	// (status 5xx, or an error of aya's own) are always logged.
 	Sample float64
 	// Buffer bounds the bytes waiting for Output; lines that do not fit are dropped and
-	// counted. Default 1 MiB.
+	// counted. Default 4 MiB: at 100k requests a second that is about 100 ms of lines, room
+	// for the writer to be scheduled late on a busy machine.
 	Buffer int
 	// Dropped counts dropped lines (may be nil).
 	Dropped prometheus.Counter
@@ -54,7 +55,7 @@ func NewAccessLog(o AccessLogOptions) (*AccessLog, error) {
 	}
 	limit := o.Buffer
 	if limit <= 0 {
-		limit = 1 << 20
+		limit = 4 << 20
 	}
 	l.w = newAsyncWriter(o.Output, limit, o.Dropped)
 	l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }

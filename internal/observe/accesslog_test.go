@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -298,7 +300,7 @@ func BenchmarkAccessLogCommon(b *testing.B) {
 }
 
 func benchAccessLog(b *testing.B, format string) {
-	l, err := NewAccessLog(AccessLogOptions{Output: discard{}, Format: format, Buffer: 64 << 20})
+	l, err := NewAccessLog(AccessLogOptions{Output: discard{}, Format: format})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -308,8 +310,32 @@ func benchAccessLog(b *testing.B, format string) {
 	for b.Loop() {
 		l.Record(r)
 	}
+	b.ReportMetric(float64(l.Dropped())/float64(b.N), "dropped/op")
 }
 
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// The hand-written number and time formats must write what strconv and time would.
+func TestFormatsMatchTheLibrary(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	zones := []*time.Location{time.UTC, time.FixedZone("E", 5*3600+1800), time.FixedZone("W", -7*3600), time.FixedZone("M", -30*60)}
+	for i := range 20000 {
+		d := time.Duration(rng.Int64N(int64(100 * time.Second)))
+		if i%3 == 0 {
+			d = time.Duration(rng.Int64N(5000)) * time.Microsecond
+		}
+		want := strconv.AppendFloat(nil, float64(d.Microseconds())/1000, 'f', -1, 64)
+		if got := appendMillis(nil, d); string(got) != string(want) {
+			t.Fatalf("appendMillis(%v) = %s, want %s", d, got, want)
+		}
+		ts := time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)).In(zones[i%len(zones)])
+		if i%5 == 0 {
+			ts = ts.Truncate(time.Millisecond * time.Duration(1+rng.IntN(1000)))
+		}
+		if got, want := appendTime(nil, ts), ts.AppendFormat(nil, time.RFC3339Nano); string(got) != string(want) {
+			t.Fatalf("appendTime(%v) = %s, want %s", ts, got, want)
+		}
+	}
+}
