@@ -46,9 +46,10 @@ const (
 	LLMLeastBusy     = "least_busy"
 	LLMLowestLatency = "lowest_latency"
 	LLMLowestCost    = "lowest_cost"
+	LLMUsageBased    = "usage_based"
 )
 
-var llmStrategies = []string{LLMWeighted, LLMLeastBusy, LLMLowestLatency, LLMLowestCost}
+var llmStrategies = []string{LLMWeighted, LLMLeastBusy, LLMLowestLatency, LLMLowestCost, LLMUsageBased}
 
 // LLMProvider is one provider endpoint and the key aya uses with it.
 type LLMProvider struct {
@@ -90,13 +91,16 @@ type LLMModel struct {
 type LLMDeployment struct {
 	Line int `yaml:"-"`
 
-	Provider      string  `yaml:"provider"`
-	Model         string  `yaml:"model"` // the provider's model id
-	Weight        int     `yaml:"weight" default:"1"`
-	Cost          LLMCost `yaml:"cost"`
-	ContextWindow int     `yaml:"context_window"` // tokens; 0: unknown
-	RPM           int     `yaml:"rpm"`            // the provider's limits, 0: none known
-	TPM           int     `yaml:"tpm"`
+	Provider string  `yaml:"provider"`
+	Model    string  `yaml:"model"` // the provider's model id
+	Weight   int     `yaml:"weight" default:"1"`
+	Cost     LLMCost `yaml:"cost"`
+	// ContextWindow keeps prompts estimated larger than it away; 0: unknown.
+	ContextWindow int `yaml:"context_window"`
+	// RPM and TPM are the provider's limits for this deployment (0: none known): at a limit it
+	// is tried only as a last resort, and usage_based prefers the most headroom.
+	RPM int `yaml:"rpm"`
+	TPM int `yaml:"tpm"`
 }
 
 // LLMCost is the price of a deployment in US dollars per million tokens.

@@ -45,12 +45,15 @@ func buildLLM(cfg *config.Config, log *slog.Logger) (*serve.Handler, error) {
 		m := &serve.Model{Name: mc.Name, Strategy: mc.Strategy}
 		for _, dc := range mc.Deployments {
 			m.Deployments = append(m.Deployments, &serve.Deployment{
-				Provider:     provs[dc.Provider],
-				ProviderName: dc.Provider,
-				Model:        dc.Model,
-				Weight:       dc.Weight,
-				InputCost:    float64(dc.Cost.Input),
-				OutputCost:   float64(dc.Cost.Output),
+				Provider:      provs[dc.Provider],
+				ProviderName:  dc.Provider,
+				Model:         dc.Model,
+				Weight:        dc.Weight,
+				InputCost:     float64(dc.Cost.Input),
+				OutputCost:    float64(dc.Cost.Output),
+				ContextWindow: dc.ContextWindow,
+				RPM:           dc.RPM,
+				TPM:           dc.TPM,
 			})
 		}
 		models[i] = m

@@ -52,7 +52,7 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 	}
 	start := h.now()
 	var last *llm.Error
-	for _, d := range h.router.Plan(m) {
+	for _, d := range h.router.Plan(m, 0) {
 		emb, ok := d.Provider.(Embedder)
 		if !ok {
 			continue
@@ -60,6 +60,7 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 		fields["model"], _ = json.Marshal(d.Model)
 		req, _ := json.Marshal(fields) // re-marshalling decoded raw JSON cannot fail
 		d.inflight.Add(1)
+		d.count(h.now(), 1, 0)
 		out, err := emb.Embed(r.Context(), req)
 		d.inflight.Add(-1)
 		if err != nil {
@@ -81,6 +82,7 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 		usage := llm.Usage{Input: u.Usage.PromptTokens}
 		cost := d.Cost(usage)
 		key.settle(h.now(), usage, cost)
+		d.count(h.now(), 0, usage.Input)
 		h.logCall(r, key, &llm.Request{Model: model}, d, usage, cost, start, 0)
 		h.answerHeaders(w, d)
 		w.Header().Set("Content-Type", "application/json")

@@ -135,7 +135,13 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 		return
 	}
 	h.limitHeaders(w, key)
-	plan := h.router.Plan(m)
+	plan := h.router.Plan(m, llm.EstimateTokens(req))
+	if len(plan) == 0 {
+		e := llm.Errorf(400, llm.ErrInvalidRequest, "the prompt (about %d tokens) does not fit the context window of any deployment of %s: shorten it or use a larger model", llm.EstimateTokens(req), req.Model)
+		e.Code = "context_length_exceeded"
+		h.fail(w, a, e)
+		return
+	}
 	if req.Stream {
 		h.stream(w, r, a, req, key, plan)
 		return
@@ -149,6 +155,7 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 	}
 	cost := d.Cost(resp.Usage)
 	key.settle(h.now(), resp.Usage, cost)
+	d.count(h.now(), 0, resp.Usage.Total())
 	h.logCall(r, key, req, d, resp.Usage, cost, start, 0)
 	h.answerHeaders(w, d)
 	w.Header().Set("Content-Type", "application/json")
@@ -232,6 +239,7 @@ func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, req *l
 	u := sw.Usage()
 	cost := d.Cost(u)
 	key.settle(h.now(), u, cost)
+	d.count(h.now(), 0, u.Total())
 	h.logCall(r, key, req, d, u, cost, start, ttft)
 }
 

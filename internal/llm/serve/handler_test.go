@@ -182,7 +182,7 @@ func TestFallback(t *testing.T) {
 			t.Fatalf("stream=%q: %d %s %s", stream, w.status, w.header.Get("X-Aya-Model"), w.body.String())
 		}
 		m, _ := e.router.Lookup("both")
-		if plan := e.router.Plan(m); plan[0].Model != "gpt-4o" {
+		if plan := e.router.Plan(m, 10); plan[0].Model != "gpt-4o" {
 			t.Fatalf("cooling deployments were not moved last: first is %s", plan[0].Model)
 		}
 		for _, d := range m.Deployments {

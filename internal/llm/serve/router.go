@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,7 @@ const (
 	LeastBusy     = "least_busy"
 	LowestLatency = "lowest_latency"
 	LowestCost    = "lowest_cost"
+	UsageBased    = "usage_based"
 )
 
 // Deployment is a model on a provider, with the live state routing reads.
@@ -35,6 +37,16 @@ type Deployment struct {
 	Weight       int
 	// InputCost and OutputCost are US dollars per million tokens.
 	InputCost, OutputCost float64
+	// ContextWindow is the most prompt tokens the model takes (0: unknown). RPM and TPM are the
+	// provider's per-minute limits for it (0: none known); a deployment at a limit is tried
+	// only as a last resort, like one cooling down.
+	ContextWindow int
+	RPM, TPM      int
+
+	mu       sync.Mutex
+	minute   int64 // the minute the counts below are for
+	requests int
+	tokens   int
 
 	inflight atomic.Int64
 	latency  atomic.Int64 // EWMA in nanoseconds: time to first token for streams, else total
@@ -61,6 +73,43 @@ func (d *Deployment) observeLatency(t time.Duration) {
 }
 
 func (d *Deployment) cooling(now time.Time) bool { return d.cooldown.Load() > now.UnixNano() }
+
+// headroom is the share of the deployment's minute left under its tightest limit (1 with
+// none), and whether it is used up.
+func (d *Deployment) headroom(now time.Time) (float64, bool) {
+	if d.RPM == 0 && d.TPM == 0 {
+		return 1, false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.roll(now)
+	h := 1.0
+	if d.RPM > 0 {
+		h = min(h, 1-float64(d.requests)/float64(d.RPM))
+	}
+	if d.TPM > 0 {
+		h = min(h, 1-float64(d.tokens)/float64(d.TPM))
+	}
+	return h, h <= 0
+}
+
+func (d *Deployment) roll(now time.Time) {
+	if m := now.Unix() / 60; m != d.minute {
+		d.minute, d.requests, d.tokens = m, 0, 0
+	}
+}
+
+// count adds a request (at its start) or tokens (once the usage is known) to the minute.
+func (d *Deployment) count(now time.Time, requests, tokens int) {
+	if d.RPM == 0 && d.TPM == 0 {
+		return
+	}
+	d.mu.Lock()
+	d.roll(now)
+	d.requests += requests
+	d.tokens += tokens
+	d.mu.Unlock()
+}
 
 // Model is a public model name and how to serve it.
 type Model struct {
@@ -97,9 +146,10 @@ func (r *Router) Lookup(name string) (*Model, bool) {
 }
 
 // Plan orders every deployment to try for m: its own by its strategy, then each fallback
-// model's the same way, and last, as a final resort, those cooling down after a failure. A
-// deployment appears once.
-func (r *Router) Plan(m *Model) []*Deployment {
+// model's the same way, and last, as a final resort, those cooling down after a failure or at
+// their RPM/TPM limit. Deployments whose context window is smaller than promptTokens are left
+// out. A deployment appears once.
+func (r *Router) Plan(m *Model, promptTokens int) []*Deployment {
 	now := r.now()
 	var plan, cooling []*Deployment
 	seen := map[*Model]bool{}
@@ -111,15 +161,17 @@ func (r *Router) Plan(m *Model) []*Deployment {
 		seen[m] = true
 		ready := make([]*Deployment, 0, len(m.Deployments))
 		for _, d := range m.Deployments {
+			_, full := d.headroom(now)
 			switch {
 			case slices.Contains(plan, d) || slices.Contains(cooling, d):
-			case d.cooling(now):
+			case d.ContextWindow > 0 && promptTokens > d.ContextWindow:
+			case full || d.cooling(now):
 				cooling = append(cooling, d)
 			default:
 				ready = append(ready, d)
 			}
 		}
-		order(m.Strategy, ready)
+		order(m.Strategy, ready, now)
 		plan = append(plan, ready...)
 		for _, f := range m.Fallbacks {
 			add(f)
@@ -130,8 +182,14 @@ func (r *Router) Plan(m *Model) []*Deployment {
 }
 
 // order sorts deployments best first for a strategy.
-func order(strategy string, ds []*Deployment) {
+func order(strategy string, ds []*Deployment, now time.Time) {
 	switch strategy {
+	case UsageBased:
+		slices.SortStableFunc(ds, func(a, b *Deployment) int {
+			ha, _ := a.headroom(now)
+			hb, _ := b.headroom(now)
+			return cmp.Compare(hb, ha)
+		})
 	case LeastBusy:
 		slices.SortStableFunc(ds, func(a, b *Deployment) int { return cmp.Compare(a.inflight.Load(), b.inflight.Load()) })
 	case LowestLatency:
@@ -190,6 +248,7 @@ type Attempt struct {
 func (r *Router) Chat(ctx context.Context, req *llm.Request, plan []*Deployment) (resp *llm.Response, d *Deployment, tries []Attempt, err *llm.Error) {
 	for _, d := range plan {
 		d.inflight.Add(1)
+		d.count(r.now(), 1, 0)
 		start := time.Now()
 		resp, cerr := d.Provider.Chat(ctx, req, d.Model)
 		d.inflight.Add(-1)
@@ -214,6 +273,7 @@ func (r *Router) Chat(ctx context.Context, req *llm.Request, plan []*Deployment)
 func (r *Router) OpenStream(ctx context.Context, req *llm.Request, plan []*Deployment) (s llm.Stream, first llm.Event, d *Deployment, tries []Attempt, err *llm.Error) {
 	for _, d := range plan {
 		d.inflight.Add(1)
+		d.count(r.now(), 1, 0)
 		start := time.Now()
 		st, serr := d.Provider.Stream(ctx, req, d.Model)
 		if serr == nil {
