@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -196,4 +197,74 @@ func TestAlertsToWebhook(t *testing.T) {
 		}
 	}
 	t.Logf("webhook payloads: %v", seen)
+}
+
+// TestAnomalyAlert configures no rule at all: after a steady stretch, a route suddenly failing
+// half its requests is flagged by the anomaly detector, at the webhook and in GET /alerts.
+func TestAnomalyAlert(t *testing.T) {
+	recv, hook := startHookReceiver(t)
+	addrs := backends(t, 1)
+	web := freePort(t)
+	p := startAya(t, fmt.Sprintf(`
+listeners: [{name: web, address: %q}]
+upstreams: [{name: app, targets: ["http://%s"]}]
+routes:
+  - {name: api, match: {path: "/api/*"}, strip_prefix: /api, upstream: app}
+alerts:
+  webhooks: [%q]
+  anomaly: {interval: 1s}
+admin: {address: "{{ADMIN}}"}
+`, web, addrs[0], hook))
+	// 50 requests a second; once failing is set, every other one is a 503.
+	var failing atomic.Bool
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := client()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			path := "/api/hello"
+			if failing.Load() && i%2 == 0 {
+				path = "/api/status/503"
+			}
+			if resp, err := c.Get("http://" + web + path); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	// The detector learns the route's normal for 12 samples before it judges.
+	time.Sleep(15 * time.Second)
+	recv.mu.Lock()
+	early := append([]hookPayload(nil), recv.payloads...)
+	recv.mu.Unlock()
+	if len(early) > 0 {
+		t.Fatalf("alerts on steady traffic: %+v", early)
+	}
+	failing.Store(true)
+	start := time.Now()
+	a := recv.wait(t, "firing", "anomaly", 8*time.Second)
+	t.Logf("anomaly at the webhook %v after the errors began: %s", time.Since(start).Round(time.Millisecond), a.Alert.Message)
+	if a.Alert.Type != "anomaly" || a.Alert.Subject != "route api" || !strings.Contains(a.Alert.Key, "anomaly/errors/api") {
+		t.Fatalf("anomaly payload %+v", a)
+	}
+	var alerts struct {
+		Firing []struct {
+			Key string `json:"key"`
+		} `json:"firing"`
+	}
+	if resp, err := client().Get("http://" + p.Admin + "/alerts"); err != nil {
+		t.Fatal(err)
+	} else if err := jsonDecode(resp, &alerts); err != nil || len(alerts.Firing) == 0 {
+		t.Fatalf("GET /alerts: %+v %v", alerts, err)
+	}
 }
