@@ -46,6 +46,8 @@ type reqState struct {
 	route  *routeObs
 	ok     bool   // the handler returned (false: it panicked)
 	errMsg string // why aya answered with an error of its own (proxy.ErrorNoter)
+	// consumer is who the caller authenticated as (observe.NoteConsumer).
+	consumer string
 	tries  int
 	target string
 	// upstreamTime sums the tries' durations.
@@ -56,14 +58,17 @@ type reqState struct {
 	trySpan trace.Span
 }
 
-// Value answers stateKey and proxy.ErrorNoterKey with the state itself and passes every other
-// key on.
+// Value answers stateKey, proxy.ErrorNoterKey and observe.ConsumerKey with the state itself
+// and passes every other key on.
 func (st *reqState) Value(key any) any {
-	if key == (stateKey{}) || key == proxy.ErrorNoterKey {
+	if key == (stateKey{}) || key == proxy.ErrorNoterKey || key == observe.ConsumerKey {
 		return st
 	}
 	return st.Context.Value(key)
 }
+
+// NoteConsumer records who the caller authenticated as.
+func (st *reqState) NoteConsumer(name string) { st.consumer = name }
 
 // NoteError keeps the first reason aya gives for answering with an error of its own.
 func (st *reqState) NoteError(msg string) {
@@ -152,6 +157,7 @@ func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body i
 		Route:        st.route.name,
 		Upstream:     st.route.upstream,
 		Target:       st.target,
+		Consumer:     st.consumer,
 		Method:       r.Method,
 		Host:         r.Host,
 		Path:         r.Path,
@@ -182,7 +188,7 @@ func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body i
 	st.hw.reset(nil, time.Time{})
 	st.body = countingBody{}
 	st.Context, st.spanCtx, st.span, st.trySpan = nil, nil, nil, nil
-	st.obs, st.route, st.ok, st.errMsg, st.tries, st.target, st.upstreamTime = nil, nil, false, "", 0, "", 0
+	st.obs, st.route, st.ok, st.errMsg, st.consumer, st.tries, st.target, st.upstreamTime = nil, nil, false, "", "", 0, "", 0
 	reqStates.Put(st)
 }
 

@@ -387,3 +387,21 @@ func TestDispatchRecordsWithoutAllocating(t *testing.T) {
 		t.Fatalf("%.1f allocations per request", allocs)
 	}
 }
+
+func TestConsumerReachesTheRecord(t *testing.T) {
+	g := benchGateway(t, "access_log: {enabled: false}\n")
+	sink := &copySink{}
+	g.Sinks().Add(sink)
+	next := g.snap.Load().handlers[0]
+	g.snap.Load().handlers[0] = httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+		observe.NoteConsumer(r.Context(), "alice")
+		next.ServeHTTPX(w, r)
+	})
+	g.disp.ServeHTTPX(&nopWriter{}, benchRequest())
+	g.disp.ServeHTTPX(&nopWriter{}, &httpx.Request{Method: "GET", Path: "/other", Body: httpx.NoBody})
+	recs := sink.all()
+	if len(recs) != 2 || recs[0].Consumer != "alice" || recs[1].Consumer != "" {
+		t.Fatalf("records %+v", recs)
+	}
+	observe.NoteConsumer(context.Background(), "nobody") // no noter: nothing happens
+}
