@@ -48,8 +48,8 @@ type reqState struct {
 	errMsg string // why aya answered with an error of its own (proxy.ErrorNoter)
 	// consumer is who the caller authenticated as (observe.NoteConsumer).
 	consumer string
-	tries  int
-	target string
+	tries    int
+	target   string
 	// upstreamTime sums the tries' durations.
 	upstreamTime time.Duration
 	// spanCtx carries the server span when tracing is on; trySpan is the try in progress.
