@@ -98,9 +98,13 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	isLLM := s.llm != nil && s.llm.Owns(r)
 	matched = matched && !isLLM
 	st.obs = s.obs
-	st.route = &s.obs.none
-	if matched {
+	switch {
+	case isLLM:
+		st.route = &s.obs.llm
+	case matched:
 		st.route = &s.obs.routes[i]
+	default:
+		st.route = &s.obs.none
 	}
 	var rw httpx.ResponseWriter = &st.rw
 	rec := &st.rw

@@ -20,6 +20,7 @@ import (
 type obsTables struct {
 	routes  []routeObs // by route index
 	none    routeObs   // requests no route matched
+	llm     routeObs   // the LLM API (llm:), which no route serves
 	targets sync.Map   // *upstream.Target → *observe.TargetMetrics
 	metrics *observe.Metrics
 	access  *observe.AccessLog
@@ -29,6 +30,9 @@ type obsTables struct {
 	logRes   *logResource
 	traceRes *traceResource
 }
+
+// llmRoute is the route label of requests to the LLM API.
+const llmRoute = "(llm)"
 
 type routeObs struct {
 	metrics  *observe.RouteMetrics
@@ -73,8 +77,10 @@ type traceResource struct {
 func buildObs(cfg *config.Config, s *snapshot, prev *snapshot, m *observe.Metrics) (*obsTables, error) {
 	o := &obsTables{metrics: m, routes: make([]routeObs, len(cfg.Routes))}
 	o.none = routeObs{metrics: m.Route("", ""), log: cfg.AccessLog.Enabled}
-	keepRoutes := make([][2]string, 0, len(cfg.Routes)+1)
-	keepRoutes = append(keepRoutes, [2]string{"", ""})
+	// Parentheses cannot appear in a route's name, so this never collides with one.
+	o.llm = routeObs{metrics: m.Route(llmRoute, ""), name: llmRoute, log: cfg.AccessLog.Enabled}
+	keepRoutes := make([][2]string, 0, len(cfg.Routes)+2)
+	keepRoutes = append(keepRoutes, [2]string{"", ""}, [2]string{llmRoute, ""})
 	for i := range cfg.Routes {
 		rc := &cfg.Routes[i]
 		o.routes[i] = routeObs{

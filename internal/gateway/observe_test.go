@@ -405,3 +405,19 @@ func TestConsumerReachesTheRecord(t *testing.T) {
 	}
 	observe.NoteConsumer(context.Background(), "nobody") // no noter: nothing happens
 }
+
+func TestLLMRequestsHaveTheirOwnRouteLabel(t *testing.T) {
+	g := benchGateway(t, `access_log: {enabled: false}
+llm:
+  providers: [{name: oa, type: openai, base_url: "http://127.0.0.1:9/v1", api_key: sk-test}]
+  models: [{name: gpt, deployments: [{provider: oa, model: gpt-4o}]}]
+`)
+	sink := &copySink{}
+	g.Sinks().Add(sink)
+	r := &httpx.Request{Method: "GET", Target: "/v1/models", Path: "/v1/models", Host: "x", Proto: "HTTP/1.1", Listener: "web", Body: httpx.NoBody}
+	g.disp.ServeHTTPX(&nopWriter{}, r)
+	recs := sink.all()
+	if len(recs) != 1 || recs[0].Route != llmRoute {
+		t.Fatalf("records %+v", recs)
+	}
+}
