@@ -323,6 +323,9 @@ func closePoolsNotIn(old, next *snapshot) {
 	if old == nil {
 		return
 	}
+	if old.llm != nil && old.llm != next.llm {
+		old.llm.Close() // a reload builds new providers; the old ones' idle connections go
+	}
 	for name, p := range old.pools {
 		if n, ok := next.pools[name]; ok && n == p {
 			continue

@@ -324,3 +324,16 @@ func jsonString(s string) string {
 	b, _ := json.Marshal(s) // a string always marshals
 	return string(b)
 }
+
+// Close releases the providers' idle connections; calls in flight finish.
+func (h *Handler) Close() {
+	seen := map[Provider]bool{}
+	for _, m := range h.router.models {
+		for _, d := range m.Deployments {
+			if c, ok := d.Provider.(interface{ Close() }); ok && !seen[d.Provider] {
+				seen[d.Provider] = true
+				c.Close()
+			}
+		}
+	}
+}

@@ -53,3 +53,22 @@ func TestMidStreamFailure(t *testing.T) {
 		t.Fatalf("anthropic:\n%s", out)
 	}
 }
+
+type closingProvider struct {
+	brokenProvider
+	closed *int
+}
+
+func (p closingProvider) Close() { *p.closed++ }
+
+func TestCloseReleasesProvidersOnce(t *testing.T) {
+	n := 0
+	p := closingProvider{closed: &n}
+	m1 := &Model{Name: "a", Deployments: []*Deployment{{Provider: p}, {Provider: p}}}
+	m2 := &Model{Name: "b", Deployments: []*Deployment{{Provider: p}}}
+	h := NewHandler(NewRouter([]*Model{m1, m2}, map[string]*Model{"c": m1}, time.Second), NewKeys(nil, nil), nil, slog.New(slog.DiscardHandler))
+	h.Close()
+	if n != 1 {
+		t.Fatalf("provider closed %d times, want 1", n)
+	}
+}
