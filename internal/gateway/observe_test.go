@@ -421,3 +421,51 @@ llm:
 		t.Fatalf("records %+v", recs)
 	}
 }
+
+func TestHTTP2RequestsAreRecorded(t *testing.T) {
+	be := backend(t)
+	g, _ := testGateway(t, `listeners: [{name: web, address: "127.0.0.1:0", h2c: true}]
+admin: {address: "127.0.0.1:0"}
+upstreams: [{name: u, targets: [{url: "{{BACKEND}}"}]}]
+routes: [{name: api, match: {path: "/api/*"}, upstream: u}]
+access_log: {enabled: false}
+`, be.URL)
+	sink := &copySink{}
+	g.Sinks().Add(sink)
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	c := &http.Client{Transport: &http.Transport{Protocols: &protos}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Post("http://"+g.Addr("web")+"/api/h2", "text/plain", strings.NewReader("abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("proto %s", resp.Proto)
+	}
+	recs := sink.all()
+	if len(recs) != 1 || recs[0].Proto != "HTTP/2.0" || recs[0].Status != 200 || recs[0].BytesIn != 3 || recs[0].BytesOut != 8 || recs[0].Route != "api" {
+		t.Fatalf("records %+v", recs)
+	}
+	mresp, err := http.Get("http://" + g.admin.addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(text), `aya_client_connections{listener="web",protocol="h2"} 1`) {
+		t.Errorf("/metrics lacks the open HTTP/2 connection:\n%s", grepLines(string(text), "aya_client_connections"))
+	}
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
