@@ -338,8 +338,17 @@ func (s *Server) anthropicStream(w http.ResponseWriter, r *http.Request, id, mod
 			return
 		}
 	}
+	failure := s.streamFailure()
 	for i, piece := range g.pieces {
 		if i > 0 && p.next(ctx) != nil {
+			return
+		}
+		if i == 1 && failure != 0 {
+			typ, ok := anthropicErrorTypes[failure]
+			if !ok {
+				typ = "api_error"
+			}
+			_ = ev(map[string]any{"type": "error", "error": map[string]string{"type": typ, "message": http.StatusText(failure)}})
 			return
 		}
 		delta := map[string]any{"type": "text_delta", "text": piece}

@@ -351,8 +351,13 @@ func (s *Server) geminiStream(w http.ResponseWriter, r *http.Request, g *generat
 	if len(pieces) == 0 {
 		pieces = []string{""}
 	}
+	failure := s.streamFailure()
 	for i, piece := range pieces {
 		if i > 0 && p.next(ctx) != nil {
+			return
+		}
+		if i == 1 && failure != 0 {
+			_ = sse.event("", map[string]any{"error": map[string]any{"code": failure, "message": http.StatusText(failure), "status": geminiStatus(failure)}})
 			return
 		}
 		finish := ""
@@ -363,4 +368,19 @@ func (s *Server) geminiStream(w http.ResponseWriter, r *http.Request, g *generat
 			return
 		}
 	}
+}
+
+// geminiStatus is the google.rpc code name Gemini pairs with an HTTP status.
+func geminiStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "INVALID_ARGUMENT"
+	case http.StatusTooManyRequests:
+		return "RESOURCE_EXHAUSTED"
+	case http.StatusServiceUnavailable, 529:
+		return "UNAVAILABLE"
+	case http.StatusGatewayTimeout:
+		return "DEADLINE_EXCEEDED"
+	}
+	return "INTERNAL"
 }

@@ -292,8 +292,13 @@ func (s *Server) openAIStream(w http.ResponseWriter, r *http.Request, q *oaChatR
 	if send(first, nil) != nil {
 		return
 	}
+	failure := s.streamFailure()
 	for i, piece := range g.pieces {
 		if i > 0 && p.next(ctx) != nil {
+			return
+		}
+		if i == 1 && failure != 0 {
+			_ = sse.event("", map[string]openAIErr{"error": openAIStreamError(failure)})
 			return
 		}
 		delta := map[string]any{"content": piece}
@@ -317,4 +322,12 @@ func (s *Server) openAIStream(w http.ResponseWriter, r *http.Request, q *oaChatR
 		}
 	}
 	_ = sse.raw("", []byte("[DONE]"))
+}
+
+// openAIStreamError is the error object OpenAI puts in a data line when a stream fails.
+func openAIStreamError(status int) openAIErr {
+	if status == http.StatusTooManyRequests {
+		return openAIErr{Message: "Rate limit reached.", Type: "requests", Code: "rate_limit_exceeded"}
+	}
+	return openAIErr{Message: "The server had an error while processing your request. Sorry about that!", Type: "server_error"}
 }

@@ -22,6 +22,7 @@ type Server struct {
 	mu       sync.Mutex
 	rng      *rand.Rand  // error-rate draws
 	injected []injection // statuses forced on the next requests, in order
+	broken   []injection // statuses that break the next streams after their first token
 	win      window
 
 	requests atomic.Int64
@@ -79,6 +80,34 @@ func (s *Server) InjectStatus(status, n int) {
 	s.mu.Lock()
 	s.injected = append(s.injected, injection{status: status, left: n})
 	s.mu.Unlock()
+}
+
+// InjectStreamFailure makes the next n streamed answers fail after their first token with an
+// error event in the API's shape carrying status (OpenAI `data: {"error":…}` without [DONE],
+// Anthropic `event: error`, Gemini `data: {"error":…}`), as providers do when they fail
+// mid-stream. The HTTP status stays 200, since the head was already sent.
+func (s *Server) InjectStreamFailure(status, n int) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	s.broken = append(s.broken, injection{status: status, left: n})
+	s.mu.Unlock()
+}
+
+// streamFailure consumes one injected mid-stream failure; 0 means the stream runs to its end.
+func (s *Server) streamFailure() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.broken) == 0 {
+		return 0
+	}
+	inj := &s.broken[0]
+	st := inj.status
+	if inj.left--; inj.left <= 0 {
+		s.broken = s.broken[1:]
+	}
+	return st
 }
 
 // Requests counts the generation requests received (chat, messages, embeddings, generate),
