@@ -125,7 +125,7 @@ func buildObs(cfg *config.Config, s *snapshot, prev *snapshot, m *observe.Metric
 				ServiceName: t.ServiceName, Timeout: t.Timeout.D(), FlushInterval: t.FlushInterval.D(),
 			})
 			if err != nil {
-				o.closeNotIn(nil)
+				o.closeNotIn(prevObs) // the access log opened above, not one handed over
 				return nil, fmt.Errorf("%s:%d: %w", cfg.File, t.Line, err)
 			}
 			o.traceRes = &traceResource{cfg: *t, tracer: tr}

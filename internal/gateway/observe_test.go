@@ -469,3 +469,19 @@ func grepLines(text, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestFailedObsBuildKeepsTheRunningAccessLog(t *testing.T) {
+	be := backend(t)
+	g, _ := testGateway(t, observeConfig, be.URL)
+	old := g.snap.Load()
+	cfg := *old.cfg
+	cfg.Tracing = &config.Tracing{Endpoint: "not a url"}
+	if _, err := buildObs(&cfg, old, old, g.metrics); err == nil {
+		t.Fatal("a tracer that cannot start must fail the build")
+	}
+	before := old.obs.access.Dropped()
+	old.obs.access.Record(&observe.Record{Status: 200})
+	if old.obs.access.Dropped() != before {
+		t.Fatal("the failed build closed the running access log")
+	}
+}
