@@ -119,6 +119,16 @@ type LLMKey struct {
 	Models []string `yaml:"models"`
 	RPM    int      `yaml:"rpm"` // requests per minute, 0: no limit
 	TPM    int      `yaml:"tpm"` // tokens per minute (prompt + completion), 0: no limit
+	// Budget caps what the key spends per day or month; nil: no budget.
+	Budget *LLMBudget `yaml:"budget"`
+}
+
+// LLMBudget caps a key's spending per calendar day or month (UTC). Calls are refused (429
+// insufficient_quota) once the period's spending plus the call's estimate would pass a cap.
+type LLMBudget struct {
+	Tokens int    `yaml:"tokens"` // prompt + completion tokens, 0: no token cap
+	USD    USD    `yaml:"usd"`    // dollars at the deployments' costs, 0: no dollar cap
+	Period string `yaml:"period" default:"month"`
 }
 
 // USD is an amount of US dollars, written as a number.
@@ -282,6 +292,17 @@ func (v *validator) llm(cfg *Config) {
 		}
 		if k.RPM < 0 || k.TPM < 0 {
 			v.errf(k.Line, "%s: rpm and tpm must not be negative", ctx)
+		}
+		if b := k.Budget; b != nil {
+			if b.Period != "day" && b.Period != "month" {
+				v.errAt(path+".budget.period", k.Line, "%s: budget.period %q: use day or month", ctx, b.Period)
+			}
+			if b.Tokens < 0 {
+				v.errAt(path+".budget.tokens", k.Line, "%s: budget.tokens must not be negative", ctx)
+			}
+			if b.Tokens == 0 && b.USD == 0 {
+				v.errAt(path+".budget", k.Line, "%s: budget sets neither tokens nor usd: set one, or remove budget", ctx)
+			}
 		}
 	}
 }

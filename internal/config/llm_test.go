@@ -24,7 +24,7 @@ llm:
       strategy: lowest_cost
       deployments: [{provider: an, model: claude-sonnet-4-5}]
   keys:
-    - {key: "${TEAM_KEY}", name: team-a, models: [smart], rpm: 60}
+    - {key: "${TEAM_KEY}", name: team-a, models: [smart], rpm: 60, budget: {usd: 12.5}}
 `
 
 func TestLLMGood(t *testing.T) {
@@ -46,6 +46,9 @@ func TestLLMGood(t *testing.T) {
 	if m.Strategy != "weighted" || m.Deployments[0].Weight != 3 || m.Deployments[1].Weight != 1 || m.Deployments[0].Cost.Output != 10 {
 		t.Fatalf("model: %+v", m)
 	}
+	if b := l.Keys[0].Budget; b == nil || b.USD != 12.5 || b.Period != "month" {
+		t.Fatalf("budget: %+v", b)
+	}
 	if l.DefaultMaxTokens != 4096 || l.Cooldown.D().Seconds() != 5 {
 		t.Fatalf("defaults: %+v", l)
 	}
@@ -63,6 +66,8 @@ func TestLLMBad(t *testing.T) {
 		{"llm:\n  models:\n    - {name: m, fallbacks: [z], deployments: []}\n", `fallback "z" is not a model name or alias`},
 		{"llm:\n  keys:\n    - {key: k, models: [z]}\n    - {key: k}\n", `aya.yaml:4: llm key #2: the same key is already defined at line 3`},
 		{"llm:\n  providers:\n    - {name: x, type: openai, timeouts: {total: 0s}}\n", `total must be more than 0`},
+		{"llm:\n  keys:\n    - {key: k, budget: {tokens: 5, period: week}}\n", `aya.yaml:3: llm key #1: budget.period "week": use day or month`},
+		{"llm:\n  keys:\n    - {key: k, budget: {period: day}}\n", `budget sets neither tokens nor usd`},
 	}
 	for _, tt := range tests {
 		_, err := parse("aya.yaml", []byte(tt.yaml), noEnv)

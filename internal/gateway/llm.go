@@ -76,6 +76,9 @@ func buildLLM(cfg *config.Config, log *slog.Logger) (*serve.Handler, error) {
 	for i, kc := range l.Keys {
 		secrets[i] = kc.Key
 		k := &serve.Key{Name: kc.Name, RPM: kc.RPM, TPM: kc.TPM}
+		if b := kc.Budget; b != nil {
+			k.Budget = &serve.Budget{Tokens: int64(b.Tokens), USD: float64(b.USD), Period: b.Period}
+		}
 		if k.Name == "" {
 			k.Name = fmt.Sprintf("key-%d", i+1)
 		}

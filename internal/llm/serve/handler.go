@@ -142,19 +142,28 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 		h.fail(w, a, e)
 		return
 	}
+	var held hold
+	if key.Budget != nil {
+		if held, e = key.Budget.reserve(h.now(), key.Name, estimate(req, plan)); e != nil {
+			h.fail(w, a, e)
+			return
+		}
+	}
 	if req.Stream {
-		h.stream(w, r, a, req, key, plan)
+		h.stream(w, r, a, req, key, plan, held)
 		return
 	}
 	start := h.now()
 	resp, d, tries, e := h.router.Chat(r.Context(), req, plan)
 	h.logTries(r, req, tries)
 	if e != nil {
+		h.settleBudget(key, held, llm.Usage{}, 0)
 		h.fail(w, a, e)
 		return
 	}
 	cost := d.Cost(resp.Usage)
 	key.settle(h.now(), resp.Usage, cost)
+	h.settleBudget(key, held, resp.Usage, cost)
 	d.count(h.now(), 0, resp.Usage.Total())
 	h.logCall(r, key, req, d, resp.Usage, cost, start, 0)
 	h.answerHeaders(w, d)
@@ -164,6 +173,12 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 		w.Write(anthropic.EncodeResponse(resp))
 	} else {
 		w.Write(openai.EncodeResponse(resp, start.Unix()))
+	}
+}
+
+func (h *Handler) settleBudget(key *Key, held hold, u llm.Usage, cost float64) {
+	if key.Budget != nil {
+		key.Budget.settle(h.now(), held, int64(u.Total()), cost)
 	}
 }
 
@@ -196,11 +211,12 @@ type streamWriter interface {
 	Usage() llm.Usage
 }
 
-func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, req *llm.Request, key *Key, plan []*Deployment) {
+func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, req *llm.Request, key *Key, plan []*Deployment, held hold) {
 	start := h.now()
 	s, first, d, tries, e := h.router.OpenStream(r.Context(), req, plan)
 	h.logTries(r, req, tries)
 	if e != nil {
+		h.settleBudget(key, held, llm.Usage{}, 0)
 		h.fail(w, a, e)
 		return
 	}
@@ -239,6 +255,7 @@ func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, req *l
 	u := sw.Usage()
 	cost := d.Cost(u)
 	key.settle(h.now(), u, cost)
+	h.settleBudget(key, held, u, cost)
 	d.count(h.now(), 0, u.Total())
 	h.logCall(r, key, req, d, u, cost, start, ttft)
 }

@@ -18,6 +18,7 @@ type Key struct {
 	Models map[string]bool // public model names allowed; nil: all
 	RPM    int             // requests per minute, 0: no limit
 	TPM    int             // tokens per minute, 0: no limit
+	Budget *Budget         // nil: no budget
 
 	mu       sync.Mutex
 	window   int64 // the minute (unix seconds / 60) the counters below are for
