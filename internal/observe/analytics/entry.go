@@ -31,17 +31,10 @@ var fieldMax = [nFields]int{
 	fMethod: 16, fHost: 96, fPath: 256, fProto: 16, fUserAgent: 128, fError: 160,
 }
 
-// textSize is the sum of fieldMax (checked by a test).
+// textSize is the sum of fieldMax (checked by a test): the fields of one request, written
+// back to back, always fit. Back to back rather than at fixed offsets, so that a typical
+// request touches a few cache lines of its slot instead of one per field.
 const textSize = 1120
-
-var fieldOff = func() (off [nFields]int) {
-	size := 0
-	for i, n := range fieldMax {
-		off[i] = size
-		size += n
-	}
-	return off
-}()
 
 // entry is one request in the ring.
 type entry struct {
@@ -56,7 +49,7 @@ type entry struct {
 	ttfb      time.Duration
 	clientIP  netip.Addr
 	truncated bool
-	n         [nFields]uint16
+	end       [nFields]uint16 // where each field ends in text; it starts where the previous ends
 	text      [textSize]byte
 }
 
@@ -72,31 +65,37 @@ func (e *entry) fill(seq uint64, r *observe.Record) {
 	e.dur, e.upstream, e.ttfb = r.Duration, r.UpstreamTime, r.TTFB
 	e.clientIP = r.ClientIP
 	e.truncated = false
-	e.set(fID, r.ID)
-	e.set(fListener, r.Listener)
-	e.set(fRoute, r.Route)
-	e.set(fUpstream, r.Upstream)
-	e.set(fTarget, r.Target)
-	e.set(fConsumer, r.Consumer)
-	e.set(fMethod, r.Method)
-	e.set(fHost, r.Host)
-	e.set(fPath, r.Path)
-	e.set(fProto, r.Proto)
-	e.set(fUserAgent, r.UserAgent)
-	e.set(fError, r.Error)
+	pos := 0
+	e.set(&pos, fID, r.ID)
+	e.set(&pos, fListener, r.Listener)
+	e.set(&pos, fRoute, r.Route)
+	e.set(&pos, fUpstream, r.Upstream)
+	e.set(&pos, fTarget, r.Target)
+	e.set(&pos, fConsumer, r.Consumer)
+	e.set(&pos, fMethod, r.Method)
+	e.set(&pos, fHost, r.Host)
+	e.set(&pos, fPath, r.Path)
+	e.set(&pos, fProto, r.Proto)
+	e.set(&pos, fUserAgent, r.UserAgent)
+	e.set(&pos, fError, r.Error)
 }
 
-func (e *entry) set(f int, s string) {
+func (e *entry) set(pos *int, f int, s string) {
 	if len(s) > fieldMax[f] {
 		s = s[:fieldMax[f]]
 		e.truncated = true
 	}
-	e.n[f] = uint16(copy(e.text[fieldOff[f]:], s))
+	*pos += copy(e.text[*pos:], s)
+	e.end[f] = uint16(*pos)
 }
 
 // get returns a field as bytes of the entry: compare it, or copy it with string().
 func (e *entry) get(f int) []byte {
-	return e.text[fieldOff[f] : fieldOff[f]+int(e.n[f])]
+	start := 0
+	if f > 0 {
+		start = int(e.end[f-1])
+	}
+	return e.text[start:e.end[f]]
 }
 
 // Request is one recent request as the admin API shows it. Durations are in seconds.
