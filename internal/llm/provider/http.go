@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"aya/internal/llm"
@@ -73,9 +74,11 @@ type ErrorDecoder func(status int, body []byte) *llm.Error
 // The caller closes the body; cancel ends the call's Total timeout and must be called once the
 // body is done with.
 func (c *Client) Post(ctx context.Context, path string, body []byte, extra []Header, decode ErrorDecoder) (resp *http.Response, cancel context.CancelFunc, err error) {
-	cancel = func() {}
+	// Always cancelable: FirstEvent cancels a stream whose first event is late.
 	if c.opts.Total > 0 {
 		ctx, cancel = context.WithTimeout(ctx, c.opts.Total)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.opts.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
@@ -135,6 +138,47 @@ func ReadAll(r io.Reader) ([]byte, error) {
 		return nil, llm.Errorf(502, llm.ErrServer, "the provider's answer is larger than %d bytes", maxAnswer)
 	}
 	return b, nil
+}
+
+// FirstEvent bounds the wait for a stream's first event by the FirstByte timeout: providers
+// often send the response head at once and the first token much later, so the transport's
+// header timeout alone would not catch a stalled stream. A late first event ends the call
+// (cancel) and comes back as a retryable timeout, so the router can try another deployment.
+func (c *Client) FirstEvent(s llm.Stream, cancel context.CancelFunc) llm.Stream {
+	if c.opts.FirstByte <= 0 {
+		return s
+	}
+	f := &firstEvent{Stream: s, limit: c.opts.FirstByte}
+	f.timer = time.AfterFunc(c.opts.FirstByte, func() {
+		f.fired.Store(true)
+		cancel()
+	})
+	return f
+}
+
+type firstEvent struct {
+	llm.Stream
+	limit time.Duration
+	timer *time.Timer
+	fired atomic.Bool
+	got   bool
+}
+
+func (f *firstEvent) Next() (llm.Event, error) {
+	ev, err := f.Stream.Next()
+	if !f.got {
+		f.got = true
+		f.timer.Stop()
+		if err != nil && f.fired.Load() {
+			return ev, llm.Errorf(504, llm.ErrTimeout, "the provider sent no first token within %v (timeouts.first_token)", f.limit)
+		}
+	}
+	return ev, err
+}
+
+func (f *firstEvent) Close() error {
+	f.timer.Stop()
+	return f.Stream.Close()
 }
 
 // Body ties a streamed answer's body to the call's timeout, so closing it ends both.

@@ -149,3 +149,43 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstTokenTimeout: a provider that is slow to its first token fails with a retryable
+// timeout within first_token, streamed (the head comes at once, the token late) or not.
+func TestFirstTokenTimeout(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, kind := range []llmdemo.Kind{llmdemo.OpenAI, llmdemo.Anthropic, llmdemo.Gemini} {
+		_, addr, err := llmdemo.Start(ctx, "127.0.0.1:0", kind, llmdemo.Options{TimeToFirstToken: 3 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := provider.Options{BaseURL: "http://" + addr.String(), Connect: time.Second, FirstByte: 150 * time.Millisecond, Total: 10 * time.Second}
+		var p chatter
+		model := llmdemo.DefaultModels(kind)[0]
+		switch kind {
+		case llmdemo.OpenAI:
+			o.BaseURL += "/v1"
+			p = openai.New(o, "k")
+		case llmdemo.Anthropic:
+			p = anthropic.New(o, "k", 16)
+		default:
+			p = gemini.New(o, "k")
+		}
+		start := time.Now()
+		_, err = p.Chat(ctx, request(), model)
+		var e *llm.Error
+		if !errors.As(err, &e) || !e.Retryable() || time.Since(start) > 2*time.Second {
+			t.Fatalf("%v chat: %v after %v", kind, err, time.Since(start))
+		}
+		start = time.Now()
+		s, err := p.Stream(ctx, request(), model)
+		if err == nil {
+			_, err = s.Next()
+			s.Close()
+		}
+		if !errors.As(err, &e) || e.Type != llm.ErrTimeout || time.Since(start) > 2*time.Second {
+			t.Fatalf("%v stream: %v after %v", kind, err, time.Since(start))
+		}
+	}
+}

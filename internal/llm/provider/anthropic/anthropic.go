@@ -72,5 +72,5 @@ func (p *Provider) Stream(ctx context.Context, req *llm.Request, model string) (
 	if err != nil {
 		return nil, err
 	}
-	return wire.NewStreamReader(provider.Body{ReadCloser: resp.Body, Cancel: cancel}), nil
+	return p.c.FirstEvent(wire.NewStreamReader(provider.Body{ReadCloser: resp.Body, Cancel: cancel}), cancel), nil
 }

@@ -67,5 +67,5 @@ func (p *Provider) Stream(ctx context.Context, req *llm.Request, model string) (
 		return nil, err
 	}
 	b := provider.Body{ReadCloser: resp.Body, Cancel: cancel}
-	return &streamReader{sse: llm.NewSSEReader(b), body: b}, nil
+	return p.c.FirstEvent(&streamReader{sse: llm.NewSSEReader(b), body: b}, cancel), nil
 }

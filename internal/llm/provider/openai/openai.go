@@ -65,7 +65,7 @@ func (p *Provider) Stream(ctx context.Context, req *llm.Request, model string) (
 	if err != nil {
 		return nil, err
 	}
-	return wire.NewStreamReader(provider.Body{ReadCloser: resp.Body, Cancel: cancel}), nil
+	return p.c.FirstEvent(wire.NewStreamReader(provider.Body{ReadCloser: resp.Body, Cancel: cancel}), cancel), nil
 }
 
 // Embed posts an embeddings request (already naming the provider's model) and returns the
