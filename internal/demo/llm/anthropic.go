@@ -274,6 +274,10 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		anthropicError(w, http.StatusNotFound, "not_found_error", "model: "+q.Model)
 		return
 	}
+	if prompt, over := s.tooLong(gq); over {
+		anthropicError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("prompt is too long: %d tokens > %d maximum", prompt+gq.maxTokens, s.opt.ContextWindow))
+		return
+	}
 	lim, f := s.admit(gq.promptTokens())
 	setAnthropicLimits(w.Header(), lim)
 	if f != nil {

@@ -294,6 +294,10 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model st
 		geminiError(w, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error(), nil)
 		return
 	}
+	if prompt, over := s.tooLong(gq); over {
+		geminiError(w, http.StatusBadRequest, "INVALID_ARGUMENT", fmt.Sprintf("The input token count (%d) exceeds the maximum number of tokens allowed (%d).", prompt+gq.maxTokens, s.opt.ContextWindow), nil)
+		return
+	}
 	if _, f := s.admit(gq.promptTokens()); f != nil {
 		geminiRefuse(w, f)
 		return

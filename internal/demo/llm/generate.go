@@ -78,6 +78,12 @@ func (q *genRequest) rng(serverSeed int64) *rand.Rand {
 	return rand.New(rand.NewPCG(h.Sum64()^uint64(q.seed), uint64(serverSeed)))
 }
 
+// tooLong reports whether the request's prompt and max tokens overflow the context window.
+func (s *Server) tooLong(q *genRequest) (prompt int, over bool) {
+	prompt = q.promptTokens()
+	return prompt, s.opt.ContextWindow > 0 && prompt+q.maxTokens > s.opt.ContextWindow
+}
+
 func (s *Server) generate(q *genRequest) *generation {
 	rng := q.rng(s.opt.Seed)
 	g := &generation{promptTokens: q.promptTokens()}

@@ -205,6 +205,11 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		openAIError(w, http.StatusBadRequest, bp.msg, "invalid_request_error", bp.param, nil)
 		return
 	}
+	if prompt, over := s.tooLong(gq); over {
+		openAIError(w, http.StatusBadRequest, fmt.Sprintf("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, %d in the completion). Please reduce the length of the messages or completion.",
+			s.opt.ContextWindow, prompt+gq.maxTokens, prompt, gq.maxTokens), "invalid_request_error", "messages", "context_length_exceeded")
+		return
+	}
 	lim, f := s.admit(gq.promptTokens())
 	setOpenAILimits(w.Header(), lim)
 	if f != nil {

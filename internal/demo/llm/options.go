@@ -47,6 +47,10 @@ type Options struct {
 	// RPM and TPM cap requests and tokens (prompt + completion) per minute; above them the
 	// server answers 429 with retry-after. 0 means no cap.
 	RPM, TPM int
+	// ContextWindow caps prompt tokens plus the requested max tokens; above it the server answers
+	// each API's context-length error (OpenAI 400 context_length_exceeded, Anthropic 400 "prompt
+	// is too long", Gemini 400 INVALID_ARGUMENT). 0 means no cap.
+	ContextWindow int
 	// MaxRunning (OpenAICompatible) is how many requests run at once, like vLLM's max_num_seqs;
 	// the others wait and count in num_requests_waiting. 0 means no limit.
 	MaxRunning int

@@ -65,3 +65,44 @@ func BenchmarkAnthropicStream(b *testing.B) {
 		}
 	}
 }
+
+func TestContextWindow(t *testing.T) {
+	tests := []struct {
+		kind Kind
+		path string
+		hdr  map[string]string
+		body string
+		want string
+	}{
+		{OpenAI, "/v1/chat/completions", nil,
+			`{"model":"gpt-4o","max_tokens":8,"messages":[{"role":"user","content":"one two three"}]}`, `"code":"context_length_exceeded"`},
+		{Anthropic, "/v1/messages", map[string]string{"anthropic-version": "2023-06-01"},
+			`{"model":"claude-haiku-4-5","max_tokens":8,"messages":[{"role":"user","content":"one two three"}]}`, `prompt is too long: 11 tokens > 10 maximum`},
+		{Gemini, "/v1beta/models/gemini-2.5-flash:generateContent", nil,
+			`{"contents":[{"parts":[{"text":"one two three"}]}],"generationConfig":{"maxOutputTokens":8}}`, `"status":"INVALID_ARGUMENT"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind.String(), func(t *testing.T) {
+			s := New(tt.kind, Options{ContextWindow: 10, TokensPerSecond: -1})
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, tt.path, strings.NewReader(tt.body))
+			for k, v := range tt.hdr {
+				req.Header.Set(k, v)
+			}
+			s.ServeHTTP(rec, req)
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), tt.want) {
+				t.Fatalf("%d %s, want 400 with %s", rec.Code, rec.Body.String(), tt.want)
+			}
+			fits := strings.Replace(tt.body, ":8", ":7", 1)
+			rec = httptest.NewRecorder()
+			req = httptest.NewRequestWithContext(t.Context(), http.MethodPost, tt.path, strings.NewReader(fits))
+			for k, v := range tt.hdr {
+				req.Header.Set(k, v)
+			}
+			s.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				t.Fatalf("a request that fits: %d %s", rec.Code, rec.Body.String())
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package llmdemo
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,8 +12,13 @@ import (
 // maxBody bounds a request body; real providers refuse far smaller bodies than this.
 const maxBody = 32 << 20
 
+// writeJSON sends v without HTML escaping, as the providers do ("<", ">" and "&" stay literal).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
 		http.Error(w, "llm demo: encode response: "+err.Error(), http.StatusInternalServerError)
 		return
