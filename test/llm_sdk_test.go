@@ -159,7 +159,7 @@ func TestLLMSDKStream(t *testing.T) {
 		if err := as.Err(); err != nil {
 			t.Fatalf("anthropic SDK stream → %s: %v", model, err)
 		}
-		if len(msg.Content) == 0 || msg.Content[0].Text == "" || msg.Usage.OutputTokens == 0 || msg.StopReason == "" {
+		if len(msg.Content) == 0 || msg.Content[0].Text == "" || msg.Usage.InputTokens == 0 || msg.Usage.OutputTokens == 0 || msg.StopReason == "" {
 			t.Fatalf("anthropic SDK stream → %s: %+v", model, msg)
 		}
 		checkIncremental(t, "anthropic SDK → "+model, arrivals)
