@@ -228,3 +228,23 @@ func BenchmarkStreamWriterText(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecodeRequest(b *testing.B) {
+	b.ReportAllocs()
+	body := []byte(`{"model":"claude","max_tokens":64,"system":"You are terse.","messages":[{"role":"user","content":"Say hello to the gateway, please, in a few words."}],"stream":true}`)
+	for b.Loop() {
+		if _, err := DecodeRequest(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeRequest(b *testing.B) {
+	b.ReportAllocs()
+	req, _ := DecodeRequest([]byte(`{"model":"claude","max_tokens":64,"system":"You are terse.","messages":[{"role":"user","content":"Say hello to the gateway, please, in a few words."}]}`))
+	for b.Loop() {
+		if _, err := EncodeRequest(req, "claude-x", 4096); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -117,3 +117,23 @@ func TestDecodeError(t *testing.T) {
 		t.Fatalf("%+v", e)
 	}
 }
+
+func BenchmarkDecodeRequest(b *testing.B) {
+	b.ReportAllocs()
+	body := []byte(`{"model":"gpt-4o","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the gateway, please, in a few words."}],"max_tokens":64,"stream":true,"stream_options":{"include_usage":true}}`)
+	for b.Loop() {
+		if _, err := DecodeRequest(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeRequest(b *testing.B) {
+	b.ReportAllocs()
+	req, _ := DecodeRequest([]byte(`{"model":"gpt-4o","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello to the gateway, please, in a few words."}],"max_tokens":64}`))
+	for b.Loop() {
+		if _, err := EncodeRequest(req, "gpt-4o"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
