@@ -1,6 +1,7 @@
 package llmdemo
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -104,5 +105,29 @@ func TestContextWindow(t *testing.T) {
 				t.Fatalf("a request that fits: %d %s", rec.Code, rec.Body.String())
 			}
 		})
+	}
+}
+
+func TestJSONSchemaAnswers(t *testing.T) {
+	s := New(OpenAI, Options{TokensPerSecond: -1})
+	body := `{"model":"gpt-4o","messages":[{"role":"user","content":"rate it"}],"response_format":{"type":"json_schema","json_schema":{"name":"r","strict":true,
+	 "schema":{"type":"object","properties":{"score":{"type":"integer"},"label":{"type":"string","enum":["good","bad"]},"tags":{"type":"array","items":{"type":"string"}}}}}}}`
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/chat/completions", strings.NewReader(body)))
+	var resp struct {
+		Choices []struct {
+			Message struct{ Content string }
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Score *int
+		Label string
+		Tags  []string
+	}
+	if err := json.Unmarshal([]byte(resp.Choices[0].Message.Content), &got); err != nil || got.Score == nil || (got.Label != "good" && got.Label != "bad") || len(got.Tags) != 1 {
+		t.Fatalf("content %q does not fit the schema: %v", resp.Choices[0].Message.Content, err)
 	}
 }
