@@ -19,7 +19,7 @@
 // usage fields, x-request-id / request-id and rate-limit headers, auth (OpenAI bearer;
 // Anthropic x-api-key or bearer, as anthropic-sdk-go v2 sends, plus anthropic-version; Gemini
 // x-goog-api-key or ?key=), each API's error bodies and statuses (401, 404 model not found,
-// 400 for a missing max_tokens, 429 with retry-after, 500, Anthropic 529) and in-stream error
+// 400 for a missing max_tokens or an overflowing ContextWindow, 429 with retry-after, 500, Anthropic 529) and in-stream error
 // events. The official openai-go v3, anthropic-sdk-go v2 and genai clients are pointed at these
 // servers in the tests.
 //
