@@ -20,7 +20,7 @@ import (
 type obsTables struct {
 	routes  []routeObs // by route index
 	none    routeObs   // requests no route matched
-	llm     routeObs   // the LLM API (llm:), which no route serves
+	llm     routeObs   // the LLM API (llm:), which no route serves; zero without llm:
 	targets sync.Map   // *upstream.Target → *observe.TargetMetrics
 	metrics *observe.Metrics
 	access  *observe.AccessLog
@@ -77,10 +77,13 @@ type traceResource struct {
 func buildObs(cfg *config.Config, s *snapshot, prev *snapshot, m *observe.Metrics) (*obsTables, error) {
 	o := &obsTables{metrics: m, routes: make([]routeObs, len(cfg.Routes))}
 	o.none = routeObs{metrics: m.Route("", ""), log: cfg.AccessLog.Enabled}
-	// Parentheses cannot appear in a route's name, so this never collides with one.
-	o.llm = routeObs{metrics: m.Route(llmRoute, ""), name: llmRoute, log: cfg.AccessLog.Enabled}
 	keepRoutes := make([][2]string, 0, len(cfg.Routes)+2)
-	keepRoutes = append(keepRoutes, [2]string{"", ""}, [2]string{llmRoute, ""})
+	keepRoutes = append(keepRoutes, [2]string{"", ""})
+	if cfg.LLM != nil {
+		// Parentheses cannot appear in a route's name, so this never collides with one.
+		o.llm = routeObs{metrics: m.Route(llmRoute, ""), name: llmRoute, log: cfg.AccessLog.Enabled}
+		keepRoutes = append(keepRoutes, [2]string{llmRoute, ""})
+	}
 	for i := range cfg.Routes {
 		rc := &cfg.Routes[i]
 		o.routes[i] = routeObs{

@@ -485,3 +485,20 @@ func TestFailedObsBuildKeepsTheRunningAccessLog(t *testing.T) {
 		t.Fatal("the failed build closed the running access log")
 	}
 }
+
+func TestNoLLMSeriesWithoutLLM(t *testing.T) {
+	g := benchGateway(t, "access_log: {enabled: false}\n")
+	fams, err := g.metrics.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == llmRoute {
+					t.Fatalf("%s has a %s series without llm: configured", f.GetName(), llmRoute)
+				}
+			}
+		}
+	}
+}
