@@ -48,7 +48,7 @@ func TestAliasBomb(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "config too large") && !strings.Contains(err.Error(), "merge keys nest") {
 		t.Fatalf("err = %v", err)
 	}
-	if d := time.Since(start); d > 10*time.Second {
+	if d := time.Since(start); d > 60*time.Second {
 		t.Errorf("took %v", d)
 	}
 }
