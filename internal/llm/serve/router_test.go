@@ -60,3 +60,40 @@ func BenchmarkPlan(b *testing.B) {
 		r.Plan(m, 100)
 	}
 }
+
+func TestStrategies(t *testing.T) {
+	now := time.Now()
+	mk := func() (a, b, c *Deployment) {
+		return &Deployment{Model: "a", Weight: 1, InputCost: 3, OutputCost: 15}, &Deployment{Model: "b", Weight: 1, InputCost: 0.1, OutputCost: 0.4}, &Deployment{Model: "c", Weight: 1, InputCost: 1, OutputCost: 1}
+	}
+	a, b, c := mk()
+	a.inflight.Store(5)
+	b.inflight.Store(9)
+	c.inflight.Store(1)
+	ds := []*Deployment{a, b, c}
+	order(LeastBusy, ds, now)
+	if got := names(ds); got[0] != "c" || got[1] != "a" || got[2] != "b" {
+		t.Errorf("least_busy: %v", got)
+	}
+	a, b, c = mk()
+	a.observeLatency(300 * time.Millisecond)
+	b.observeLatency(100 * time.Millisecond)
+	ds = []*Deployment{a, b, c} // c is unmeasured: it goes first to get measured
+	order(LowestLatency, ds, now)
+	if got := names(ds); got[0] != "c" || got[1] != "b" || got[2] != "a" {
+		t.Errorf("lowest_latency: %v", got)
+	}
+	a, b, c = mk()
+	ds = []*Deployment{a, b, c}
+	order(LowestCost, ds, now)
+	if got := names(ds); got[0] != "b" || got[1] != "c" || got[2] != "a" {
+		t.Errorf("lowest_cost: %v", got)
+	}
+	// The latency average follows recent calls.
+	for range 20 {
+		a.observeLatency(50 * time.Millisecond)
+	}
+	if l := time.Duration(a.latency.Load()); l > 60*time.Millisecond {
+		t.Errorf("latency EWMA %v after 20 calls of 50ms", l)
+	}
+}
