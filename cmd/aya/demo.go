@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"aya/internal/config"
@@ -56,6 +58,8 @@ routes:
 admin: {address: "%[5]s"}
 shutdown: {drain_timeout: 5s}
 log: {level: warn, format: text}
+# Background traffic would flood the terminal: access lines go to a file instead.
+access_log: {output: "%[8]s"}
 `
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
@@ -96,7 +100,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	text := fmt.Sprintf(demoConfig, *listen, addrs[0], addrs[1], addrs[2], *admin, partnerAddr.String(), *partnerCap)
+	accessLog := filepath.Join(os.TempDir(), "aya-demo-access.log")
+	text := fmt.Sprintf(demoConfig, *listen, addrs[0], addrs[1], addrs[2], *admin, partnerAddr.String(), *partnerCap, accessLog)
 	cfg, err := config.Parse("demo.yaml", []byte(text))
 	if err != nil {
 		printConfigError(stderr, err)
@@ -128,7 +133,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
   gateway     %[1]s/api/  → round robin over 3 echo backends (/api is stripped)
   partner     %[1]s/partner/ → a partner API capped at %[6]d req/s, shared by 4 services
               through the TPS pool "partner" (header X-Service picks the service)
-  admin       http://%[2]s/health
+  dashboard   http://%[2]s/ui/
+  admin       http://%[2]s/health   (metrics: /metrics, access log: %[7]s)
   backends    %[3]s  %[4]s  %[5]s
 
 Try:
@@ -141,7 +147,7 @@ Try:
   curl -s http://%[2]s/upstreams          # live targets and counters
   curl -s -H 'X-Service: payments' %[1]s/partner/quote   # through the TPS pool
   curl -s http://%[2]s/tps                # allocation, demand, served, rejected per service
-`, web, *admin, addrs[0], addrs[1], addrs[2], *partnerCap)
+`, web, *admin, addrs[0], addrs[1], addrs[2], *partnerCap, accessLog)
 
 	return serveUntilSignal(ctx, g, log, 5*time.Second, nil, func() {
 		slog.Info("the demo has no config file to reload")
