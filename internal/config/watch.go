@@ -30,6 +30,12 @@ func Watch(ctx context.Context, path string, onChange func()) error {
 	return watch(ctx, path, onChange, nil)
 }
 
+// WatchNotify is Watch that also calls onChange once, as soon as the watch is in place, so a
+// caller that read the file before watching cannot miss a change made in between.
+func WatchNotify(ctx context.Context, path string, onChange func()) error {
+	return watch(ctx, path, onChange, onChange)
+}
+
 // watch is Watch with a ready callback, called once the watches are in place, so tests can
 // change the file only after the watcher can see it.
 func watch(ctx context.Context, path string, onChange func(), ready func()) error {

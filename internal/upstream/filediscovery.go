@@ -32,7 +32,9 @@ func startFileSource(r *Registry, us *upstreamState, cfg config.FileDiscovery) *
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			if err := config.Watch(ctx, cfg.Path, func() {
+			// WatchNotify re-reads once the watch is in place: an edit made after the first
+			// read but before the watch existed would otherwise wait for the refresh.
+			if err := config.WatchNotify(ctx, cfg.Path, func() {
 				select {
 				case changed <- struct{}{}:
 				default:
