@@ -81,9 +81,9 @@ access_log: {output: "%s"}
 		resp.Body.Close()
 	}
 
-	lines := readLines(t, access, 7)
+	readLines(t, access, 7)
 	time.Sleep(300 * time.Millisecond) // a late line for /ping would show up now
-	lines = readLines(t, access, 7)
+	lines := readLines(t, access, 7)
 	if len(lines) != 7 {
 		t.Fatalf("%d access lines, want 7 (none for the quiet route):\n%s", len(lines), strings.Join(lines, "\n"))
 	}

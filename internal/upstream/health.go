@@ -201,7 +201,7 @@ func (p *httpProber) check(ctx context.Context, t *Target) error {
 	}
 	defer func() {
 		resp.Body.Close()
-		if tr.DisableKeepAlives == false {
+		if !tr.DisableKeepAlives {
 			tr.CloseIdleConnections()
 		}
 	}()

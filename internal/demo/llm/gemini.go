@@ -191,6 +191,7 @@ func (q *gmRequest) genRequest(model string) (*genRequest, error) {
 	last := ""
 	for i := range q.Contents {
 		if r := q.Contents[i].Role; r != "" && r != "user" && r != "model" && r != "function" {
+			//lint:ignore ST1005 Gemini's own message, kept verbatim for fidelity
 			return nil, fmt.Errorf("Please use a valid role: user, model.")
 		}
 		last = add(&q.Contents[i])
@@ -257,6 +258,7 @@ func (q *gmRequest) pickTool(decls []gmFunction, last string) (*toolSpec, error)
 		}
 		return spec(decls[0]), nil
 	}
+	//lint:ignore ST1005 Gemini's own message, kept verbatim for fidelity
 	return nil, fmt.Errorf("Invalid value at 'tool_config.function_calling_config.mode' (%s)", mode)
 }
 

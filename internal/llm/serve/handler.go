@@ -245,7 +245,9 @@ func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, req *l
 	}
 	switch {
 	case err == io.EOF:
-		err = sw.End()
+		if endErr := sw.End(); endErr != nil {
+			h.log.Debug("llm stream end not delivered; the client left", "request_id", r.ID, "error", endErr)
+		}
 	case r.Context().Err() == nil:
 		// The provider failed mid-stream: the client gets an error event, not a cut socket.
 		pe := llm.AsError(err)
