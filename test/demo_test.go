@@ -94,6 +94,26 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("GET /tps: %+v %v", pools, err)
 	}
 
+	// The LLM API with the pre-created key: an OpenAI-shaped call answered by the local
+	// Anthropic provider.
+	llmReq, _ := http.NewRequest("POST", "http://"+listen+"/v1/chat/completions",
+		strings.NewReader(`{"model":"claude-sonnet","messages":[{"role":"user","content":"hello"}]}`))
+	llmReq.Header.Set("Authorization", "Bearer sk-demo")
+	llmReq.Header.Set("Content-Type", "application/json")
+	var chat struct {
+		Object  string `json:"object"`
+		Choices []struct {
+			Message struct {
+				Content string `json:"content"`
+			} `json:"message"`
+		} `json:"choices"`
+	}
+	if resp, err := c.Do(llmReq); err != nil {
+		t.Fatal(err)
+	} else if err := jsonDecode(resp, &chat); err != nil || resp.StatusCode != 200 || chat.Object != "chat.completion" || len(chat.Choices) != 1 || chat.Choices[0].Message.Content == "" {
+		t.Fatalf("demo /v1/chat/completions: %d %+v %v", resp.StatusCode, chat, err)
+	}
+
 	resp, err := c.Get("http://" + listen + "/nowhere")
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"aya/internal/config"
 	"aya/internal/demo"
+	llmdemo "aya/internal/demo/llm"
 	"aya/internal/gateway"
 )
 
@@ -55,6 +56,31 @@ routes:
     strip_prefix: /partner
     tps: {pool: partner, service_from: "header:X-Service"}
     upstream: partner
+llm:
+  providers:
+    - {name: openai-local, type: openai, base_url: "http://%[9]s/v1", api_key: demo}
+    - {name: anthropic-local, type: anthropic, base_url: "http://%[10]s", api_key: demo}
+    - {name: gemini-local, type: gemini, base_url: "http://%[11]s", api_key: demo}
+    - {name: vllm-local, type: openai_compatible, base_url: "http://%[12]s/v1"}
+  models:
+    - name: gpt-4o-mini
+      deployments: [{provider: openai-local, model: gpt-4o-mini, cost: {input: 0.15, output: 0.6}}]
+      fallbacks: [claude-sonnet]
+    - name: claude-sonnet
+      deployments: [{provider: anthropic-local, model: claude-sonnet-4-5, cost: {input: 3, output: 15}}]
+    - name: gemini-flash
+      deployments: [{provider: gemini-local, model: gemini-2.5-flash, cost: {input: 0.3, output: 2.5}}]
+    - name: llama-3.1-8b
+      deployments: [{provider: vllm-local, model: meta-llama/Llama-3.1-8B-Instruct}]
+    - name: smart
+      strategy: lowest_latency
+      deployments:
+        - {provider: anthropic-local, model: claude-sonnet-4-5}
+        - {provider: openai-local, model: gpt-4o}
+    - name: text-embedding-3-small
+      deployments: [{provider: openai-local, model: text-embedding-3-small}]
+  keys:
+    - {key: sk-demo, name: demo}
 admin: {address: "%[5]s"}
 shutdown: {drain_timeout: 5s}
 log: {level: warn, format: text}
@@ -100,8 +126,19 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	var llmAddrs [4]string
+	for i, kind := range []llmdemo.Kind{llmdemo.OpenAI, llmdemo.Anthropic, llmdemo.Gemini, llmdemo.OpenAICompatible} {
+		_, a, err := llmdemo.Start(ctx, "127.0.0.1:0", kind, llmdemo.Options{Seed: int64(i + 1)})
+		if err != nil {
+			fmt.Fprintf(stderr, "aya demo: start the local %s provider: %v\n", kind, err)
+			return 1
+		}
+		llmAddrs[i] = a.String()
+	}
+
 	accessLog := filepath.Join(os.TempDir(), "aya-demo-access.log")
-	text := fmt.Sprintf(demoConfig, *listen, addrs[0], addrs[1], addrs[2], *admin, partnerAddr.String(), *partnerCap, accessLog)
+	text := fmt.Sprintf(demoConfig, *listen, addrs[0], addrs[1], addrs[2], *admin, partnerAddr.String(), *partnerCap, accessLog,
+		llmAddrs[0], llmAddrs[1], llmAddrs[2], llmAddrs[3])
 	cfg, err := config.Parse("demo.yaml", []byte(text))
 	if err != nil {
 		printConfigError(stderr, err)
@@ -133,6 +170,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
   gateway     %[1]s/api/  → round robin over 3 echo backends (/api is stripped)
   partner     %[1]s/partner/ → a partner API capped at %[6]d req/s, shared by 4 services
               through the TPS pool "partner" (header X-Service picks the service)
+  llm         %[1]s/v1 with key sk-demo: gpt-4o-mini, claude-sonnet, gemini-flash,
+              llama-3.1-8b, smart, text-embedding-3-small (local OpenAI, Anthropic, Gemini, vLLM-style)
   dashboard   http://%[2]s/ui/
   admin       http://%[2]s/health   (metrics: /metrics, access log: %[7]s)
   backends    %[3]s  %[4]s  %[5]s
@@ -147,6 +186,8 @@ Try:
   curl -s http://%[2]s/upstreams          # live targets and counters
   curl -s -H 'X-Service: payments' %[1]s/partner/quote   # through the TPS pool
   curl -s http://%[2]s/tps                # allocation, demand, served, rejected per service
+  curl -s %[1]s/v1/chat/completions -H 'Authorization: Bearer sk-demo' -H 'Content-Type: application/json' \
+       -d '{"model":"claude-sonnet","messages":[{"role":"user","content":"hello"}]}'   # OpenAI API → Anthropic
 `, web, *admin, addrs[0], addrs[1], addrs[2], *partnerCap, accessLog)
 
 	return serveUntilSignal(ctx, g, log, 5*time.Second, nil, func() {
