@@ -410,6 +410,13 @@ func TestClientConcurrentUploads(t *testing.T) {
 					req.ContentLength = -1
 				}
 				if err := c.Do(context.Background(), req, resp); err != nil {
+					// A pooled connection the peer reset before answering, with a body too big
+					// to replay, is the one error HTTP/1.1 keep-alive cannot hide (net/http
+					// returns it too); this test is about the early answers, so it tolerates
+					// that race and nothing else.
+					if errors.Is(err, errNoRetryBody) {
+						continue
+					}
 					errs <- fmt.Errorf("%s: %w", mode, err)
 					return
 				}
