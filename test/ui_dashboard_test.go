@@ -57,7 +57,11 @@ func TestDashboard(t *testing.T) {
 	waitJS(t, ctx, "recent requests listed", `document.querySelectorAll('#requests-table tbody tr[data-id]').length > 10`, 5*time.Second)
 	run(t, ctx, "filter status 503", chromedp.SendKeys(chromedp.CSS(`#req-filter input[name=status]`), "503\n"))
 	waitJS(t, ctx, "only 503s listed", `(() => { const rows = [...document.querySelectorAll('#requests-table tbody tr[data-id]')]; return rows.length > 0 && rows.every(r => r.children[3].textContent === '503') })()`, 5*time.Second)
-	run(t, ctx, "open a request", chromedp.Click(chromedp.CSS(`#requests-table tbody tr[data-id]`)))
+	// Clicked from inside the page: the table re-renders live, so a node chromedp resolved a
+	// moment earlier may be gone by the time its click lands.
+	if got := jsString(t, ctx, `(() => { const r = document.querySelector('#requests-table tbody tr[data-id]'); if (!r) return 'none'; r.click(); return 'clicked' })()`); got != "clicked" {
+		t.Fatal("no request row to open")
+	}
 	waitJS(t, ctx, "request detail shown", `!document.querySelector('#req-detail').hidden && document.querySelector('#req-detail-body').textContent.includes('/status/503')`, 5*time.Second)
 	id := jsString(t, ctx, `document.querySelector('#requests-table tbody tr.selected').dataset.id`)
 	if detail := jsString(t, ctx, `document.querySelector('#req-detail-body').textContent`); !strings.Contains(detail, id) || !strings.Contains(detail, "upstream") {
