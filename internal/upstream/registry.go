@@ -93,20 +93,7 @@ func (r *Registry) Pool(u *config.Upstream, newBalancer func() balance.Balancer,
 		t.spec = sp
 		targets = append(targets, t)
 	}
-	us.mu.Lock()
-	for _, t := range targets {
-		s, ok := us.states[t.Name]
-		if !ok {
-			s = newTargetState(us, t.Name)
-			// Targets of the first config are not slow-started: at boot there is nothing
-			// else to send traffic to.
-			s.wasUsable.Store(!us.primed)
-			us.states[t.Name] = s
-		}
-		t.State = s
-	}
-	us.primed = true
-	us.mu.Unlock()
+	us.attach(targets)
 	p := newPool(u.Name, newBalancer, targets, settingsOf(u), us)
 	p.factory, p.file = factory, u.Targets
 	return p, nil
@@ -116,18 +103,7 @@ func (r *Registry) Pool(u *config.Upstream, newBalancer func() balance.Balancer,
 // target configs).
 func (r *Registry) poolOver(u *config.Upstream, newBalancer func() balance.Balancer, targets []*Target) *Pool {
 	us := r.upstream(u.Name)
-	us.mu.Lock()
-	for _, t := range targets {
-		s, ok := us.states[t.Name]
-		if !ok {
-			s = newTargetState(us, t.Name)
-			s.wasUsable.Store(!us.primed)
-			us.states[t.Name] = s
-		}
-		t.State = s
-	}
-	us.primed = true
-	us.mu.Unlock()
+	us.attach(targets)
 	return newPool(u.Name, newBalancer, targets, settingsOf(u), us)
 }
 
@@ -253,4 +229,22 @@ func (us *upstreamState) changed() {
 func (r *Registry) Close() {
 	r.cancel()
 	r.wg.Wait()
+}
+
+// attach gives each target its state, kept by URL across reloads (a new URL gets a fresh one).
+// Targets of the first config are not slow-started: at boot there is nothing else to send
+// traffic to.
+func (us *upstreamState) attach(targets []*Target) {
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	for _, t := range targets {
+		s, ok := us.states[t.Name]
+		if !ok {
+			s = newTargetState(us, t.Name)
+			s.wasUsable.Store(!us.primed)
+			us.states[t.Name] = s
+		}
+		t.State = s
+	}
+	us.primed = true
 }
