@@ -28,6 +28,7 @@ var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	listOfOneType       = reflect.TypeFor[listOfOne]()
 	prefixType          = reflect.TypeFor[netip.Prefix]()
+	policyType          = reflect.TypeFor[Policy]()
 )
 
 type decoder struct {
@@ -316,7 +317,10 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path, ctx string, li
 			d.bad[p] = true // a broken alias, already reported
 			continue
 		}
-		if isNull(val) {
+		if isNull(val) && t == policyType {
+			// "- compress:" names the policy with its defaults, as "- compress: {}" does.
+			val = ast.Mapping(val.GetToken(), true)
+		} else if isNull(val) {
 			continue // an empty value means "use the default"
 		}
 		present[key] = true

@@ -22,6 +22,16 @@ type Config struct {
 	Tracing   *Tracing   `yaml:"tracing"` // nil: no tracing
 	LLM       *LLM       `yaml:"llm"`     // nil: no LLM gateway
 
+	// Consumers are the callers auth policies identify; APIs group routes that consumers
+	// subscribe to; Subscriptions seed who may call which API (more come by the admin API).
+	Consumers     []Consumer     `yaml:"consumers"`
+	APIs          []API          `yaml:"apis"`
+	Subscriptions []Subscription `yaml:"subscriptions"`
+	// Cache sizes the response cache that cache policies share; nil: defaults.
+	Cache *CacheStore `yaml:"cache"`
+	// GeoIP is the country database for match.country; nil: country matches are refused.
+	GeoIP *GeoIP `yaml:"geoip"`
+
 	// lines holds the line of every value written in File (see ValueLine).
 	lines map[string]int
 }
@@ -43,6 +53,10 @@ type Listener struct {
 	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded headers aya believes for
 	// the client IP. A bare address in the YAML becomes a /32 or /128 prefix.
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+
+	// Policies are defaults for every route served here: they run before the route's own,
+	// except those of a kind the route lists itself (the route's wins).
+	Policies []Policy `yaml:"policies"`
 }
 
 // ListenerTimeouts bound how long a client may take. Validation guarantees each is above 0.
@@ -286,6 +300,8 @@ type Route struct {
 	Fallback *Fallback `yaml:"fallback"`
 	// Fault injects delays and aborts into the route's requests; nil: none.
 	Fault *Fault `yaml:"fault"`
+	// Policies run in the order listed, before the request goes upstream (see policy.go).
+	Policies []Policy `yaml:"policies"`
 }
 
 // Fallback is a route's graceful degradation: another upstream, or a static answer.
@@ -309,6 +325,11 @@ type Match struct {
 	Methods   []string          `yaml:"methods"` // upper-cased by validation
 	Headers   map[string]string `yaml:"headers"` // exact value; "*" = present with any value
 	Query     map[string]string `yaml:"query"`   // exact raw value; "*" = present with any value
+	// ClientIP matches when the client IP is in one of these prefixes (a bare address is a
+	// /32 or /128).
+	ClientIP []netip.Prefix `yaml:"client_ip"`
+	// Country matches ISO 3166-1 alpha-2 codes of the client IP, looked up in geoip.database.
+	Country []string `yaml:"country"`
 }
 
 // HeaderOps edits a header: Remove first, then Set (replace), then Add (append).

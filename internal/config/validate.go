@@ -32,6 +32,9 @@ func validate(cfg *Config, p *problems, lines map[string]int, bad map[string]boo
 	v.log(cfg)
 	v.observe(cfg)
 	v.llm(cfg)
+	v.consumers(cfg)
+	v.cacheStore(cfg)
+	v.geoIP(cfg)
 }
 
 func (v *validator) errf(line int, format string, args ...any) {

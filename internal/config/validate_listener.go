@@ -38,6 +38,7 @@ func (v *validator) listeners(cfg *Config) {
 		}
 		v.positiveTimeouts(l.Timeouts, path+".timeouts", ctx+" timeouts", l.Line)
 		v.listenerLimits(l, path, ctx)
+		v.policies(cfg, l.Policies, path, ctx, l.Line, nil)
 	}
 }
 

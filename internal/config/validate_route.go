@@ -44,7 +44,10 @@ func (v *validator) routes(cfg *Config) {
 		v.headerOps(&r.RequestHeaders, path+".request_headers", ctx+" request_headers", r.Line)
 		v.headerOps(&r.ResponseHeaders, path+".response_headers", ctx+" response_headers", r.Line)
 
+		v.policies(cfg, r.Policies, path, ctx, r.Line, r)
 		switch up := path + ".upstream"; {
+		case r.Upstream == "" && terminalPolicy(r.Policies):
+			// the route's policies answer every request themselves
 		case r.Upstream == "":
 			v.errAt(up, r.Line, "%s: upstream is required: name the upstream this route sends requests to", ctx)
 		case !slices.Contains(upstreams, r.Upstream):

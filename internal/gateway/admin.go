@@ -48,6 +48,8 @@ func startAdmin(g *Gateway, cfg config.Admin) (*adminServer, error) {
 	mux.Handle("GET /debug/pprof/profile", auth(cfg.Token, http.HandlerFunc(pprof.Profile)))
 	mux.Handle("GET /debug/pprof/trace", auth(cfg.Token, http.HandlerFunc(pprof.Trace)))
 	g.mountObserve(mux, cfg)
+	g.mountAuthAdmin(mux, cfg)
+	g.mountCacheAdmin(mux, cfg)
 	a := &adminServer{srv: &http.Server{Handler: g.audit(g.insight.authorize(mux)), ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go a.srv.Serve(ln)
 	return a, nil

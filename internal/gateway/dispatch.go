@@ -14,6 +14,7 @@ import (
 
 	"aya/internal/httpx"
 	"aya/internal/observe"
+	"aya/internal/policy"
 	"aya/internal/proxy"
 )
 
@@ -48,6 +49,8 @@ type reqState struct {
 	errMsg string // why aya answered with an error of its own (proxy.ErrorNoter)
 	// consumer is who the caller authenticated as (observe.NoteConsumer).
 	consumer string
+	// pol is what the route's policies learn about the request (policy.From).
+	pol policy.State
 	tries    int
 	target   string
 	// upstreamTime sums the tries' durations.
@@ -63,6 +66,9 @@ type reqState struct {
 func (st *reqState) Value(key any) any {
 	if key == (stateKey{}) || key == proxy.ErrorNoterKey || key == observe.ConsumerKey {
 		return st
+	}
+	if key == policy.StateKey {
+		return &st.pol
 	}
 	return st.Context.Value(key)
 }
@@ -103,6 +109,7 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		st.route = &s.obs.llm
 	case matched:
 		st.route = &s.obs.routes[i]
+		st.pol.Route = s.routes[i]
 	default:
 		st.route = &s.obs.none
 	}
@@ -130,6 +137,8 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		s.llm.ServeHTTPX(rw, r)
 	case !matched:
 		proxy.WriteError(rw, r, 404, "no route matches "+r.Method+" "+r.Host+r.Path)
+	case s.byListener != nil && s.byListener[r.Listener] != nil:
+		s.byListener[r.Listener][i].ServeHTTPX(rw, r)
 	default:
 		s.handlers[i].ServeHTTPX(rw, r)
 	}
@@ -145,6 +154,9 @@ func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body i
 	r.Body = body
 
 	status, errMsg := w.status, st.errMsg
+	if st.consumer == "" && st.pol.Consumer != nil {
+		st.consumer = st.pol.Consumer.Name
+	}
 	switch {
 	case !st.ok:
 		status, errMsg = 500, "handler panicked"
@@ -191,6 +203,7 @@ func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body i
 	st.rw.reset(nil, time.Time{})
 	st.hw.reset(nil, time.Time{})
 	st.body = countingBody{}
+	st.pol.Reset()
 	st.Context, st.spanCtx, st.span, st.trySpan = nil, nil, nil, nil
 	st.obs, st.route, st.ok, st.errMsg, st.consumer, st.tries, st.target, st.upstreamTime = nil, nil, false, "", "", 0, "", 0
 	reqStates.Put(st)

@@ -52,6 +52,7 @@ type Gateway struct {
 	live atomic.Pointer[[]*listener]
 
 	insight *insight // analytics, alerts and the dashboard
+	pol     *policyState
 }
 
 // New builds the first snapshot from cfg. Nothing is bound until Start.
@@ -62,7 +63,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{log: log, listeners: map[string]*listener{}, reg: upstream.NewRegistry(log),
 		metrics: observe.NewMetrics(), sinks: &observe.Fanout{}, stopped: make(chan struct{})}
 	g.disp = &dispatcher{snap: &g.snap, ids: newIDGen(), metrics: g.metrics, sinks: g.sinks}
-	s, err := buildSnapshot(cfg, nil, g.reg, log, observer{})
+	g.pol = newPolicyState(log)
+	s, err := buildSnapshot(cfg, nil, g.reg, g.pol, log, observer{})
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +94,13 @@ func (g *Gateway) Metrics() *observe.Metrics { return g.metrics }
 // building shows (a route table that does not compile, a TLS file that does not load).
 func Check(cfg *config.Config) error {
 	discard := slog.New(slog.DiscardHandler)
-	s, err := buildSnapshot(cfg, nil, upstream.NewRegistry(discard), discard, nil)
+	pol := newPolicyState(discard)
+	defer pol.close()
+	s, err := buildSnapshot(cfg, nil, upstream.NewRegistry(discard), pol, discard, nil)
 	if err != nil {
 		return err
 	}
+	s.closePolicies()
 	for _, p := range s.pools {
 		p.pool.Close()
 	}
@@ -191,7 +196,7 @@ func (g *Gateway) ReloadFailed(err error) {
 
 func (g *Gateway) reload(cfg *config.Config) error {
 	old := g.snap.Load()
-	next, err := buildSnapshot(cfg, old, g.reg, g.log, observer{})
+	next, err := buildSnapshot(cfg, old, g.reg, g.pol, g.log, observer{})
 	if err != nil {
 		return err
 	}
@@ -347,6 +352,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		p.pool.Close()
 	}
 	stopTPS(g.snap.Load())
+	g.snap.Load().closePolicies()
+	g.pol.close()
 	g.snap.Load().obs.closeNotIn(nil)
 	g.stopOnce.Do(func() { close(g.stopped) })
 	if g.cancel != nil {

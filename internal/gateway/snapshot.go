@@ -31,6 +31,11 @@ type snapshot struct {
 	tps      map[string]*tpsPool    // by pool name
 	obs      *obsTables             // metrics handles, access log, tracer
 	llm      *serve.Handler         // the LLM API endpoints; nil without llm:
+	// byListener holds, for listeners with default policies, every route's handler with those
+	// defaults in its chain (by route index); nil when no listener has policies.
+	byListener map[string][]httpx.Handler
+	// closers release what policies hold (fetchers, workers) when the snapshot retires.
+	closers []func()
 }
 
 // pooled is a pool with the config that built it, so a reload can tell whether an upstream
@@ -42,7 +47,7 @@ type pooled struct {
 
 // buildSnapshot turns cfg into a runtime snapshot, reusing pools of unchanged upstreams from
 // prev (may be nil). Errors name the config object and line.
-func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, log *slog.Logger, obs proxy.Observer) (*snapshot, error) {
+func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, pol *policyState, log *slog.Logger, obs proxy.Observer) (*snapshot, error) {
 	s := &snapshot{cfg: cfg, pools: make(map[string]*pooled, len(cfg.Upstreams)), trust: map[string]proxy.Trust{}}
 	for _, l := range cfg.Listeners {
 		s.trust[l.Name] = proxy.Trust(l.TrustedProxies)
@@ -89,54 +94,31 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, l
 			Query:     m.Query,
 		}
 		s.routes[i] = rc.Name
-		p, ok := s.pools[rc.Upstream]
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: route %q: unknown upstream %q", cfg.File, rc.Line, rc.Name, rc.Upstream)
+		h, err := routeTarget(s, cfg, rc, log, obs)
+		if err != nil {
+			return nil, err
 		}
-		preserve := p.cfg.PreserveHost
-		if rc.PreserveHost != nil {
-			preserve = *rc.PreserveHost
+		b := &policyBuild{cfg: cfg, route: rc, snap: s, state: pol, log: log.With("route", rc.Name), obs: obs}
+		if s.handlers[i], err = b.chain(h, rc.Policies); err != nil {
+			return nil, err
 		}
-		pr := proxy.Route{
-			Name:            rc.Name,
-			Pool:            p.pool,
-			RequestHeaders:  headerRules(rc.RequestHeaders),
-			ResponseHeaders: headerRules(rc.ResponseHeaders),
-			PreserveHost:    preserve,
-			StripPrefix:     rc.StripPrefix,
-			Timeout:         rc.Timeout.D(),
-			MaxBody:         int64(rc.MaxBody),
-			Trust:           routeTrust(cfg, rc),
-
-			RetryNonIdempotent: rc.RetryNonIdempotent,
-		}
-		if f := rc.Fallback; f != nil {
-			if f.Upstream != "" {
-				fpr := pr
-				fpr.Pool = s.pools[f.Upstream].pool
-				fpr.PreserveHost = s.pools[f.Upstream].cfg.PreserveHost
-				if rc.PreserveHost != nil {
-					fpr.PreserveHost = *rc.PreserveHost
-				}
-				pr.Fallback = &proxy.Fallback{Handler: proxy.New(fpr, log.With("route", rc.Name, "fallback", f.Upstream), obs)}
-			} else {
-				pr.Fallback = proxy.NewStaticFallback(f.Status, f.Body, f.ContentType)
+		for _, l := range cfg.Listeners {
+			if len(l.Policies) == 0 || !slices.Contains(rc.Listeners, l.Name) {
+				continue
 			}
-		}
-		s.handlers[i] = proxy.New(pr, log.With("route", rc.Name), obs)
-		if f := rc.Fault; f != nil {
-			s.handlers[i] = proxy.NewFault(faultOf(rc.Name, f), s.handlers[i])
-		}
-		if rc.TPS != nil {
-			tp, ok := s.tps[rc.TPS.Pool]
-			if !ok {
-				return nil, fmt.Errorf("%s:%d: route %q: unknown tps pool %q", cfg.File, rc.Line, rc.Name, rc.TPS.Pool)
-			}
-			gate, err := newTPSGate(tp.pool, rc.TPS, s.handlers[i])
+			eff := withDefaults(l.Policies, rc.Policies)
+			lh, err := b.chain(h, eff)
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: route %q: %w", cfg.File, rc.Line, rc.Name, err)
+				return nil, err
 			}
-			s.handlers[i] = gate
+			if s.byListener == nil {
+				s.byListener = map[string][]httpx.Handler{}
+			}
+			if s.byListener[l.Name] == nil {
+				// only routes that serve on the listener are ever dispatched from it
+				s.byListener[l.Name] = make([]httpx.Handler, len(cfg.Routes))
+			}
+			s.byListener[l.Name][i] = lh
 		}
 	}
 	t, err := route.Compile(specs)
@@ -323,6 +305,7 @@ func closePoolsNotIn(old, next *snapshot) {
 	if old == nil {
 		return
 	}
+	old.closePolicies()
 	if old.llm != nil && old.llm != next.llm {
 		old.llm.Close() // a reload builds new providers; the old ones' idle connections go
 	}
@@ -344,4 +327,12 @@ func faultOf(route string, c *config.Fault) proxy.Fault {
 		f.AbortStatus, f.AbortPercent = a.Status, float64(a.Percent)
 	}
 	return f
+}
+
+// closePolicies releases what the snapshot's policies hold.
+func (s *snapshot) closePolicies() {
+	for _, f := range s.closers {
+		f()
+	}
+	s.closers = nil
 }
