@@ -50,9 +50,9 @@ type reqState struct {
 	// consumer is who the caller authenticated as (observe.NoteConsumer).
 	consumer string
 	// pol is what the route's policies learn about the request (policy.From).
-	pol policy.State
-	tries    int
-	target   string
+	pol    policy.State
+	tries  int
+	target string
 	// upstreamTime sums the tries' durations.
 	upstreamTime time.Duration
 	// spanCtx carries the server span when tracing is on; trySpan is the try in progress.
