@@ -45,6 +45,12 @@ type Listener struct {
 	Address string       `yaml:"address"` // host:port; host may be empty (all interfaces)
 	TLS     *ListenerTLS `yaml:"tls"`     // nil: plain TCP
 	H2C     bool         `yaml:"h2c"`     // accept the HTTP/2 preface on a plain listener
+	// HTTP3 also serves QUIC (HTTP/3) on the same port number over UDP; TLS listeners only.
+	HTTP3 bool `yaml:"http3"`
+	// Protocol is http (the default), tcp or udp. A tcp or udp listener proxies bytes to the
+	// targets of Upstream (tcp:// or udp:// URLs) instead of serving routes.
+	Protocol string `yaml:"protocol" default:"http"`
+	Upstream string `yaml:"upstream"` // tcp and udp listeners only
 
 	Timeouts ListenerTimeouts `yaml:"timeouts"`
 	Limits   ListenerLimits   `yaml:"limits"`

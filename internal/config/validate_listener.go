@@ -39,6 +39,8 @@ func (v *validator) listeners(cfg *Config) {
 		v.positiveTimeouts(l.Timeouts, path+".timeouts", ctx+" timeouts", l.Line)
 		v.listenerLimits(l, path, ctx)
 		v.policies(cfg, l.Policies, path, ctx, l.Line, nil)
+		v.l4Listener(cfg, l, path, ctx)
+		v.http3Listener(l, path, ctx)
 	}
 }
 
