@@ -93,7 +93,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantListener := Listener{
-		Line: 1, Name: "web", Address: "127.0.0.1:8080",
+		Line: 1, Name: "web", Address: "127.0.0.1:8080", Protocol: "http",
 		Timeouts: ListenerTimeouts{
 			ReadHeader: Duration(10 * time.Second), Idle: Duration(60 * time.Second),
 			BodyRead: Duration(60 * time.Second), Write: Duration(60 * time.Second),
