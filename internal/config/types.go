@@ -37,7 +37,9 @@ type Config struct {
 }
 
 // Listener is one address aya accepts HTTP on: plain HTTP/1.1, TLS (HTTP/1.1 and h2 by ALPN)
-// or cleartext HTTP/2 (h2c).
+// or cleartext HTTP/2 (h2c); or, with protocol tcp or udp, one it proxies bytes or datagrams
+// from to an upstream (L4). Timeouts.Idle and Limits.MaxConns/MaxConnsPerIP apply to tcp and
+// udp listeners too; Timeouts.ReadHeader bounds the wait for a PROXY header and a ClientHello.
 type Listener struct {
 	Line int `yaml:"-"`
 
@@ -51,6 +53,13 @@ type Listener struct {
 	// targets of Upstream (tcp:// or udp:// URLs) instead of serving routes.
 	Protocol string `yaml:"protocol" default:"http"`
 	Upstream string `yaml:"upstream"` // tcp and udp listeners only
+	// SNI routes a tcp listener's TLS connections by the server name in their ClientHello,
+	// without terminating TLS (passthrough): "host" or "*.example.com" → upstream name, and
+	// "*" for every other name and for clients that send none. Upstream, when set, is "*"'s
+	// default.
+	SNI map[string]string `yaml:"sni"`
+	// ProxyProtocol reads a PROXY header from clients and/or sends one to targets (tcp only).
+	ProxyProtocol *ProxyProtocol `yaml:"proxy_protocol"`
 
 	Timeouts ListenerTimeouts `yaml:"timeouts"`
 	Limits   ListenerLimits   `yaml:"limits"`
@@ -63,6 +72,23 @@ type Listener struct {
 	// Policies are defaults for every route served here: they run before the route's own,
 	// except those of a kind the route lists itself (the route's wins).
 	Policies []Policy `yaml:"policies"`
+}
+
+// PROXY protocol versions for ProxyProtocol.Send.
+const (
+	ProxyProtocolV1 = "v1" // the text header
+	ProxyProtocolV2 = "v2" // the binary header
+)
+
+// ProxyProtocol carries the client's address across a TCP proxy (HAProxy's PROXY protocol).
+type ProxyProtocol struct {
+	Line int `yaml:"-"`
+
+	// Accept requires every client connection to start with a PROXY v1 or v2 header (sent by
+	// a load balancer in front of aya); the address in it becomes the client's.
+	Accept bool `yaml:"accept"`
+	// Send writes a PROXY header with the client's address to each target: v1 or v2; "": none.
+	Send string `yaml:"send"`
 }
 
 // ListenerTimeouts bound how long a client may take. Validation guarantees each is above 0.
@@ -224,6 +250,8 @@ const (
 	SchemeHTTP  = "http"
 	SchemeHTTPS = "https"
 	SchemeH2C   = "h2c" // cleartext HTTP/2 (gRPC without TLS)
+	SchemeTCP   = "tcp" // bytes to a tcp listener's targets
+	SchemeUDP   = "udp" // datagrams to a udp listener's targets
 
 	ProtocolH1 = "h1"
 	ProtocolH2 = "h2" // only with https: HTTP/2 over TLS (gRPC over TLS)
@@ -233,8 +261,9 @@ const (
 type Target struct {
 	Line int `yaml:"-"`
 
-	// URL is http://, https:// or h2c://host[:port]. A target may be written as its URL
-	// alone: "- http://10.0.0.1:9000".
+	// URL is http://, https:// or h2c://host[:port], or tcp:// or udp://host:port for the
+	// upstreams of tcp and udp listeners. A target may be written as its URL alone:
+	// "- http://10.0.0.1:9000".
 	URL      string `yaml:"url" shorthand:"true"`
 	Weight   int    `yaml:"weight" default:"1"`    // >= 1
 	Protocol string `yaml:"protocol" default:"h1"` // h1 or h2 (https only); h2c targets are always h2
@@ -245,7 +274,7 @@ type Target struct {
 	Zone     string `yaml:"zone"` // the target's zone, for upstreams[].locality
 
 	// Filled by validation from URL, so the gateway never parses it again.
-	Scheme string `yaml:"-"` // http, https or h2c
+	Scheme string `yaml:"-"` // http, https, h2c, tcp or udp
 	Host   string `yaml:"-"` // host:port, the port made explicit (80 for http/h2c, 443 for https)
 }
 

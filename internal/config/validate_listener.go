@@ -8,7 +8,7 @@ func (v *validator) listeners(cfg *Config) {
 		return
 	}
 	names := make(map[string]int)
-	var addrs []bound
+	var addrs, udpAddrs []bound
 	for i := range cfg.Listeners {
 		l := &cfg.Listeners[i]
 		path := fmt.Sprintf("listeners[%d]", i)
@@ -23,14 +23,19 @@ func (v *validator) listeners(cfg *Config) {
 		if msg != "" {
 			v.errAt(path+".address", l.Line, "%s: %s", ctx, msg)
 		} else {
+			// A udp listener binds a UDP socket, which shares no port space with TCP ones.
 			b := bound{what: ctx, addr: l.Address, host: host, port: port, line: al}
-			if c, ok := conflict(addrs, b); ok {
+			seen := &addrs
+			if l.Protocol == ListenerUDP {
+				seen = &udpAddrs
+			}
+			if c, ok := conflict(*seen, b); ok {
 				v.errf(al, "%s: address %q overlaps %s (%s, line %d): two listeners cannot bind it", ctx, l.Address, c.what, c.addr, c.line)
 			}
-			addrs = append(addrs, b)
+			*seen = append(*seen, b)
 		}
 
-		if l.TLS != nil {
+		if l.TLS != nil && l.Protocol == ListenerHTTP {
 			v.listenerTLS(l.TLS, path+".tls", ctx+" tls")
 			if l.H2C {
 				v.errAt(path+".h2c", l.Line, "%s: h2c is for plain listeners; a TLS listener offers HTTP/2 through ALPN already, remove h2c", ctx)
@@ -39,7 +44,7 @@ func (v *validator) listeners(cfg *Config) {
 		v.positiveTimeouts(l.Timeouts, path+".timeouts", ctx+" timeouts", l.Line)
 		v.listenerLimits(l, path, ctx)
 		v.policies(cfg, l.Policies, path, ctx, l.Line, nil)
-		v.l4Listener(cfg, l, path, ctx)
+		v.l4Listener(l, path, ctx)
 		v.http3Listener(l, path, ctx)
 	}
 }

@@ -63,6 +63,7 @@ func (v *validator) upstreams(cfg *Config) {
 			}
 		}
 	}
+	v.l4Upstreams(cfg)
 }
 
 func (v *validator) target(t *Target, path, ctx string, seen map[string]int) {
@@ -134,8 +135,10 @@ func parseTarget(raw string) (scheme, host, msg string) {
 		defPort = "80"
 	case SchemeHTTPS:
 		defPort = "443"
+	case SchemeTCP, SchemeUDP:
+		// No default: a tcp or udp service has no conventional port to assume.
 	case "":
-		return "", "", fmt.Sprintf("invalid url %q: missing scheme, write http://, https:// or h2c://", raw)
+		return "", "", fmt.Sprintf("invalid url %q: missing scheme, write http://, https:// or h2c:// (tcp:// or udp:// for tcp and udp listeners)", raw)
 	default:
 		return "", "", fmt.Sprintf("invalid url %q: unsupported scheme %q, use http, https or h2c", raw, u.Scheme)
 	}
@@ -156,6 +159,9 @@ func parseTarget(raw string) (scheme, host, msg string) {
 	if port == "" {
 		if strings.HasSuffix(u.Host, ":") {
 			return "", "", fmt.Sprintf("invalid url %q: empty port", raw)
+		}
+		if defPort == "" {
+			return "", "", fmt.Sprintf("invalid url %q: a %s target needs a port, like %s://127.0.0.1:5432", raw, scheme, scheme)
 		}
 		port = defPort
 	}
