@@ -15,6 +15,7 @@ type route struct {
 	methods   []string
 	headers   []fieldMatch
 	query     []fieldMatch
+	client    clientMatch
 	// weight counts predicates (a method list counts once) for precedence rule 3.
 	weight int
 	// params are the segments a params pattern captures.
@@ -50,7 +51,7 @@ func (rt *route) accepts(r *httpx.Request) bool {
 			return false
 		}
 	}
-	return true
+	return rt.client.accepts(r.ClientIP)
 }
 
 // firstAccepting returns the first route of rts (already in precedence order) that r passes.
@@ -63,7 +64,7 @@ func firstAccepting(rts []*route, r *httpx.Request) *route {
 	return nil
 }
 
-// parsePredicates fills the listener, method, header and query predicates of rt from s and
+// parsePredicates fills the listener, method, header, query and client predicates of rt from s and
 // returns every problem found.
 func parsePredicates(index int, s Spec, rt *route) []error {
 	var errs []error
@@ -105,7 +106,7 @@ func parsePredicates(index int, s Spec, rt *route) []error {
 		rt.weight++
 	}
 	rt.weight += len(rt.headers) + len(rt.query)
-	return errs
+	return append(errs, parseClient(index, s, rt)...)
 }
 
 // sortedKeys makes compilation independent of map order.

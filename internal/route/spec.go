@@ -1,6 +1,9 @@
 package route
 
-import "fmt"
+import (
+	"fmt"
+	"net/netip"
+)
 
 // Spec says which requests one route takes. Every non-empty field must match. The forms each
 // field accepts, and which Spec wins when several match, are described in docs/routing.md.
@@ -24,13 +27,19 @@ type Spec struct {
 	// Query maps a raw query key to the exact raw value its first occurrence must have; the
 	// value "*" only requires the key to be present.
 	Query map[string]string
+	// ClientIP lists the prefixes the request's client IP (after trusted proxies) must be in
+	// one of; a bare address is written as a /32 or /128 prefix.
+	ClientIP []netip.Prefix
+	// Country lists ISO 3166-1 alpha-2 codes (case-insensitive) the client IP's country must
+	// be one of. It needs Options.Countries; a Spec with countries and no lookup is an error.
+	Country []string
 }
 
 // SpecError is one problem with one Spec, as returned (joined with the others) by Compile. Index
 // lets a caller point at the config line that holds the spec.
 type SpecError struct {
 	Index int    // position of the Spec in the slice given to Compile
-	Field string // "listeners", "host", "path", "path_regex", "methods", "headers" or "query"
+	Field string // "listeners", "host", "path", "path_regex", "methods", "headers", "query", "client_ip" or "country"
 	Err   error
 }
 

@@ -36,7 +36,16 @@ type regexRoutes struct {
 
 // Compile checks every Spec and builds the Table. The error joins one *SpecError per problem,
 // each naming the spec index, the field and the fix.
-func Compile(specs []Spec) (*Table, error) {
+func Compile(specs []Spec) (*Table, error) { return CompileWith(specs, Options{}) }
+
+// Options are what some predicates need beyond the Specs themselves.
+type Options struct {
+	// Countries answers Spec.Country; nil refuses every Spec that names countries.
+	Countries Countries
+}
+
+// CompileWith is Compile with options.
+func CompileWith(specs []Spec, o Options) (*Table, error) {
 	t := &Table{
 		routes: make([]route, len(specs)),
 		exact:  make(map[string]*group),
@@ -46,6 +55,7 @@ func Compile(specs []Spec) (*Table, error) {
 	for i, s := range specs {
 		rt := &t.routes[i]
 		rt.index = i
+		rt.client.countries = o.Countries
 		kind, key, err := parseHost(s.Host)
 		if err != nil {
 			errs = append(errs, &SpecError{Index: i, Field: "host", Err: err})
