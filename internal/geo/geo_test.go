@@ -40,7 +40,6 @@ func testDB(t testing.TB, nets map[string]string) []byte {
 	return buf.Bytes()
 }
 
-
 func TestCountry(t *testing.T) {
 	b := testDB(t, map[string]string{"81.2.69.0/24": "DE", "2.3.4.0/24": "FR", "2a02:1::/32": "NL", "89.160.20.0/24": ""})
 	db, err := FromBytes(b)
