@@ -50,7 +50,12 @@ func expandLine(out *bytes.Buffer, s []byte, lineNo int, lookup func(string) (st
 				p.add(lineNo, "unterminated ${ in %q: close it with } (write $${ for a literal ${)", strings.TrimSpace(string(s)))
 				return
 			}
-			out.WriteString(expandRef(string(s[2:end]), lineNo, lookup, p))
+			if ref := string(s[2:end]); knownVar(ref) {
+				// A gateway variable (${consumer}, ${claim.sub}): expanded per request, not here.
+				out.Write(s[:end+1])
+			} else {
+				out.WriteString(expandRef(ref, lineNo, lookup, p))
+			}
 			s = s[end+1:]
 		default:
 			out.WriteByte('$')
