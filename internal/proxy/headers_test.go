@@ -188,7 +188,7 @@ func TestLimitedBody(t *testing.T) {
 		t.Fatalf("at limit: %q %v", b, err)
 	}
 	l = &limitedBody{r: strings.NewReader("hello!"), left: 5}
-	if _, err := io.ReadAll(l); err != errBodyTooLarge {
+	if _, err := io.ReadAll(l); err != ErrBodyTooLarge {
 		t.Fatalf("over limit: %v", err)
 	}
 }

@@ -342,7 +342,7 @@ func (p *Proxy) finish(w httpx.ResponseWriter, r *httpx.Request, ctx context.Con
 		status, msg = 504, "upstream timed out (per-try timeout)"
 	}
 	switch {
-	case errors.Is(err, errBodyTooLarge) || errors.Is(x.body.err, errBodyTooLarge):
+	case errors.Is(err, ErrBodyTooLarge) || errors.Is(x.body.err, ErrBodyTooLarge):
 		status, msg = 413, "request body larger than the route's max_body"
 		r.Close = true
 	case x.body.err != nil:
@@ -449,7 +449,9 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-var errBodyTooLarge = errors.New("request body larger than the route's max_body")
+// ErrBodyTooLarge is what a request body returns once it grew past a limit: the route's
+// max_body here, or a request_limits policy's reader in front. The proxy answers it with 413.
+var ErrBodyTooLarge = errors.New("request body larger than the route's max_body")
 
 // limitedBody fails a streamed body that grows past the route's limit.
 type limitedBody struct {
@@ -461,7 +463,7 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	if l.left <= 0 {
 		var one [1]byte
 		if n, _ := l.r.Read(one[:]); n > 0 {
-			return 0, errBodyTooLarge
+			return 0, ErrBodyTooLarge
 		}
 		return 0, io.EOF
 	}

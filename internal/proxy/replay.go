@@ -67,7 +67,7 @@ func (b *replayBody) reset() {
 // detection. inTime is false when the per-try timeout cut the try.
 func classifyTry(err error, x *exchange, inTime bool) (upstream.Cond, upstream.Outcome) {
 	switch {
-	case x.body.err != nil || errors.Is(err, errBodyTooLarge):
+	case x.body.err != nil || errors.Is(err, ErrBodyTooLarge):
 		return upstream.CondNone, upstream.Canceled
 	case !inTime:
 		return upstream.CondTimeout, upstream.GatewayFailure
