@@ -16,12 +16,14 @@ import (
 
 	"aya/internal/config"
 	"aya/internal/h1"
+	"aya/internal/httpx"
 )
 
 // listener is one bound socket with its engines: the h1 server for HTTP/1.x, and net/http's
 // HTTP/2 server for TLS connections that chose h2 by ALPN and for h2c prior-knowledge
 // connections. The HTTP/2 server never accepts by itself: the accept loop hands it connections
-// through h2ln once it knows they speak HTTP/2.
+// through h2ln once it knows they speak HTTP/2. With http3, h3 serves QUIC on the same port
+// number over UDP, and alt advertises it on the h1 and h2 responses.
 type listener struct {
 	cfg   config.Listener
 	ln    net.Listener
@@ -32,6 +34,8 @@ type listener struct {
 	tls   *tls.Config
 	certs *certStore
 	limit *connLimiter
+	h3    *h3Server
+	alt   *altSvc
 	log   *slog.Logger
 
 	stopCerts context.CancelFunc
@@ -43,8 +47,13 @@ func newListener(cfg config.Listener, d *dispatcher, log *slog.Logger) (*listene
 	l := &listener{cfg: cfg, log: log.With("listener", cfg.Name)}
 	t := cfg.Timeouts
 	lim := cfg.Limits
+	var handler httpx.Handler = d
+	if cfg.HTTP3 && cfg.TLS != nil {
+		l.alt = &altSvc{next: d}
+		handler = l.alt
+	}
 	l.h1 = &h1.Server{
-		Handler:             d,
+		Handler:             handler,
 		Listener:            cfg.Name,
 		ReadHeaderTimeout:   t.ReadHeader.D(),
 		IdleTimeout:         t.Idle.D(),
@@ -55,7 +64,7 @@ func newListener(cfg config.Listener, d *dispatcher, log *slog.Logger) (*listene
 		MaxHeaderCount:      lim.MaxHeaderCount,
 		Logger:              l.log,
 	}
-	l.h2h = &h2Adapter{listener: cfg.Name, handler: d}
+	l.h2h = &h2Adapter{listener: cfg.Name, handler: handler}
 	var protos http.Protocols
 	protos.SetHTTP2(true)
 	protos.SetUnencryptedHTTP2(cfg.H2C)
@@ -93,6 +102,9 @@ func newListener(cfg config.Listener, d *dispatcher, log *slog.Logger) (*listene
 		if l.tls, err = serverTLS(&cfg, store); err != nil {
 			return nil, err
 		}
+		if cfg.HTTP3 {
+			l.h3 = newH3Server(&cfg, l.tls, &h3Adapter{h2Adapter{listener: cfg.Name, handler: d}}, l.log)
+		}
 	}
 	if lim.MaxConns > 0 || lim.MaxConnsPerIP > 0 {
 		l.limit = &connLimiter{max: int64(lim.MaxConns), perIP: lim.MaxConnsPerIP, byIP: map[netip.Addr]int{}}
@@ -108,18 +120,32 @@ func (l *listener) listen(ctx context.Context) error {
 		return err
 	}
 	l.ln = ln
+	if l.h3 != nil {
+		host, _, _ := net.SplitHostPort(l.cfg.Address)
+		port := ln.Addr().(*net.TCPAddr).Port
+		if err := l.h3.listen(ctx, host, port); err != nil {
+			ln.Close()
+			return err
+		}
+		l.alt.field = altSvcField(port)
+		l.ln = &h3Bound{Listener: ln, h3: l.h3}
+		go l.h3.serve()
+		l.log.Info("serving HTTP/3", "address", l.h3.addr().String())
+	}
 	l.h2ln = newConnListener(ln.Addr())
 	go l.h2.Serve(l.h2ln)
-	return nil
-}
-
-// serve runs the accept loop until the listener is closed.
-func (l *listener) serve(ctx context.Context) {
+	// Started here rather than in serve, which runs in its own goroutine: shutdown reads
+	// stopCerts, and listen happens before it.
 	if l.certs != nil {
 		cctx, cancel := context.WithCancel(ctx)
 		l.stopCerts = cancel
 		go l.certs.watch(cctx, 2*time.Second)
 	}
+	return nil
+}
+
+// serve runs the accept loop until the listener is closed.
+func (l *listener) serve(_ context.Context) {
 	var backoff time.Duration
 	for {
 		c, err := l.ln.Accept()
@@ -183,16 +209,24 @@ func (l *listener) serveH2C(c net.Conn, preface []byte) {
 }
 
 // shutdown stops accepting and drains: h1 connections finish their current request, h2
-// connections get GOAWAY and finish their streams, until ctx ends.
+// connections (HTTP/2 and HTTP/3) get GOAWAY and finish their streams, until ctx ends.
 func (l *listener) shutdown(ctx context.Context) error {
 	l.closed.Store(true)
 	if l.stopCerts != nil {
 		l.stopCerts()
 	}
+	h3done := make(chan error, 1)
+	if l.h3 != nil {
+		// Before l.ln.Close, which would otherwise end HTTP/3 at once (as for a reload).
+		l.h3.draining.Store(true)
+		go func() { h3done <- l.h3.shutdown(ctx) }()
+	} else {
+		h3done <- nil
+	}
 	l.ln.Close()
 	h2done := make(chan error, 1)
 	go func() { h2done <- l.h2.Shutdown(ctx) }()
-	return errors.Join(l.h1.Shutdown(ctx), <-h2done)
+	return errors.Join(l.h1.Shutdown(ctx), <-h2done, <-h3done)
 }
 
 // connListener is a net.Listener fed by the accept loop, so net/http's server can own HTTP/2
