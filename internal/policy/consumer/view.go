@@ -39,14 +39,14 @@ func (v *View) fileEntry(l *layer, e *Entry) *Entry {
 }
 
 // ByKey returns the consumer holding the API key whose hash is h, or nil.
-func (v *View) ByKey(h *KeyHash) *policy.Consumer {
+func (v *View) ByKey(h KeyHash) *policy.Consumer {
 	l := v.live()
 	if l != nil {
-		if e := l.dir.byKeyHash(h); e != nil {
+		if e := l.dir.byKeyHash(&h); e != nil {
 			return e.Consumer
 		}
 	}
-	if e := v.fileEntry(l, v.file.byKeyHash(h)); e != nil {
+	if e := v.fileEntry(l, v.file.byKeyHash(&h)); e != nil {
 		return e.Consumer
 	}
 	return nil
