@@ -350,7 +350,7 @@ func TestJWKSRotation(t *testing.T) {
 	if w := serve(t, h, "/", "Authorization", "Bearer "+token(k1)); w.status != 200 {
 		t.Fatalf("k1: %d %s", w.status, w.body)
 	}
-	js.keys.Store(&[]jwksKey{k2}) // the issuer rotates
+	js.keys.Store(&[]jwksKey{k2})      // the issuer rotates
 	time.Sleep(600 * time.Millisecond) // past MinRefetch
 	if w := serve(t, h, "/", "Authorization", "Bearer "+token(k2)); w.status != 200 {
 		t.Fatalf("k2 after rotation: %d %s", w.status, w.body)
