@@ -53,6 +53,7 @@ type Gateway struct {
 
 	insight *insight // analytics, alerts and the dashboard
 	pol     *policyState
+	l4      *l4Set // tcp and udp listeners; nil until the first one starts
 }
 
 // New builds the first snapshot from cfg. Nothing is bound until Start.
@@ -115,12 +116,19 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.ctx, g.cancel = context.WithCancel(ctx)
 	cfg := g.snap.Load().cfg
 	for _, lc := range cfg.Listeners {
+		if lc.IsL4() {
+			continue
+		}
 		l, err := g.startListener(lc)
 		if err != nil {
 			g.closeAll()
 			return err
 		}
 		g.listeners[lc.Name] = l
+	}
+	if err := g.startL4(cfg); err != nil {
+		g.closeAll()
+		return err
 	}
 	a, err := startAdmin(g, cfg.Admin)
 	if err != nil {
@@ -157,6 +165,7 @@ func (g *Gateway) closeAll() {
 		l.closed.Store(true)
 		l.ln.Close()
 	}
+	g.closeL4()
 	if g.admin != nil {
 		g.admin.close()
 	}
@@ -216,6 +225,9 @@ func (g *Gateway) reload(cfg *config.Config) error {
 	var retire []*listener
 	started := map[string]*listener{}
 	for _, lc := range cfg.Listeners {
+		if lc.IsL4() {
+			continue // reloadL4
+		}
 		want[lc.Name] = true
 		if prev, ok := oldByName[lc.Name]; ok && sameListener(prev, lc) {
 			continue
@@ -237,6 +249,15 @@ func (g *Gateway) reload(cfg *config.Config) error {
 		}
 		started[lc.Name] = l
 	}
+	l4ch, err := g.reloadL4(cfg)
+	if err != nil {
+		for _, s := range started {
+			s.closed.Store(true)
+			s.ln.Close()
+		}
+		next.obs.closeNotIn(old.obs)
+		return err
+	}
 	for name, l := range g.listeners {
 		if !want[name] {
 			retire = append(retire, l)
@@ -252,6 +273,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 	g.reg.Activate(next.livePools())
 	startTPS(g.ctx, old, next)
 	g.retire(old, next, retire)
+	g.commitL4(l4ch, old.cfg.Shutdown.DrainTimeout.D())
 	go g.retireObs(old.obs, next.obs, old.cfg.Shutdown.DrainTimeout.D())
 	return nil
 }
@@ -327,6 +349,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	defer g.mu.Unlock()
 	g.shutting.Store(true)
 	g.ready.Store(false)
+	l4done := make(chan error, 1)
+	go func() { l4done <- g.shutdownL4(ctx) }()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(g.listeners))
 	for _, l := range g.listeners {
@@ -340,7 +364,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	close(errs)
-	var err error
+	err := <-l4done
 	for e := range errs {
 		err = errors.Join(err, e)
 	}
@@ -369,5 +393,5 @@ func (g *Gateway) Addr(name string) string {
 	if l, ok := g.listeners[name]; ok {
 		return l.ln.Addr().String()
 	}
-	return ""
+	return g.l4Addr(name)
 }

@@ -77,13 +77,17 @@ func (s *connSet) context() (context.Context, context.CancelFunc) {
 	return context.WithCancel(s.ctx)
 }
 
-func (s *connSet) shutdown(ctx context.Context) error {
+func (s *connSet) stopAccepting() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.closed = true
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	s.mu.Unlock()
+}
+
+func (s *connSet) shutdown(ctx context.Context) error {
+	s.stopAccepting()
 	drained := make(chan struct{})
 	go func() { s.wg.Wait(); close(drained) }()
 	select {

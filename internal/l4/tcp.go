@@ -91,6 +91,10 @@ func (p *TCP) Serve(ln net.Listener) error {
 // or SIGTERM lets them finish) until ctx ends; then it closes them and returns ctx's error.
 func (p *TCP) Shutdown(ctx context.Context) error { return p.conns.shutdown(ctx) }
 
+// Close stops accepting at once, releasing the address; open connections go on until
+// Shutdown.
+func (p *TCP) Close() { p.conns.stopAccepting() }
+
 // Active is the number of open connections.
 func (p *TCP) Active() int { return p.conns.len() }
 
@@ -130,7 +134,7 @@ func (p *TCP) handle(c net.Conn) {
 
 	ctx, cancel := p.conns.context()
 	defer cancel()
-	up, t, err := connect(ctx, u, client, "tcp", p.dial, func(t *upstream.Target, err error) {
+	up, t, err := connect(ctx, u, client, "tcp", p.dial, true, func(t *upstream.Target, err error) {
 		p.metrics.connFail.WithLabelValues(p.cfg.Listener, u.Name, t.Name).Inc()
 		p.log.Debug("connect failed", "upstream", u.Name, "target", t.Name, "error", err)
 	})

@@ -130,7 +130,7 @@ func (p *UDP) flow(client netip.AddrPort) *flow {
 	}
 	// A UDP "connect" only binds the socket to the target; a dead target shows later, as
 	// refused datagrams.
-	c, t, err := connect(context.Background(), u, client, "udp", dialUDP, func(t *upstream.Target, err error) {
+	c, t, err := connect(context.Background(), u, client, "udp", dialUDP, false, func(t *upstream.Target, err error) {
 		p.metrics.connFail.WithLabelValues(p.cfg.Listener, u.Name, t.Name).Inc()
 	})
 	if err != nil {

@@ -60,9 +60,11 @@ func balanceKey(client netip.AddrPort) *httpx.Request {
 type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // connect dials a target of u for client, moving to another target after a failed connect,
-// up to u.Tries targets. On success the pool has seen Begin and Answered for the returned
-// target; the caller owes it End. Failed targets are reported (Answered and End) here.
-func connect(ctx context.Context, u Upstream, client netip.AddrPort, network string, dial dialFunc, onFail func(t *upstream.Target, err error)) (net.Conn, *upstream.Target, error) {
+// up to u.Tries targets. On success the pool has seen Begin for the returned target, and
+// Answered too when answer is set (a TCP connect is the target's answer; a UDP one proves
+// nothing); the caller owes it End, and Answered when answer is not set. Failed targets
+// are reported (Answered and End) here.
+func connect(ctx context.Context, u Upstream, client netip.AddrPort, network string, dial dialFunc, answer bool, onFail func(t *upstream.Target, err error)) (net.Conn, *upstream.Target, error) {
 	key := balanceKey(client)
 	tries := max(u.Tries, 1)
 	timeout := u.ConnectTimeout
@@ -80,7 +82,9 @@ func connect(ctx context.Context, u Upstream, client netip.AddrPort, network str
 		cancel()
 		took := time.Since(start)
 		if err == nil {
-			u.Pool.Answered(t, upstream.OK, took)
+			if answer {
+				u.Pool.Answered(t, upstream.OK, took)
+			}
 			return c, t, nil
 		}
 		outcome := upstream.ConnectFailure
