@@ -52,6 +52,7 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		descTPSAlloc, descTPSDemand, descTPSServed, descTPSRejected, descTPSQueued, descTPSAdmitted, descTPSRejTotal} {
 		ch <- d
 	}
+	describeTraffic(ch)
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -68,6 +69,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	s := g.snap.Load()
+	collectTraffic(ch, &s.traffic)
 	names := make([]string, 0, len(s.pools))
 	for name := range s.pools {
 		names = append(names, name)

@@ -36,6 +36,8 @@ type snapshot struct {
 	byListener map[string][]httpx.Handler
 	// closers release what policies hold (fetchers, workers) when the snapshot retires.
 	closers []func()
+	// traffic are the canary splits and mirrors, for their metrics.
+	traffic trafficPolicies
 }
 
 // pooled is a pool with the config that built it, so a reload can tell whether an upstream
@@ -92,6 +94,8 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, p
 			Methods:   m.Methods,
 			Headers:   m.Headers,
 			Query:     m.Query,
+			ClientIP:  m.ClientIP,
+			Country:   m.Country,
 		}
 		s.routes[i] = rc.Name
 		h, err := routeTarget(s, cfg, rc, log, obs)
@@ -121,7 +125,11 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, p
 			s.byListener[l.Name][i] = lh
 		}
 	}
-	t, err := route.Compile(specs)
+	countries, err := openGeo(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t, err := route.CompileWith(specs, route.Options{Countries: countries})
 	if err != nil {
 		return nil, routeErrors(cfg, err)
 	}

@@ -97,12 +97,11 @@ type Split struct {
 	handlers []httpx.Handler
 	// bounds[i] is where canary i's share of the uint64 range ends: a point p goes to the
 	// first canary with p < bounds[i], and to the primary past the last.
-	bounds   []uint64
-	header   int // the branch Header.Value forces, when Value is set
-	cookie   int
-	setCook  []string // Set-Cookie value per branch
-	served   []atomic.Uint64
-	byReason [numReasons]atomic.Uint64
+	bounds  []uint64
+	header  int // the branch Header.Value forces, when Value is set
+	cookie  int
+	setCook []string // Set-Cookie value per branch
+	counts  [][numReasons]atomic.Uint64
 }
 
 // New checks o and builds the split.
@@ -154,7 +153,7 @@ func New(o Options) (*Split, error) {
 			s.setCook = append(s.setCook, c)
 		}
 	}
-	s.served = make([]atomic.Uint64, len(s.names))
+	s.counts = make([][numReasons]atomic.Uint64, len(s.names))
 	return s, nil
 }
 
@@ -264,8 +263,7 @@ func (s *Split) Middleware() policy.Middleware {
 		hs := append([]httpx.Handler{next}, s.handlers[1:]...)
 		return httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
 			i, why := s.Pick(r)
-			s.served[i].Add(1)
-			s.byReason[why].Add(1)
+			s.counts[i][why].Add(1)
 			h := w.Header()
 			if why == ByWeight && s.setCook != nil {
 				h.Add("Set-Cookie", s.setCook[i])
@@ -281,8 +279,8 @@ func (s *Split) Middleware() policy.Middleware {
 // Branches names the branches: the primary first, then the canaries in order.
 func (s *Split) Branches() []string { return s.names }
 
-// Served counts the requests branch i (as Branches orders them) was picked for.
-func (s *Split) Served(i int) uint64 { return s.served[i].Load() }
+// Served counts the requests branch i (as Branches orders them) was picked for, for reason why.
+func (s *Split) Served(i int, why Reason) uint64 { return s.counts[i][why].Load() }
 
-// Decided counts the requests decided for reason why.
-func (s *Split) Decided(why Reason) uint64 { return s.byReason[why].Load() }
+// Reasons lists every Reason, for reading the counters.
+func Reasons() []Reason { return []Reason{ByWeight, ByHeader, ByCookie, BySticky} }
