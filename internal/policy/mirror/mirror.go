@@ -45,7 +45,7 @@ type Stats struct {
 	Sent     uint64 // copies the shadow answered (any status)
 	Failed   uint64 // copies that got no answer (shadow down, timeout) or a 5xx
 	Dropped  uint64 // sampled but not copied: MaxInFlight copies were already under way
-	TooLarge uint64 // sampled but not copied: the body was over MaxBody (or not fully read)
+	TooLarge uint64 // sampled but not copied: the body was over MaxBody, or the primary answered without reading it whole
 }
 
 // Mirror is a built mirror. Close it when its config retires.
