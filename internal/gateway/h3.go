@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -35,9 +36,10 @@ type h3Server struct {
 	quic *quic.Config
 	log  *slog.Logger
 
-	pc net.PacketConn
-	tr *quic.Transport
-	ln *quic.Listener
+	pc    net.PacketConn
+	tr    *quic.Transport
+	ln    *quic.Listener
+	limit *connLimiter // the listener's max_conns and max_conns_per_ip, shared with TCP; nil: none
 
 	conns    atomic.Int64 // open QUIC connections
 	draining atomic.Bool  // shutdown owns the teardown; close leaves it alone
@@ -115,7 +117,11 @@ func (s *h3Server) addr() net.Addr { return s.pc.LocalAddr() }
 // serve accepts QUIC connections until shutdown or close.
 func (s *h3Server) serve() {
 	defer close(s.served)
-	if err := s.srv.ServeListener(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
+	var ln http3.QUICListener = s.ln
+	if s.limit != nil {
+		ln = &limitedQUIC{Listener: s.ln, limit: s.limit}
+	}
+	if err := s.srv.ServeListener(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
 		s.log.Warn("HTTP/3 stopped serving", "error", err)
 	}
 }
@@ -162,6 +168,35 @@ func (s *h3Server) free() {
 		s.tr.Close()
 		s.pc.Close()
 	})
+}
+
+// limitedQUIC applies the listener's connection caps to QUIC connections too, so HTTP/3 is no
+// way around them. A connection over a cap is closed at once with H3_EXCESSIVE_LOAD.
+type limitedQUIC struct {
+	*quic.Listener
+	limit *connLimiter
+}
+
+// h3ExcessiveLoad is the HTTP/3 error code for a peer generating excessive load (RFC 9114 §8.1).
+const h3ExcessiveLoad = 0x0107
+
+func (l *limitedQUIC) Accept(ctx context.Context) (*quic.Conn, error) {
+	for {
+		c, err := l.Listener.Accept(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var ip netip.Addr
+		if ua, ok := c.RemoteAddr().(*net.UDPAddr); ok {
+			ip = ua.AddrPort().Addr().Unmap()
+		}
+		if !l.limit.take(ip) {
+			c.CloseWithError(h3ExcessiveLoad, "too many connections")
+			continue
+		}
+		context.AfterFunc(c.Context(), func() { l.limit.release(ip) })
+		return c, nil
+	}
 }
 
 // h3Bound is the TCP listener of a listener that also serves HTTP/3: closing it (as a reload

@@ -72,6 +72,7 @@ const h3Config = `listeners:
   - name: web
     address: "127.0.0.1:0"
     http3: {{H3}}
+    limits: {max_conns_per_ip: {{PERIP}}}
     tls: {certificates: [{cert: "{{DIR}}/cert.pem", key: "{{DIR}}/cert.key"}]}
 admin: {address: "127.0.0.1:0"}
 upstreams: [{name: u, targets: [{url: "{{BACKEND}}"}]}]
@@ -79,9 +80,9 @@ routes: [{name: api, match: {path: "/api/*"}, upstream: u}]
 access_log: {enabled: false}
 `
 
-func h3ConfigFor(t testing.TB, dir, backend string, on bool) *config.Config {
+func h3ConfigFor(t testing.TB, dir, backend string, on bool, perIP int) *config.Config {
 	t.Helper()
-	text := strings.NewReplacer("{{DIR}}", dir, "{{BACKEND}}", backend, "{{H3}}", strconv.FormatBool(on)).Replace(h3Config)
+	text := strings.NewReplacer("{{DIR}}", dir, "{{BACKEND}}", backend, "{{H3}}", strconv.FormatBool(on), "{{PERIP}}", strconv.Itoa(perIP)).Replace(h3Config)
 	path := filepath.Join(dir, "aya.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -95,11 +96,11 @@ func h3ConfigFor(t testing.TB, dir, backend string, on bool) *config.Config {
 
 // h3Gateway starts a gateway whose one TLS listener serves HTTP/3, and returns it with a pool
 // trusting its certificate.
-func h3Gateway(t *testing.T, backend string) (*Gateway, *x509.CertPool, string) {
+func h3Gateway(t *testing.T, backend string, perIP int) (*Gateway, *x509.CertPool, string) {
 	t.Helper()
 	dir := t.TempDir()
 	pool := writeTestCert(t, dir)
-	g, err := New(h3ConfigFor(t, dir, backend, true), slog.New(slog.DiscardHandler))
+	g, err := New(h3ConfigFor(t, dir, backend, true, perIP), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestHTTP3ServesRoutes(t *testing.T) {
 		w.Write([]byte("hello " + string(body)))
 	}))
 	t.Cleanup(be.Close)
-	g, pool, _ := h3Gateway(t, be.URL)
+	g, pool, _ := h3Gateway(t, be.URL, 0)
 	sink := &copySink{}
 	g.Sinks().Add(sink)
 	c := h3Client(t, pool)
@@ -190,7 +191,7 @@ func TestHTTP3ServesRoutes(t *testing.T) {
 
 func TestAltSvcOnTLSResponses(t *testing.T) {
 	be := backend(t)
-	g, pool, _ := h3Gateway(t, be.URL)
+	g, pool, _ := h3Gateway(t, be.URL, 0)
 	_, port, _ := net.SplitHostPort(g.Addr("web"))
 	want := `h3=":` + port + `"; ma=86400`
 	for _, h2 := range []bool{false, true} {
@@ -213,7 +214,7 @@ func TestAltSvcOnTLSResponses(t *testing.T) {
 
 func TestHTTP3ShutdownClosesTheUDPSocket(t *testing.T) {
 	be := backend(t)
-	g, pool, _ := h3Gateway(t, be.URL)
+	g, pool, _ := h3Gateway(t, be.URL, 0)
 	addr := g.Addr("web")
 	if udpFree(addr) {
 		t.Fatal("the UDP port is free while aya serves HTTP/3 on it")
@@ -235,7 +236,7 @@ func TestHTTP3ShutdownClosesTheUDPSocket(t *testing.T) {
 
 func TestHTTP3ReloadTurnsItOff(t *testing.T) {
 	be := backend(t)
-	g, pool, dir := h3Gateway(t, be.URL)
+	g, pool, dir := h3Gateway(t, be.URL, 0)
 	addr := g.Addr("web")
 	c := h3Client(t, pool)
 	resp, err := c.Get("https://" + addr + "/api/a")
@@ -244,7 +245,7 @@ func TestHTTP3ReloadTurnsItOff(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	if err := g.Reload(h3ConfigFor(t, dir, be.URL, false)); err != nil {
+	if err := g.Reload(h3ConfigFor(t, dir, be.URL, false, 0)); err != nil {
 		t.Fatal(err)
 	}
 	newAddr := g.Addr("web")
@@ -263,7 +264,7 @@ func TestHTTP3ReloadTurnsItOff(t *testing.T) {
 	}
 
 	// And on again: the new listener binds UDP and serves QUIC.
-	if err := g.Reload(h3ConfigFor(t, dir, be.URL, true)); err != nil {
+	if err := g.Reload(h3ConfigFor(t, dir, be.URL, true, 0)); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = h3Client(t, pool).Get("https://" + g.Addr("web") + "/api/a")
@@ -273,6 +274,22 @@ func TestHTTP3ReloadTurnsItOff(t *testing.T) {
 	resp.Body.Close()
 	if resp.ProtoMajor != 3 || resp.StatusCode != 200 {
 		t.Fatalf("%s %d after turning http3 back on", resp.Proto, resp.StatusCode)
+	}
+}
+
+func TestHTTP3ObeysConnectionCaps(t *testing.T) {
+	be := backend(t)
+	g, pool, _ := h3Gateway(t, be.URL, 1)
+	url := "https://" + g.Addr("web") + "/api/a"
+	// The first client's QUIC connection stays open (idle, pooled) while the second dials.
+	resp, err := h3Client(t, pool).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp, err := h3Client(t, pool).Get(url); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a second QUIC connection from the same IP was served (%d) over max_conns_per_ip 1", resp.StatusCode)
 	}
 }
 

@@ -108,6 +108,9 @@ func newListener(cfg config.Listener, d *dispatcher, log *slog.Logger) (*listene
 	}
 	if lim.MaxConns > 0 || lim.MaxConnsPerIP > 0 {
 		l.limit = &connLimiter{max: int64(lim.MaxConns), perIP: lim.MaxConnsPerIP, byIP: map[netip.Addr]int{}}
+		if l.h3 != nil {
+			l.h3.limit = l.limit
+		}
 	}
 	return l, nil
 }
@@ -287,27 +290,37 @@ type connLimiter struct {
 }
 
 func (cl *connLimiter) admit(c net.Conn) (net.Conn, bool) {
-	if cl.max > 0 && cl.open.Add(1) > cl.max {
-		cl.open.Add(-1)
-		return nil, false
-	} else if cl.max <= 0 {
-		cl.open.Add(1)
-	}
 	var ip netip.Addr
 	if cl.perIP > 0 {
 		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 			ip = ap.Addr().Unmap()
 		}
+	}
+	if !cl.take(ip) {
+		return nil, false
+	}
+	return &limitedConn{Conn: c, cl: cl, ip: ip}, true
+}
+
+// take counts one more connection from ip, or reports that a cap is reached; release undoes it.
+func (cl *connLimiter) take(ip netip.Addr) bool {
+	if cl.max > 0 && cl.open.Add(1) > cl.max {
+		cl.open.Add(-1)
+		return false
+	} else if cl.max <= 0 {
+		cl.open.Add(1)
+	}
+	if cl.perIP > 0 {
 		cl.mu.Lock()
 		if cl.byIP[ip] >= cl.perIP {
 			cl.mu.Unlock()
 			cl.open.Add(-1)
-			return nil, false
+			return false
 		}
 		cl.byIP[ip]++
 		cl.mu.Unlock()
 	}
-	return &limitedConn{Conn: c, cl: cl, ip: ip}, true
+	return true
 }
 
 func (cl *connLimiter) release(ip netip.Addr) {
