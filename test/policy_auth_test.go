@@ -198,7 +198,9 @@ func TestPolicyAuth(t *testing.T) {
 			}
 			return c
 		}
-		bearer := func(tok string) authAnswer { return do("/orders/1", "Authorization", "Bearer "+tok, "X-User", "spoofed") }
+		bearer := func(tok string) authAnswer {
+			return do("/orders/1", "Authorization", "Bearer "+tok, "X-User", "spoofed")
+		}
 		expect(bearer(hs256Token(t, claims("", nil))), 200, "user=svc-orders scope=orders:write")
 		for name, tok := range map[string]string{
 			"expired":        hs256Token(t, claims("exp", time.Now().Add(-time.Hour).Unix())),
@@ -277,4 +279,3 @@ func noneToken(c jwt.MapClaims) string {
 	s, _ := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	return s
 }
-
