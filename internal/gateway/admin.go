@@ -50,6 +50,7 @@ func startAdmin(g *Gateway, cfg config.Admin) (*adminServer, error) {
 	g.mountObserve(mux, cfg)
 	g.mountAuthAdmin(mux, cfg)
 	g.mountCacheAdmin(mux, cfg)
+	g.mountLLMAdmin(mux, cfg)
 	a := &adminServer{srv: &http.Server{Handler: g.audit(g.insight.authorize(mux)), ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go a.srv.Serve(ln)
 	return a, nil

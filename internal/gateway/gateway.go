@@ -53,7 +53,8 @@ type Gateway struct {
 
 	insight *insight // analytics, alerts and the dashboard
 	pol     *policyState
-	l4      *l4Set // tcp and udp listeners; nil until the first one starts
+	l4      *l4Set    // tcp and udp listeners; nil until the first one starts
+	llm     *llmState // LLM key usage, admin keys, call log and metrics, across reloads
 }
 
 // New builds the first snapshot from cfg. Nothing is bound until Start.
@@ -65,7 +66,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		metrics: observe.NewMetrics(), sinks: &observe.Fanout{}, stopped: make(chan struct{})}
 	g.disp = &dispatcher{snap: &g.snap, ids: newIDGen(), metrics: g.metrics, sinks: g.sinks}
 	g.pol = newPolicyState(log)
-	s, err := buildSnapshot(cfg, nil, g.reg, g.pol, log, observer{})
+	g.llm = newLLMState()
+	s, err := buildSnapshot(cfg, nil, g.reg, g.pol, g.llm, log, observer{})
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +77,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		}
 		return nil, err
 	}
-	if err := g.metrics.Register(stateCollector{g}); err != nil {
+	if err := g.metrics.Register(append(g.llm.collector, stateCollector{g})...); err != nil {
 		return nil, err
 	}
 	g.snap.Store(s)
@@ -97,7 +99,7 @@ func Check(cfg *config.Config) error {
 	discard := slog.New(slog.DiscardHandler)
 	pol := newPolicyState(discard)
 	defer pol.close()
-	s, err := buildSnapshot(cfg, nil, upstream.NewRegistry(discard), pol, discard, nil)
+	s, err := buildSnapshot(cfg, nil, upstream.NewRegistry(discard), pol, newLLMState(), discard, nil)
 	if err != nil {
 		return err
 	}
@@ -205,7 +207,7 @@ func (g *Gateway) ReloadFailed(err error) {
 
 func (g *Gateway) reload(cfg *config.Config) error {
 	old := g.snap.Load()
-	next, err := buildSnapshot(cfg, old, g.reg, g.pol, g.log, observer{})
+	next, err := buildSnapshot(cfg, old, g.reg, g.pol, g.llm, g.log, observer{})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 // buildLLM turns the llm: section into the handler for the LLM API endpoints. Validation has
 // already checked every reference, so the only failures left are programming errors.
-func buildLLM(cfg *config.Config, log *slog.Logger) (*serve.Handler, error) {
+func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handler, error) {
 	l := cfg.LLM
 	provs := make(map[string]serve.Provider, len(l.Providers))
 	for _, p := range l.Providers {
@@ -71,28 +71,24 @@ func buildLLM(cfg *config.Config, log *slog.Logger) (*serve.Handler, error) {
 			models[i].Fallbacks = append(models[i].Fallbacks, fm)
 		}
 	}
+	names := llmAliases(l)
 	secrets := make([]string, len(l.Keys))
 	keys := make([]*serve.Key, len(l.Keys))
 	for i, kc := range l.Keys {
 		secrets[i] = kc.Key
-		k := &serve.Key{Name: kc.Name, RPM: kc.RPM, TPM: kc.TPM}
+		spec := llmKeySpec{Name: kc.Name, RPM: kc.RPM, TPM: kc.TPM, Models: kc.Models}
+		if spec.Name == "" {
+			spec.Name = fmt.Sprintf("key-%d", i+1)
+		}
 		if b := kc.Budget; b != nil {
-			k.Budget = &serve.Budget{Tokens: int64(b.Tokens), USD: float64(b.USD), Period: b.Period}
+			spec.Budget = &llmBudgetSpec{Tokens: int64(b.Tokens), USD: float64(b.USD), Period: b.Period}
 		}
-		if k.Name == "" {
-			k.Name = fmt.Sprintf("key-%d", i+1)
-		}
-		if len(kc.Models) > 0 {
-			k.Models = map[string]bool{}
-			for _, m := range kc.Models {
-				if fm, ok := aliases[m]; ok {
-					m = fm.Name
-				}
-				k.Models[m] = true
-			}
-		}
-		keys[i] = k
+		keys[i] = st.keyOf(spec, names)
 	}
 	router := serve.NewRouter(models, aliases, l.Cooldown.D())
-	return serve.NewHandler(router, serve.NewKeys(secrets, keys), l.Listeners, log.With("component", "llm")), nil
+	ks := serve.NewKeys(secrets, keys)
+	st.addAdminKeys(ks, names)
+	h := serve.NewHandler(router, ks, l.Listeners, log.With("component", "llm"))
+	h.SetRecorder(st)
+	return h, nil
 }

@@ -49,7 +49,7 @@ type pooled struct {
 
 // buildSnapshot turns cfg into a runtime snapshot, reusing pools of unchanged upstreams from
 // prev (may be nil). Errors name the config object and line.
-func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, pol *policyState, log *slog.Logger, obs proxy.Observer) (*snapshot, error) {
+func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, pol *policyState, llmSt *llmState, log *slog.Logger, obs proxy.Observer) (*snapshot, error) {
 	s := &snapshot{cfg: cfg, pools: make(map[string]*pooled, len(cfg.Upstreams)), trust: map[string]proxy.Trust{}}
 	for _, l := range cfg.Listeners {
 		s.trust[l.Name] = proxy.Trust(l.TrustedProxies)
@@ -75,7 +75,7 @@ func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, p
 	}
 	s.tps = tpsPools
 	if cfg.LLM != nil {
-		if s.llm, err = buildLLM(cfg, log); err != nil {
+		if s.llm, err = buildLLM(cfg, llmSt, log); err != nil {
 			return nil, err
 		}
 	}

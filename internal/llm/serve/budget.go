@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"sync"
 	"time"
 
 	"aya/internal/llm"
@@ -17,17 +16,12 @@ const (
 // A call reserves its estimate (the prompt's tokens and the answer's max_tokens) before it
 // starts and settles the provider's exact usage after, so concurrent calls cannot together run
 // past the cap by more than their estimates were wrong.
+//
+// The sums live in the key's Usage, so they survive a reload that changes the budget.
 type Budget struct {
 	Tokens int64   // 0: no token cap
 	USD    float64 // 0: no dollar cap
 	Period string  // PerDay or PerMonth
-
-	mu         sync.Mutex
-	period     int64 // the period the sums below are for
-	usedTokens int64
-	usedUSD    float64
-	heldTokens int64
-	heldUSD    float64
 }
 
 // hold is one call's reservation.
@@ -44,25 +38,27 @@ func (b *Budget) periodOf(now time.Time) int64 {
 	return int64(now.Year())*12 + int64(now.Month())
 }
 
-func (b *Budget) roll(now time.Time) {
-	if p := b.periodOf(now); p != b.period {
-		b.period, b.usedTokens, b.usedUSD = p, 0, 0
+// rollBudget starts a new budget period's sums; u.mu is held.
+func (u *Usage) rollBudget(b *Budget, now time.Time) {
+	if p := b.periodOf(now); p != u.period {
+		u.period, u.usedTokens, u.usedUSD = p, 0, 0
 	}
 }
 
 // reserve holds est for a call, or refuses it when the period's budget cannot cover it.
-func (b *Budget) reserve(now time.Time, name string, est hold) (hold, *llm.Error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.roll(now)
-	if b.Tokens > 0 && b.usedTokens+b.heldTokens+est.tokens > b.Tokens {
-		return hold{}, b.exceeded(name, "token")
+func (k *Key) reserve(now time.Time, est hold) (hold, *llm.Error) {
+	b, u := k.Budget, k.Usage
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.rollBudget(b, now)
+	if b.Tokens > 0 && u.usedTokens+u.heldTokens+est.tokens > b.Tokens {
+		return hold{}, b.exceeded(k.Name, "token")
 	}
-	if b.USD > 0 && b.usedUSD+b.heldUSD+est.usd > b.USD {
-		return hold{}, b.exceeded(name, "dollar")
+	if b.USD > 0 && u.usedUSD+u.heldUSD+est.usd > b.USD {
+		return hold{}, b.exceeded(k.Name, "dollar")
 	}
-	b.heldTokens += est.tokens
-	b.heldUSD += est.usd
+	u.heldTokens += est.tokens
+	u.heldUSD += est.usd
 	return est, nil
 }
 
@@ -71,23 +67,28 @@ func (b *Budget) exceeded(name, what string) *llm.Error {
 		Message: "key " + name + ": the " + b.Period + "'s " + what + " budget does not cover this request: wait for the next " + b.Period + " or ask for a larger budget"}
 }
 
-// settle releases a call's hold and adds what it really used.
-func (b *Budget) settle(now time.Time, h hold, tokens int64, usd float64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.heldTokens -= h.tokens
-	b.heldUSD -= h.usd
-	b.roll(now)
-	b.usedTokens += tokens
-	b.usedUSD += usd
+// settleBudget releases a call's hold and adds what it really used.
+func (k *Key) settleBudget(now time.Time, h hold, tokens int64, usd float64) {
+	u := k.Usage
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.heldTokens -= h.tokens
+	u.heldUSD -= h.usd
+	u.rollBudget(k.Budget, now)
+	u.usedTokens += tokens
+	u.usedUSD += usd
 }
 
-// Used is what the current period has consumed.
-func (b *Budget) Used(now time.Time) (tokens int64, usd float64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.roll(now)
-	return b.usedTokens, b.usedUSD
+// BudgetUsed is what the key's current budget period has consumed (0, 0 without a budget).
+func (k *Key) BudgetUsed(now time.Time) (tokens int64, usd float64) {
+	if k.Budget == nil {
+		return 0, 0
+	}
+	u := k.Usage
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.rollBudget(k.Budget, now)
+	return u.usedTokens, u.usedUSD
 }
 
 // estimate is what a call may cost at most on the dearest deployment of the plan.

@@ -10,7 +10,7 @@ import (
 // day's token budget; then 429 insufficient_quota. What the budget counted equals, to the
 // token, what the provider reported in the answers.
 func TestBudgetStopsAtLimit(t *testing.T) {
-	k := &Key{Name: "team", Budget: &Budget{Tokens: 150, Period: PerDay}}
+	k := &Key{Name: "team", Budget: &Budget{Tokens: 150, Period: PerDay}, Usage: &Usage{}}
 	e := newEnv(t, map[string]*Key{"sk": k})
 	reported, ok := int64(0), 0
 	for i := range 20 {
@@ -35,30 +35,53 @@ func TestBudgetStopsAtLimit(t *testing.T) {
 		reported += c.Usage.TotalTokens
 		ok++
 	}
-	used, _ := k.Budget.Used(time.Now())
+	used, _ := k.BudgetUsed(time.Now())
 	if ok == 0 || used != reported || used > 150 {
 		t.Fatalf("%d calls: budget counted %d tokens, provider reported %d, cap 150", ok, used, reported)
 	}
-	if k.Budget.heldTokens != 0 {
-		t.Fatalf("%d tokens still held after every call finished", k.Budget.heldTokens)
+	if k.heldTokens != 0 {
+		t.Fatalf("%d tokens still held after every call finished", k.heldTokens)
 	}
 }
 
 func TestBudgetDollarsAndPeriods(t *testing.T) {
-	b := &Budget{USD: 1, Period: PerMonth}
+	b := &Key{Name: "k", Budget: &Budget{USD: 1, Period: PerMonth}, Usage: &Usage{}}
 	jan := time.Date(2026, 1, 31, 23, 0, 0, 0, time.UTC)
-	h, err := b.reserve(jan, "k", hold{usd: 0.6})
+	h, err := b.reserve(jan, hold{usd: 0.6})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.reserve(jan, "k", hold{usd: 0.6}); err == nil {
+	if _, err := b.reserve(jan, hold{usd: 0.6}); err == nil {
 		t.Fatal("two holds of $0.60 fit a $1 budget")
 	}
-	b.settle(jan, h, 10, 0.5)
-	if _, err := b.reserve(jan, "k", hold{usd: 0.6}); err == nil {
+	b.settleBudget(jan, h, 10, 0.5)
+	if _, err := b.reserve(jan, hold{usd: 0.6}); err == nil {
 		t.Fatal("$0.50 spent + $0.60 fit a $1 budget")
 	}
-	if _, err := b.reserve(jan.Add(2*time.Hour), "k", hold{usd: 0.6}); err != nil {
+	if _, err := b.reserve(jan.Add(2*time.Hour), hold{usd: 0.6}); err != nil {
 		t.Fatalf("a new month did not reset the budget: %v", err)
+	}
+}
+
+// TestLedgerKeepsUsageAcrossRebuilds: a reload builds new keys; a key of the same name keeps
+// its month's spend even when its budget changed.
+func TestLedgerKeepsUsageAcrossRebuilds(t *testing.T) {
+	l := NewLedger()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	k1 := &Key{Name: "team", Budget: &Budget{Tokens: 100, Period: PerMonth}, Usage: l.Usage("team")}
+	h, err := k1.reserve(now, hold{tokens: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1.settleBudget(now, h, 60, 0)
+	k2 := &Key{Name: "team", Budget: &Budget{Tokens: 110, Period: PerMonth}, Usage: l.Usage("team")}
+	if used, _ := k2.BudgetUsed(now); used != 60 {
+		t.Fatalf("rebuilt key sees %d tokens used, want 60", used)
+	}
+	if _, err := k2.reserve(now, hold{tokens: 60}); err == nil {
+		t.Fatal("the rebuilt key forgot what was spent: 60 + 60 fit a 110 budget")
+	}
+	if l.Usage("other") == l.Usage("team") {
+		t.Fatal("two keys share a usage")
 	}
 }

@@ -28,9 +28,10 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 		h.fail(w, a, e)
 		return
 	}
+	c := h.newCall(r, key, "embeddings")
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil || len(body) > maxBody {
-		h.fail(w, a, llm.Errorf(400, llm.ErrInvalidRequest, "the request body could not be read or is larger than %d bytes", maxBody))
+		h.failCall(w, a, c, llm.Errorf(400, llm.ErrInvalidRequest, "the request body could not be read or is larger than %d bytes", maxBody))
 		return
 	}
 	var fields map[string]json.RawMessage
@@ -38,19 +39,20 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 	if json.Unmarshal(body, &fields) != nil || json.Unmarshal(fields["model"], &model) != nil || model == "" {
 		e := llm.Errorf(400, llm.ErrInvalidRequest, "the body must be a JSON object with a model and an input")
 		e.Param = "model"
-		h.fail(w, a, e)
+		h.failCall(w, a, c, e)
 		return
 	}
+	c.Model = model
 	m, ok := h.router.Lookup(model)
 	if !ok || !key.allows(m.Name) && !key.allows(model) {
-		h.fail(w, a, a.notFound(model))
+		h.failCall(w, a, c, a.notFound(model))
 		return
 	}
 	if e := key.admit(h.now()); e != nil {
-		h.fail(w, a, e)
+		h.failCall(w, a, c, e)
 		return
 	}
-	start := h.now()
+	start := c.Time
 	var last *llm.Error
 	for _, d := range h.router.Plan(m, 0) {
 		emb, ok := d.Provider.(Embedder)
@@ -70,6 +72,7 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 				break
 			}
 			h.router.fail(d, last)
+			c.Failed++
 			continue
 		}
 		d.observeLatency(time.Since(start))
@@ -83,15 +86,15 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 		cost := d.Cost(usage)
 		key.settle(h.now(), usage, cost)
 		d.count(h.now(), 0, usage.Input)
-		h.logCall(r, key, &llm.Request{Model: model}, d, usage, cost, start, 0)
 		h.answerHeaders(w, d)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(200)
 		w.Write(out)
+		h.logCall(c, d, usage, cost, 0, 200)
 		return
 	}
 	if last == nil {
 		last = llm.Errorf(400, llm.ErrInvalidRequest, "model %s has no deployment that serves embeddings (use an openai or openai_compatible provider)", model)
 	}
-	h.fail(w, a, last)
+	h.failCall(w, a, c, last)
 }

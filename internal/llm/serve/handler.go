@@ -27,6 +27,7 @@ type Handler struct {
 	listeners []string // empty: every listener
 	log       *slog.Logger
 	now       func() time.Time
+	rec       Recorder // nil: calls are only logged at debug level
 }
 
 // NewHandler serves router's models to keys. listeners limits the listeners it answers on
@@ -54,12 +55,14 @@ func (h *Handler) Owns(r *httpx.Request) bool {
 
 // api is how one ingress API decodes requests and writes answers.
 type api struct {
+	name      string // for the call log: chat_completions, messages or embeddings
 	decode    func([]byte) (*llm.Request, *llm.Error)
 	encodeErr func(*llm.Error) []byte
 	notFound  func(model string) *llm.Error
 }
 
 var openaiAPI = api{
+	name:      "chat_completions",
 	decode:    openai.DecodeRequest,
 	encodeErr: openai.EncodeError,
 	notFound: func(m string) *llm.Error {
@@ -69,6 +72,7 @@ var openaiAPI = api{
 }
 
 var anthropicAPI = api{
+	name:      "messages",
 	decode:    anthropic.DecodeRequest,
 	encodeErr: anthropic.EncodeError,
 	notFound:  func(m string) *llm.Error { return llm.Errorf(404, llm.ErrNotFound, "model: %s", m) },
@@ -111,27 +115,29 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 		h.fail(w, a, e)
 		return
 	}
+	c := h.newCall(r, key, a.name)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		h.fail(w, a, llm.Errorf(400, llm.ErrInvalidRequest, "reading the request body: %v", err))
+		h.failCall(w, a, c, llm.Errorf(400, llm.ErrInvalidRequest, "reading the request body: %v", err))
 		return
 	}
 	if len(body) > maxBody {
-		h.fail(w, a, llm.Errorf(413, llm.ErrRequestTooBig, "the request body is larger than %d bytes", maxBody))
+		h.failCall(w, a, c, llm.Errorf(413, llm.ErrRequestTooBig, "the request body is larger than %d bytes", maxBody))
 		return
 	}
 	req, e := a.decode(body)
 	if e != nil {
-		h.fail(w, a, e)
+		h.failCall(w, a, c, e)
 		return
 	}
+	c.Model, c.Stream = req.Model, req.Stream
 	m, ok := h.router.Lookup(req.Model)
 	if !ok || !key.allows(m.Name) && !key.allows(req.Model) {
-		h.fail(w, a, a.notFound(req.Model))
+		h.failCall(w, a, c, a.notFound(req.Model))
 		return
 	}
 	if e := key.admit(h.now()); e != nil {
-		h.fail(w, a, e)
+		h.failCall(w, a, c, e)
 		return
 	}
 	h.limitHeaders(w, key)
@@ -139,46 +145,46 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 	if len(plan) == 0 {
 		e := llm.Errorf(400, llm.ErrInvalidRequest, "the prompt (about %d tokens) does not fit the context window of any deployment of %s: shorten it or use a larger model", llm.EstimateTokens(req), req.Model)
 		e.Code = "context_length_exceeded"
-		h.fail(w, a, e)
+		h.failCall(w, a, c, e)
 		return
 	}
 	var held hold
 	if key.Budget != nil {
-		if held, e = key.Budget.reserve(h.now(), key.Name, estimate(req, plan)); e != nil {
-			h.fail(w, a, e)
+		if held, e = key.reserve(h.now(), estimate(req, plan)); e != nil {
+			h.failCall(w, a, c, e)
 			return
 		}
 	}
 	if req.Stream {
-		h.stream(w, r, a, req, key, plan, held)
+		h.stream(w, r, a, c, req, key, plan, held)
 		return
 	}
-	start := h.now()
 	resp, d, tries, e := h.router.Chat(r.Context(), req, plan)
+	c.Failed = len(tries)
 	h.logTries(r, req, tries)
 	if e != nil {
 		h.settleBudget(key, held, llm.Usage{}, 0)
-		h.fail(w, a, e)
+		h.failCall(w, a, c, e)
 		return
 	}
 	cost := d.Cost(resp.Usage)
 	key.settle(h.now(), resp.Usage, cost)
 	h.settleBudget(key, held, resp.Usage, cost)
 	d.count(h.now(), 0, resp.Usage.Total())
-	h.logCall(r, key, req, d, resp.Usage, cost, start, 0)
 	h.answerHeaders(w, d)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
 	if r.Path == "/v1/messages" {
 		w.Write(anthropic.EncodeResponse(resp))
 	} else {
-		w.Write(openai.EncodeResponse(resp, start.Unix()))
+		w.Write(openai.EncodeResponse(resp, c.Time.Unix()))
 	}
+	h.logCall(c, d, resp.Usage, cost, 0, 200)
 }
 
 func (h *Handler) settleBudget(key *Key, held hold, u llm.Usage, cost float64) {
 	if key.Budget != nil {
-		key.Budget.settle(h.now(), held, int64(u.Total()), cost)
+		key.settleBudget(h.now(), held, int64(u.Total()), cost)
 	}
 }
 
@@ -211,13 +217,14 @@ type streamWriter interface {
 	Usage() llm.Usage
 }
 
-func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, req *llm.Request, key *Key, plan []*Deployment, held hold) {
-	start := h.now()
+func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, c *Call, req *llm.Request, key *Key, plan []*Deployment, held hold) {
+	start := c.Time
 	s, first, d, tries, e := h.router.OpenStream(r.Context(), req, plan)
 	h.logTries(r, req, tries)
+	c.Failed = len(tries)
 	if e != nil {
 		h.settleBudget(key, held, llm.Usage{}, 0)
-		h.fail(w, a, e)
+		h.failCall(w, a, c, e)
 		return
 	}
 	defer s.Close()
@@ -227,6 +234,7 @@ func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, req *l
 	hd.Set("Cache-Control", "no-cache")
 	w.WriteHeader(200)
 	ttft := h.now().Sub(start)
+	status := 200
 	var sw streamWriter
 	if r.Path == "/v1/messages" {
 		sw = anthropic.NewStreamWriter(w, w.Flush)
@@ -253,13 +261,16 @@ func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, req *l
 		pe := llm.AsError(err)
 		h.log.Warn("llm stream failed after it started", "request_id", r.ID, "provider", d.ProviderName, "model", d.Model, "error", pe.Message)
 		sw.Fail(pe)
+		status, c.Error = pe.Status, pe.Message
+	default:
+		status, c.Error = 499, "the client left before the stream ended"
 	}
 	u := sw.Usage()
 	cost := d.Cost(u)
 	key.settle(h.now(), u, cost)
 	h.settleBudget(key, held, u, cost)
 	d.count(h.now(), 0, u.Total())
-	h.logCall(r, key, req, d, u, cost, start, ttft)
+	h.logCall(c, d, u, cost, ttft, status)
 }
 
 func (h *Handler) logTries(r *httpx.Request, req *llm.Request, tries []Attempt) {
@@ -269,10 +280,46 @@ func (h *Handler) logTries(r *httpx.Request, req *llm.Request, tries []Attempt) 
 	}
 }
 
-func (h *Handler) logCall(r *httpx.Request, key *Key, req *llm.Request, d *Deployment, u llm.Usage, cost float64, start time.Time, ttft time.Duration) {
-	h.log.Debug("llm call", "request_id", r.ID, "key", key.Name, "model", req.Model, "provider", d.ProviderName, "deployment", d.Model,
-		"input_tokens", u.Input, "output_tokens", u.Output, "cost_usd", cost, "ttft", ttft, "duration", h.now().Sub(start), "stream", req.Stream)
+// newCall starts the call-log entry of a request from key. The request id is copied: it may
+// point into the connection's buffer, and the log keeps it.
+func (h *Handler) newCall(r *httpx.Request, key *Key, api string) *Call {
+	return &Call{Time: h.now(), RequestID: strings.Clone(r.ID), Key: key.Name, API: api}
 }
+
+// failCall answers with e and records the call as failed.
+func (h *Handler) failCall(w httpx.ResponseWriter, a api, c *Call, e *llm.Error) {
+	h.fail(w, a, e)
+	c.Status, c.Error = e.Status, e.Message
+	h.record(c)
+}
+
+// logCall records a call a deployment answered (status 200, or the error a stream ended with).
+func (h *Handler) logCall(c *Call, d *Deployment, u llm.Usage, cost float64, ttft time.Duration, status int) {
+	c.Provider, c.Deployment = d.ProviderName, d.Model
+	c.InputTokens, c.OutputTokens = u.Input, u.Output
+	c.CachedTokens, c.ReasoningTokens = u.CachedInput, u.Reasoning
+	c.CostUSD, c.TTFT, c.Status = cost, ttft, status
+	h.record(c)
+}
+
+func (h *Handler) record(c *Call) {
+	c.Duration = h.now().Sub(c.Time)
+	c.TookMs = float64(c.Duration.Microseconds()) / 1000
+	c.TTFTMs = float64(c.TTFT.Microseconds()) / 1000
+	h.log.Debug("llm call", "request_id", c.RequestID, "key", c.Key, "model", c.Model, "provider", c.Provider, "deployment", c.Deployment,
+		"input_tokens", c.InputTokens, "output_tokens", c.OutputTokens, "cost_usd", c.CostUSD, "ttft", c.TTFT, "duration", c.Duration,
+		"stream", c.Stream, "status", c.Status)
+	if h.rec != nil {
+		h.rec.RecordCall(c)
+	}
+}
+
+// Keys is the handler's key index; the admin API adds and revokes keys through it.
+func (h *Handler) Keys() *Keys { return h.keys }
+
+// SetRecorder sends every finished call to rec (the call log, metrics). Call it before the
+// handler serves.
+func (h *Handler) SetRecorder(rec Recorder) { h.rec = rec }
 
 // listModels answers GET /v1/models and /v1/models/{id} in the caller's API: Anthropic's SDK
 // sends anthropic-version, OpenAI's does not.

@@ -217,7 +217,7 @@ func TestErrorsInClientShape(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	k := &Key{Name: "team", Models: map[string]bool{"gpt": true}, RPM: 2}
+	k := &Key{Name: "team", Models: map[string]bool{"gpt": true}, RPM: 2, Usage: &Usage{}}
 	e := newEnv(t, map[string]*Key{"sk-team": k})
 	if w := e.do("POST", "/v1/chat/completions", body(oaBody, "gpt", "")); w.status != 401 {
 		t.Fatalf("no key: %d", w.status)

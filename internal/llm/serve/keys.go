@@ -12,7 +12,8 @@ import (
 	"aya/internal/llm"
 )
 
-// Key is a virtual key: who is calling, what they may use, and their per-minute limits.
+// Key is a virtual key: who is calling, what they may use, and their limits. A reload rebuilds
+// keys from the config; what they used lives in their *Usage, which the Ledger hands over.
 type Key struct {
 	Name   string
 	Models map[string]bool // public model names allowed; nil: all
@@ -20,16 +21,50 @@ type Key struct {
 	TPM    int             // tokens per minute, 0: no limit
 	Budget *Budget         // nil: no budget
 
+	*Usage
+}
+
+// Usage is what one key has used. It outlives the Key: a reload that changes a key's limits
+// must not forget its minute's requests or its month's spend.
+type Usage struct {
 	mu       sync.Mutex
 	window   int64 // the minute (unix seconds / 60) the counters below are for
 	requests int
 	tokens   int
+
+	// The budget period (see Budget) and what it consumed and holds for calls in flight.
+	period     int64
+	usedTokens int64
+	usedUSD    float64
+	heldTokens int64
+	heldUSD    float64
 
 	// Totals since aya started.
 	Requests     atomic.Int64
 	InputTokens  atomic.Int64
 	OutputTokens atomic.Int64
 	costMicros   atomic.Int64
+}
+
+// Ledger keeps every key's Usage by key name, across reloads.
+type Ledger struct {
+	mu sync.Mutex
+	m  map[string]*Usage
+}
+
+// NewLedger returns an empty ledger.
+func NewLedger() *Ledger { return &Ledger{m: map[string]*Usage{}} }
+
+// Usage returns the usage of the key named name, created on first use.
+func (l *Ledger) Usage(name string) *Usage {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u, ok := l.m[name]
+	if !ok {
+		u = &Usage{}
+		l.m[name] = u
+	}
+	return u
 }
 
 // CostUSD is what the key's calls cost since aya started.
@@ -95,28 +130,90 @@ func (k *Key) settle(now time.Time, u llm.Usage, cost float64) {
 func (k *Key) allows(model string) bool { return k.Models == nil || k.Models[model] }
 
 // Keys finds the virtual key a request carries. Keys are held by their SHA-256, so the config's
-// secrets are not kept in memory in the clear longer than building takes.
+// secrets are not kept in memory in the clear longer than building takes. The admin API adds
+// and removes keys while requests run: the index is replaced, never changed in place.
 type Keys struct {
-	byHash map[[32]byte]*Key
-	open   *Key // used when no keys are configured
+	byHash atomic.Pointer[map[[32]byte]*Key]
+	mu     sync.Mutex // serializes Add and Remove
+	open   atomic.Pointer[Key]
 }
 
-// NewKeys indexes keys by their secret. With none, every request is let in as "anonymous".
+// HashSecret is how a key's secret is stored and looked up.
+func HashSecret(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
+
+// NewKeys indexes keys by their secret. With none, every request is let in as "anonymous"
+// until a key is added (or RequireKeys is called).
 func NewKeys(secrets []string, keys []*Key) *Keys {
-	ks := &Keys{byHash: map[[32]byte]*Key{}}
+	m := make(map[[32]byte]*Key, len(keys))
 	for i, s := range secrets {
-		ks.byHash[sha256.Sum256([]byte(s))] = keys[i]
+		if keys[i].Usage == nil {
+			keys[i].Usage = &Usage{}
+		}
+		m[HashSecret(s)] = keys[i]
 	}
+	ks := &Keys{}
+	ks.byHash.Store(&m)
 	if len(keys) == 0 {
-		ks.open = &Key{Name: "anonymous"}
+		ks.open.Store(&Key{Name: "anonymous", Usage: &Usage{}})
 	}
 	return ks
 }
 
+// RequireKeys ends anonymous access: from now on every request needs a key.
+func (ks *Keys) RequireKeys() { ks.open.Store(nil) }
+
+// Add lets the key whose secret hashes to hash in, as k. It also ends anonymous access.
+func (ks *Keys) Add(hash [32]byte, k *Key) {
+	if k.Usage == nil {
+		k.Usage = &Usage{}
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	old := *ks.byHash.Load()
+	m := make(map[[32]byte]*Key, len(old)+1)
+	for h, v := range old {
+		m[h] = v
+	}
+	m[hash] = k
+	ks.byHash.Store(&m)
+	ks.open.Store(nil)
+}
+
+// Remove revokes every secret of the key named name; it reports whether there was one.
+func (ks *Keys) Remove(name string) bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	old := *ks.byHash.Load()
+	m := make(map[[32]byte]*Key, len(old))
+	found := false
+	for h, v := range old {
+		if v.Name == name {
+			found = true
+			continue
+		}
+		m[h] = v
+	}
+	ks.byHash.Store(&m)
+	return found
+}
+
+// List returns every key (one per name), in no particular order.
+func (ks *Keys) List() []*Key {
+	seen := map[string]bool{}
+	var out []*Key
+	for _, k := range *ks.byHash.Load() {
+		if !seen[k.Name] {
+			seen[k.Name] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // Find returns the key of r (Authorization: Bearer, or x-api-key as the Anthropic SDK sends).
 func (ks *Keys) Find(r *httpx.Request) (*Key, *llm.Error) {
-	if ks.open != nil {
-		return ks.open, nil
+	if k := ks.open.Load(); k != nil {
+		return k, nil
 	}
 	secret := r.Header.Get("x-api-key")
 	if a := r.Header.Get("Authorization"); secret == "" && len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
@@ -125,9 +222,9 @@ func (ks *Keys) Find(r *httpx.Request) (*Key, *llm.Error) {
 	if secret == "" {
 		return nil, &llm.Error{Status: 401, Type: llm.ErrAuthentication, Message: "no API key: send it as Authorization: Bearer KEY or x-api-key: KEY"}
 	}
-	h := sha256.Sum256([]byte(secret))
+	h := HashSecret(secret)
 	// A map lookup by hash: timing reveals at most something about a hash, not the secret.
-	if k, ok := ks.byHash[h]; ok {
+	if k, ok := (*ks.byHash.Load())[h]; ok {
 		return k, nil
 	}
 	return nil, &llm.Error{Status: 401, Type: llm.ErrAuthentication, Message: "invalid API key: check the key aya's operator gave you"}
