@@ -114,7 +114,8 @@ func (m *Mirror) sampled() bool {
 func (m *Mirror) Middleware() policy.Middleware {
 	return func(next httpx.Handler) httpx.Handler {
 		return httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
-			if !m.sampled() {
+			// An upgrade (WebSocket) becomes a tunnel, which a copy cannot replay.
+			if !m.sampled() || r.Header.Has("Upgrade") {
 				next.ServeHTTPX(w, r)
 				return
 			}

@@ -113,6 +113,11 @@ func TestCopies(t *testing.T) {
 			r.ContentLength = -1
 			return r
 		}, "POST /c t1 chunks 192.0.2.7", func(s Stats) bool { return s.Sent == 1 }},
+		{"upgrade is not mirrored", func() *httpx.Request {
+			r := request("GET", "/ws", "")
+			r.Header.Add("Upgrade", "websocket")
+			return r
+		}, "", func(s Stats) bool { return s == Stats{} }},
 		{"declared body too large", func() *httpx.Request { return request("POST", "/d", strings.Repeat("x", 65)) }, "", func(s Stats) bool { return s.TooLarge == 1 }},
 		{"chunked body grows too large", func() *httpx.Request {
 			r := request("POST", "/e", strings.Repeat("x", 100))
