@@ -28,9 +28,12 @@ type Options struct {
 	// Drift is the Page-Hinkley detector run on the per-tick forecast error; zero fields take
 	// Delta 0.02, Lambda 5, MinSamples 120.
 	Drift PageHinkley
-	// OnDrift is called once, from Allocate, when drift is first detected: the pool's hook to
-	// schedule retraining (it must not block the tick).
+	// OnDrift is called once, from Allocate, when drift is first detected (it must not block
+	// the tick).
 	OnDrift func()
+	// Retrain, when set, retrains on drift: a new model is trained on the recent traffic in
+	// the background and takes over after a burn-in in shadow. nil: drift is only reported.
+	Retrain *Retrain
 	// Logger receives shadow decisions (debug) and fallbacks (warn); nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -54,6 +57,16 @@ type Status struct {
 	ForecastError float64   // average pool-wide forecast error (sMAPE, 0–2)
 	Drift         bool      // Page-Hinkley has detected drift since the last ResetDrift
 	Fallbacks     uint64    // ticks on which the base allocation was enforced for an anomaly
+
+	// Retraining, with Options.Retrain: whether a training is running, what the retrained
+	// model in burn-in would allocate (nil when none is) and its burn-in ticks left, and how
+	// many retrained models took over, were dropped in burn-in, or failed to train.
+	Retraining      bool
+	Candidate       []float64
+	BurnInLeft      int
+	Retrained       uint64
+	RejectedInBurn  uint64
+	RetrainFailures uint64
 }
 
 // Allocator is the "learned" tps.Allocator: PPO's policy correcting waterfill. Allocate runs
@@ -69,6 +82,17 @@ type Allocator struct {
 	resetDrift atomic.Bool
 
 	learned []float64
+
+	// Retraining (Options.Retrain): re and the counters belong to the tick goroutine; the
+	// training goroutine hands its model over through trained.
+	re                 retrainState
+	promoted, rejected uint64
+	training           atomic.Bool
+	trained            atomic.Pointer[Model]
+	retrainFailures    atomic.Uint64
+	ctx                context.Context
+	cancel             context.CancelFunc
+	wg                 sync.WaitGroup
 
 	mu   sync.Mutex
 	last Status
@@ -99,11 +123,31 @@ func New(opts Options) (*Allocator, error) {
 	if d.MinSamples <= 0 {
 		d.MinSamples = 120
 	}
+	if r := opts.Retrain; r != nil {
+		if r.Train == nil {
+			return nil, fmt.Errorf("learned allocator: Retrain needs a Train function")
+		}
+		rc := *r
+		if rc.History <= 0 {
+			rc.History = 2400
+		}
+		if rc.BurnIn <= 0 {
+			rc.BurnIn = 240
+		}
+		opts.Retrain = &rc
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Allocator{opts: opts, agent: newAgent(opts.Model.pol, opts.NewBase), log: log, drift: d}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Allocator{opts: opts, agent: newAgent(opts.Model.pol, opts.NewBase), log: log, drift: d, ctx: ctx, cancel: cancel}, nil
+}
+
+// Close stops a retraining in progress and waits for it. The allocator keeps allocating.
+func (a *Allocator) Close() {
+	a.cancel()
+	a.wg.Wait()
 }
 
 // Name is "learned".
@@ -112,6 +156,9 @@ func (a *Allocator) Name() string { return "learned" }
 // Allocate writes the policy's allocation — or the base allocator's, in shadow mode or when
 // the policy misbehaves — into out. Both are constrained.
 func (a *Allocator) Allocate(obs *tps.Observation, out []float64) {
+	if a.opts.Retrain != nil {
+		a.re.hist.add(obs, a.opts.Retrain.History)
+	}
 	g := a.agent
 	g.observe(obs)
 	n := len(obs.Services)
@@ -135,6 +182,9 @@ func (a *Allocator) Allocate(obs *tps.Observation, out []float64) {
 		if a.opts.OnDrift != nil {
 			a.opts.OnDrift()
 		}
+		if a.opts.Retrain != nil {
+			a.startRetrain(obs)
+		}
 	}
 	if why == FallbackNone && a.opts.Shadow {
 		why = FallbackShadow
@@ -153,21 +203,33 @@ func (a *Allocator) Allocate(obs *tps.Observation, out []float64) {
 			a.log.Warn("tps learned allocator: enforcing the base allocation", "reason", string(why), "forecast_error", g.tr.errAvg)
 		}
 	}
-	a.record(why)
+	if a.opts.Retrain != nil {
+		a.burnIn(obs)
+	}
+	a.record(why, g)
 }
 
-// record publishes the decision for Status without allocating.
-func (a *Allocator) record(why Fallback) {
+// record publishes the decision g made for Status without allocating.
+func (a *Allocator) record(why Fallback, g *agent) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.last.Learned = append(a.last.Learned[:0], a.learned...)
-	a.last.Base = append(a.last.Base[:0], a.agent.baseOut...)
+	a.last.Base = append(a.last.Base[:0], g.baseOut...)
 	if why != FallbackNone && why != FallbackShadow {
 		a.last.Fallbacks++
 	}
 	a.last.Enforced = why
-	a.last.ForecastError = a.agent.tr.errAvg
+	a.last.ForecastError = g.tr.errAvg
 	a.last.Drift = a.drift.Drifted()
+	a.last.Retraining = a.training.Load()
+	a.last.Candidate = a.last.Candidate[:0]
+	a.last.BurnInLeft = 0
+	if a.re.cand != nil {
+		a.last.Candidate = append(a.last.Candidate, a.re.candOut...)
+		a.last.BurnInLeft = a.re.left
+	}
+	a.last.Retrained, a.last.RejectedInBurn = a.promoted, a.rejected
+	a.last.RetrainFailures = a.retrainFailures.Load()
 }
 
 // Status returns a copy of the last decision.
@@ -177,6 +239,11 @@ func (a *Allocator) Status() Status {
 	s := a.last
 	s.Learned = slices.Clone(s.Learned)
 	s.Base = slices.Clone(s.Base)
+	if len(s.Candidate) == 0 {
+		s.Candidate = nil
+	} else {
+		s.Candidate = slices.Clone(s.Candidate)
+	}
 	return s
 }
 
