@@ -404,7 +404,8 @@ func TestParseJWKS(t *testing.T) {
 		{"ed25519", `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"e","x":"` + base64.RawURLEncoding.EncodeToString(make([]byte, 32)) + `"}]}`, 1, ""},
 		{"short ed25519", `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA"}]}`, 0, "32 bytes"},
 		{"small rsa", `{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}`, 0, "2048 bits"},
-		{"ec off curve", `{"keys":[{"kty":"EC","crv":"P-256","x":"AQ","y":"AQ"}]}`, 0, "not on P-256"},
+		{"ec", ecJWK(t), 1, ""},
+		{"ec off curve", `{"keys":[{"kty":"EC","crv":"P-256","x":"AQ","y":"AQ"}]}`, 0, "a point on P-256"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -414,6 +415,16 @@ func TestParseJWKS(t *testing.T) {
 			}
 		})
 	}
+}
+
+func ecJWK(t *testing.T) string {
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := k.PublicKey.Bytes()
+	enc := base64.RawURLEncoding.EncodeToString
+	return `{"keys":[{"kty":"EC","crv":"P-384","kid":"e","x":"` + enc(b[1:49]) + `","y":"` + enc(b[49:]) + `"}]}`
 }
 
 func FuzzParseJWKS(f *testing.F) {

@@ -267,14 +267,15 @@ func (r *rawJWK) publicKey() (any, error) {
 		default:
 			return nil, errSkip
 		}
-		x, err1 := b64int(r.X)
-		y, err2 := b64int(r.Y)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, err
+		x, err1 := base64.RawURLEncoding.DecodeString(r.X)
+		y, err2 := base64.RawURLEncoding.DecodeString(r.Y)
+		size := (c.Params().BitSize + 7) / 8
+		if errors.Join(err1, err2) != nil || len(x) != size || len(y) != size {
+			return nil, fmt.Errorf("EC key x and y must be %d bytes each, base64url, and a point on %s", size, r.Crv)
 		}
-		k := &ecdsa.PublicKey{Curve: c, X: x, Y: y}
-		if _, err := k.ECDH(); err != nil {
-			return nil, fmt.Errorf("EC point is not on %s", r.Crv)
+		k, err := ecdsa.ParseUncompressedPublicKey(c, append(append([]byte{4}, x...), y...))
+		if err != nil {
+			return nil, fmt.Errorf("EC key x and y must be %d bytes each, base64url, and a point on %s", size, r.Crv)
 		}
 		return k, nil
 	case "OKP":
