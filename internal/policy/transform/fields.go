@@ -38,7 +38,9 @@ func (f *Fields) applyHeader(h *httpx.Header, r *httpx.Request) {
 		if !h.Has(rn.From) {
 			continue
 		}
-		h.Del(rn.To)
+		if !httpx.EqualFold(rn.From, rn.To) { // a change of case only must not delete From
+			h.Del(rn.To)
+		}
 		for i := range *h {
 			if httpx.EqualFold((*h)[i].Name, rn.From) {
 				(*h)[i].Name = rn.To
@@ -88,7 +90,7 @@ func (f *Fields) applyQuery(q string, r *httpx.Request) string {
 		del(name)
 	}
 	for _, rn := range f.Rename {
-		if !has(rn.From) {
+		if !has(rn.From) || rn.From == rn.To {
 			continue
 		}
 		del(rn.To)

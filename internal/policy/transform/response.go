@@ -118,7 +118,10 @@ func (rw *respWriter) finish() {
 		return
 	}
 	rw.buffering = false
-	out, err := rw.t.ResponseBody.apply(rw.buf, rw.r)
+	out, err := rw.buf, error(nil)
+	if len(rw.buf) > 0 {
+		out, err = rw.t.ResponseBody.apply(rw.buf, rw.r)
+	}
 	if err != nil {
 		rw.t.Log.Debug("transform: response body left unedited", "request_id", rw.r.ID, "error", err)
 		out = rw.buf

@@ -111,6 +111,10 @@ func (t *transform) editRequestBody(w httpx.ResponseWriter, r *httpx.Request) bo
 		proxy.WriteError(w, r, 413, "request body larger than the transform's max_size ("+strconv.FormatInt(max, 10)+" bytes)")
 		return false
 	}
+	if len(body) == 0 { // a chunked body with no chunks: nothing to edit
+		r.Body, r.ContentLength = httpx.NoBody, 0
+		return true
+	}
 	out, err := t.RequestBody.apply(body, r)
 	if err != nil {
 		msg := "request body is not valid JSON"

@@ -47,6 +47,30 @@ func TestRequestHeaders(t *testing.T) {
 	}
 }
 
+func TestRenameCaseOnly(t *testing.T) {
+	var s seen
+	h := New(Options{
+		RequestHeaders: Fields{Rename: []Rename{{From: "x-token", To: "X-Token"}}},
+		RequestQuery:   Fields{Rename: []Rename{{From: "q", To: "q"}}},
+	})(capture(&s))
+	h.ServeHTTPX(&recorder{}, newRequest("GET", "/?q=1", "", "x-token", "t"))
+	if len(s.r.Header) != 1 || s.r.Header[0] != (httpx.Field{Name: "X-Token", Value: "t"}) || s.r.Query != "q=1" {
+		t.Errorf("header %v query %q", s.r.Header, s.r.Query)
+	}
+}
+
+func TestEmptyChunkedJSONBodyPasses(t *testing.T) {
+	var s seen
+	h := New(Options{RequestBody: Body{Set: jsonValues("a", "1"), MaxSize: 64}})(capture(&s))
+	r := newRequest("POST", "/", "", "Content-Type", "application/json")
+	r.ContentLength = -1
+	w := &recorder{}
+	h.ServeHTTPX(w, r)
+	if s.r == nil || s.body != "" || s.r.ContentLength != 0 {
+		t.Errorf("status %d, passed %v", w.status, s.r != nil)
+	}
+}
+
 func TestRenameWithoutSourceKeepsTarget(t *testing.T) {
 	var s seen
 	h := New(Options{RequestHeaders: Fields{Rename: []Rename{{From: "X-Old", To: "X-New"}}}})(capture(&s))
