@@ -304,6 +304,25 @@ func (v *validator) consumers(cfg *Config) {
 	}
 	v.apis(cfg)
 	v.subscriptions(cfg, names)
+	v.aclNeedsAuth(cfg)
+}
+
+// aclNeedsAuth refuses an acl that no auth policy runs before: it would refuse every request.
+func (v *validator) aclNeedsAuth(cfg *Config) {
+	for i := range cfg.Routes {
+		rc := &cfg.Routes[i]
+		before := *rc
+		for j, p := range rc.Policies {
+			if p.ACL == nil {
+				continue
+			}
+			before.Policies = rc.Policies[:j]
+			if !routeHasAuth(cfg, &before) {
+				path := fmt.Sprintf("routes[%d].policies[%d].acl", i, j)
+				v.errAt(path, p.Line, "route %q acl: no auth policy runs before it, so it would refuse every request: put an auth policy first", rc.Name)
+			}
+		}
+	}
 }
 
 // isBcrypt reports whether s looks like a bcrypt hash: $2a$, $2b$ or $2y$, a two-digit cost,

@@ -49,8 +49,11 @@ func TestAuthPoliciesBad(t *testing.T) {
 			`7: route "all" auth oauth2: client_id is required: the client aya authenticates as at the introspection endpoint`,
 			`7: route "all" auth oauth2: timeout must be above 0, like 5s`,
 		}},
-		{"acl empty", authRoute("", "acl: {}"), []string{
-			`7: route "all" acl: list allow_groups, deny_groups or allow_consumers`,
+		{"acl empty", authRoute("", "auth: {api_key: {}}", "acl: {}"), []string{
+			`8: route "all" acl: list allow_groups, deny_groups or allow_consumers`,
+		}},
+		{"acl before auth", authRoute("", "acl: {allow_groups: [a]}", "auth: {api_key: {}}"), []string{
+			`7: route "all" acl: no auth policy runs before it, so it would refuse every request: put an auth policy first`,
 		}},
 		{"consumers", authRoute(`consumers:
   - {name: alice, api_keys: [alice-key-1]}
