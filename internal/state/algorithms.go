@@ -57,8 +57,9 @@ func (l *Limit) gcra(c *Cell, now int64) (Decision, int64) {
 	return d, next
 }
 
-// window returns the fixed window holding now: [start, end).
-func (l *Limit) window(now int64) (start, end int64) {
+// Window returns the fixed window holding now (Unix ns): [start, end). Stores that count
+// elsewhere (Redis) use it so every store agrees on where windows begin.
+func (l *Limit) Window(now int64) (start, end int64) {
 	if l.Monthly {
 		t := time.Unix(0, now).UTC()
 		y, m, _ := t.Date()
@@ -73,7 +74,7 @@ func (l *Limit) window(now int64) (start, end int64) {
 }
 
 func (l *Limit) fixedWindow(c *Cell, now int64) (Decision, int64) {
-	start, end := l.window(now)
+	start, end := l.Window(now)
 	if c.A != start {
 		c.A, c.B = start, 0
 	}
@@ -92,7 +93,7 @@ func (l *Limit) fixedWindow(c *Cell, now int64) (Decision, int64) {
 // the previous window's, weighted by the share of it the sliding window still covers.
 func (l *Limit) slidingWindow(c *Cell, now int64) (Decision, int64) {
 	p := int64(l.Period)
-	start, end := l.window(now)
+	start, end := l.Window(now)
 	if c.A != start {
 		prev := int64(0)
 		if c.A == start-p {

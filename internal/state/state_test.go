@@ -98,7 +98,7 @@ func TestMonthlyWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	feb := time.Date(2026, 2, 27, 23, 0, 0, 0, time.UTC).UnixNano()
-	start, end := l.window(feb)
+	start, end := l.Window(feb)
 	if got := time.Unix(0, start).UTC(); !got.Equal(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("start %v", got)
 	}
