@@ -257,6 +257,19 @@ func TestPolicyCache(t *testing.T) {
 			t.Fatalf("stats %+v", st)
 		}
 	})
+	t.Run("reload keeps the store", func(t *testing.T) {
+		expect(cacheGet(t, c, base+"/fresh"), "HIT", "/fresh v1 #1")
+		p.rewrite(strings.Replace(cfg, "ttl: 60s", "ttl: 30s", 1))
+		resp, err := http.Post("http://"+p.Admin+"/reload", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("reload: %d", resp.StatusCode)
+		}
+		expect(cacheGet(t, c, base+"/fresh"), "HIT", "/fresh v1 #1")
+	})
 	t.Run("stale-if-error", func(t *testing.T) {
 		expect(cacheGet(t, c, base+"/sie"), "MISS", "/sie v1 #1")
 		origin.srv.Close() // the backend dies
