@@ -118,10 +118,10 @@ func (v *validator) sniKeys(l *Listener, path, ctx string) {
 // upstream, and an upstream serves one protocol. It fills L4 defaults the upstream did not
 // write: tcp (connect) health checks, and for udp, ejection after a refused datagram.
 func (v *validator) l4Upstreams(cfg *Config) {
-	byName := make(map[string]*Upstream, len(cfg.Upstreams))
+	byName := make(map[string]int, len(cfg.Upstreams))
 	names := make([]string, 0, len(cfg.Upstreams))
 	for i := range cfg.Upstreams {
-		byName[cfg.Upstreams[i].Name] = &cfg.Upstreams[i]
+		byName[cfg.Upstreams[i].Name] = i
 		names = append(names, cfg.Upstreams[i].Name)
 	}
 	// proto is the L4 protocol each upstream is used with, and by which listener.
@@ -141,7 +141,7 @@ func (v *validator) l4Upstreams(cfg *Config) {
 			if name != l.Upstream {
 				kp = path + ".sni"
 			}
-			u, ok := byName[name]
+			ui, ok := byName[name]
 			if !ok {
 				v.errAt(kp, l.Line, "%s: upstream %q is not defined%s", ctx, name, didYouMean(name, names))
 				continue
@@ -151,22 +151,29 @@ func (v *validator) l4Upstreams(cfg *Config) {
 				continue
 			}
 			proto[name], users[name] = l.Protocol, ctx
-			v.l4Targets(u, l.Protocol, ctx)
+			v.l4Targets(&cfg.Upstreams[ui], fmt.Sprintf("upstreams[%d]", ui), l.Protocol, ctx)
 		}
 	}
-	// An upstream of tcp:// or udp:// targets that no L4 listener names is a mistake too.
+	// An upstream of tcp:// or udp:// targets is an L4 upstream even before a listener names
+	// it (it may be staged for one); it must not mix in HTTP targets.
 	for i := range cfg.Upstreams {
 		u := &cfg.Upstreams[i]
-		if _, used := proto[u.Name]; used {
-			v.l4Defaults(u, fmt.Sprintf("upstreams[%d]", i), proto[u.Name])
-			continue
-		}
+		path := fmt.Sprintf("upstreams[%d]", i)
+		kind := proto[u.Name]
 		for j := range u.Targets {
 			t := &u.Targets[j]
-			if t.Scheme == SchemeTCP || t.Scheme == SchemeUDP {
-				v.errAt(fmt.Sprintf("upstreams[%d].targets[%d].url", i, j), t.Line, "upstream %q: %s target %q is for tcp and udp listeners, and none uses this upstream: name it in a listener's upstream, or use http://", u.Name, t.Scheme, t.URL)
-				break
+			l4 := t.Scheme == SchemeTCP || t.Scheme == SchemeUDP
+			switch {
+			case t.Scheme == "" || kind == "" && !l4:
+			case kind == "":
+				kind = t.Scheme
+			case !l4 && proto[u.Name] == "":
+				v.errAt(fmt.Sprintf("%s.targets[%d].url", path, j), t.Line, "upstream %q: target %q is HTTP but the upstream's other targets are %s://: an upstream serves one protocol", u.Name, t.URL, kind)
 			}
+		}
+		if kind != "" {
+			proto[u.Name] = kind
+			v.l4Defaults(u, path, kind)
 		}
 	}
 	for i := range cfg.Routes {
@@ -174,11 +181,11 @@ func (v *validator) l4Upstreams(cfg *Config) {
 		path := fmt.Sprintf("routes[%d]", i)
 		ctx := objName("route", r.Name, i)
 		if p, ok := proto[r.Upstream]; ok {
-			v.errAt(path+".upstream", r.Line, "%s: upstream %q serves %s (%s), not HTTP: a route needs an upstream of http:// targets", ctx, r.Upstream, users[r.Upstream], p)
+			v.errAt(path+".upstream", r.Line, "%s: upstream %q is a %s upstream (%s:// targets, for tcp and udp listeners): a route needs one of http:// targets", ctx, r.Upstream, p, p)
 		}
 		if f := r.Fallback; f != nil {
 			if p, ok := proto[f.Upstream]; ok {
-				v.errAt(path+".fallback.upstream", r.Line, "%s fallback: upstream %q serves %s (%s), not HTTP", ctx, f.Upstream, users[f.Upstream], p)
+				v.errAt(path+".fallback.upstream", r.Line, "%s fallback: upstream %q is a %s upstream, not HTTP", ctx, f.Upstream, p)
 			}
 		}
 		for j, name := range r.Listeners {
@@ -190,12 +197,15 @@ func (v *validator) l4Upstreams(cfg *Config) {
 }
 
 // l4Targets checks that u's targets suit a listener of protocol.
-func (v *validator) l4Targets(u *Upstream, protocol, ctx string) {
+func (v *validator) l4Targets(u *Upstream, upath, protocol, ctx string) {
 	if u.Discovery != nil {
 		v.errf(u.Line, "%s: upstream %q: discovery finds HTTP targets; list the %s:// targets of a %s listener's upstream in targets", ctx, u.Name, protocol, protocol)
 	}
 	if u.Sticky != nil {
 		v.errf(u.Line, "%s: upstream %q: sticky cookies are HTTP; for a %s listener use balance: maglev (client IP)", ctx, u.Name, protocol)
+	}
+	if k := u.HashKey.String(); k != "ip" {
+		v.errAt(upath+".hash_key", u.Line, "%s: upstream %q: hash_key %s reads HTTP requests; a %s listener's upstream hashes the client IP (hash_key: ip)", ctx, u.Name, k, protocol)
 	}
 	for j := range u.Targets {
 		t := &u.Targets[j]

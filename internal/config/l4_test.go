@@ -68,7 +68,7 @@ upstreams:
 upstreams: [{name: pg, targets: ["tcp://127.0.0.1:2"]}]
 routes:
   - {name: r, upstream: pg}
-`, []string{`6: route "r": upstream "pg" serves listener "x" (tcp), not HTTP`}},
+`, []string{`6: route "r": upstream "pg" is a tcp upstream`}},
 		{"route on tcp listener", `listeners:
   - {name: x, address: "127.0.0.1:1", protocol: tcp, upstream: pg}
   - {name: web, address: "127.0.0.1:3"}
@@ -76,11 +76,18 @@ upstreams: [{name: pg, targets: ["tcp://127.0.0.1:2"]}, {name: app, targets: ["h
 routes:
   - {name: r, upstream: app, listeners: [x]}
 `, []string{`6: route "r": listener "x" is a tcp/udp listener`}},
-		{"tcp target unused", `listeners: [{name: web, address: "127.0.0.1:3"}]
+		{"route uses an upstream of tcp targets", `listeners: [{name: web, address: "127.0.0.1:3"}]
 upstreams:
   - {name: app, targets: ["tcp://127.0.0.1:4"]}
+routes:
+  - {name: r, upstream: app}
+`, []string{`5: route "r": upstream "app" is a tcp upstream (tcp:// targets, for tcp and udp listeners): a route needs one of http:// targets`}},
+		{"http and tcp targets mixed", `listeners: [{name: web, address: "127.0.0.1:3"}]
+upstreams:
+  - name: app
+    targets: ["tcp://127.0.0.1:4", "http://127.0.0.1:5"]
 routes: [{name: r, upstream: app}]
-`, []string{`3: upstream "app": tcp target "tcp://127.0.0.1:4" is for tcp and udp listeners`}},
+`, []string{`4: upstream "app": target "http://127.0.0.1:5" is HTTP but the upstream's other targets are tcp://`}},
 		{"tcp target needs a port", `listeners: [{name: x, address: "127.0.0.1:1", protocol: tcp, upstream: pg}]
 upstreams: [{name: pg, targets: ["tcp://127.0.0.1"]}]
 `, []string{`2: upstream "pg" target #1: invalid url "tcp://127.0.0.1": a tcp target needs a port`}},
@@ -102,6 +109,9 @@ upstreams: [{name: a, targets: ["tcp://127.0.0.1:2"]}]
   - {name: web, address: "127.0.0.1:1"}
 upstreams: [{name: a, targets: ["tcp://127.0.0.1:2"]}]
 `, []string{`3: listener "web": address "127.0.0.1:1" overlaps listener "x"`}},
+		{"hash key of a header", `listeners: [{name: x, address: "127.0.0.1:1", protocol: tcp, upstream: a}]
+upstreams: [{name: a, balance: maglev, hash_key: "header:X-User", targets: ["tcp://127.0.0.1:2"]}]
+`, []string{`listener "x": upstream "a": hash_key header:X-User reads HTTP requests`}},
 		{"upstream on http listener", `listeners: [{name: web, address: "127.0.0.1:1", upstream: a}]
 upstreams: [{name: a, targets: ["http://127.0.0.1:2"]}]
 routes: [{name: r, upstream: a}]
