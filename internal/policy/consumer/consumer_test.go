@@ -174,3 +174,13 @@ func BenchmarkViewByKey(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkHash(b *testing.B) {
+	b.ReportAllocs()
+	var sink byte
+	for b.Loop() {
+		h := Hash("alice-key-0123456789")
+		sink += h[0]
+	}
+	_ = sink
+}
