@@ -34,6 +34,9 @@ type Trace struct {
 	Capacity float64 // the effective capacity of the last tick
 	Services []tps.Service
 	Demand   [][]float64 // Demand[t][i]: service i's arrival rate in requests per second on tick t
+	// Model is the model in charge when the trace was taken, so Train can check that its
+	// result does better on this traffic. Inference only reads it, concurrently with the pool.
+	Model *Model
 }
 
 // history is a ring of the last ticks' demands, allocated once per set of services.
@@ -95,6 +98,7 @@ func (a *Allocator) startRetrain(obs *tps.Observation) {
 		return
 	}
 	recent := a.re.hist.trace(obs)
+	recent.Model = &Model{pol: a.agent.pol}
 	a.log.Info("tps learned allocator: retraining on the recent traffic", "ticks", len(recent.Demand))
 	a.wg.Add(1)
 	go func() {
@@ -114,7 +118,8 @@ func (a *Allocator) startRetrain(obs *tps.Observation) {
 
 // burnIn runs the candidate model, if any, on the observation: in shadow, checked every tick,
 // and in charge once its burn-in is over. A candidate that produces an invalid allocation is
-// dropped, and the drift detector restarts so that lasting drift trains again.
+// dropped; like a failed training, that leaves drift flagged (no retraining loop) until
+// ResetDrift.
 func (a *Allocator) burnIn(obs *tps.Observation) {
 	if m := a.trained.Swap(nil); m != nil {
 		a.re.cand = newAgent(m.pol, a.opts.NewBase)
@@ -133,8 +138,6 @@ func (a *Allocator) burnIn(obs *tps.Observation) {
 		a.log.Warn("tps learned allocator: retrained model produced an invalid allocation in burn-in; dropped")
 		a.re.cand = nil
 		a.rejected++
-		a.drift.Reset()
-		a.fired = false
 		return
 	}
 	a.re.left--

@@ -96,7 +96,7 @@ func TestDriftRetrainsThenBurnsInThenTakesOver(t *testing.T) {
 
 	runUntil(t, p, a, 600, "retraining to start on drift", func(s Status) bool { return s.Retraining })
 	recent := <-f.got
-	if len(recent.Demand) != 100 || len(recent.Services) != 2 || recent.Tick != time.Second || recent.Capacity != 1000 {
+	if len(recent.Demand) != 100 || len(recent.Services) != 2 || recent.Tick != time.Second || recent.Capacity != 1000 || recent.Model == nil {
 		t.Fatalf("trace: %d ticks, %d services, tick %v, capacity %v; want the last 100 ticks of 2 services",
 			len(recent.Demand), len(recent.Services), recent.Tick, recent.Capacity)
 	}

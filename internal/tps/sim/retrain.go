@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"aya/internal/tps"
@@ -16,12 +17,18 @@ type RetrainConfig struct {
 	Seed       uint64    // seeds the weights, the exploration and the replayed arrivals
 	Queue      QueueSpec // the pool's queue; zero fields take tps's defaults
 	Margin     float64   // the pool's safety margin; 0: tps.DefaultMargin
+	// Duty is the fraction of wall time spent training: after each iteration the trainer
+	// sleeps so that it uses at most this share of one core; default 0.5.
+	Duty float64
 }
 
 // RetrainOn returns the Train function of rl.Retrain that replays the recent traffic in the
 // simulator: the trace becomes a scenario (each tick's measured arrival rate, piecewise
 // constant), episodes draw fresh Poisson arrivals from it, and PPO trains a new model on them
-// with one worker.
+// with one worker, pausing between iterations to keep to cfg.Duty of a core. The result must
+// then earn at least the weighted goodput of the model in charge (recent.Model) on the same
+// replayed arrivals, without more upstream 429s or CRITICAL rejections; otherwise Train
+// returns an error and the pool keeps its model.
 //
 // The trace's capacity is the pool's effective capacity of the last tick (after the margin,
 // AIMD and the upstream's headers), so the replay assumes the upstream's cap stays where the
@@ -36,6 +43,9 @@ func RetrainOn(cfg RetrainConfig) func(ctx context.Context, recent rl.Trace) (*r
 	if cfg.Queue.Timeout <= 0 {
 		cfg.Queue.Timeout = tps.DefaultQueueTimeout
 	}
+	if cfg.Duty <= 0 || cfg.Duty > 1 {
+		cfg.Duty = 0.5
+	}
 	return func(ctx context.Context, recent rl.Trace) (*rl.Model, error) {
 		s, err := traceScenario(recent, cfg)
 		if err != nil {
@@ -46,9 +56,16 @@ func RetrainOn(cfg RetrainConfig) func(ctx context.Context, recent rl.Trace) (*r
 			return nil, fmt.Errorf("retrain TPS policy: %w", err)
 		}
 		defer env.Close()
+		var last time.Duration
 		m, curve, err := rl.Train(ctx, rl.TrainConfig{
 			Envs: []rl.Env{env}, Iterations: cfg.Iterations, Seed: cfg.Seed, Workers: 1,
 			Seeds: []uint64{cfg.Seed + 1, cfg.Seed + 2, cfg.Seed + 3, cfg.Seed + 4},
+			Progress: func(is rl.IterStats) {
+				ran := is.Elapsed - last
+				rest := time.Duration(float64(ran) * (1 - cfg.Duty) / cfg.Duty)
+				pause(ctx, rest)
+				last = is.Elapsed + rest
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("retrain TPS policy: %w", err)
@@ -56,8 +73,50 @@ func RetrainOn(cfg RetrainConfig) func(ctx context.Context, recent rl.Trace) (*r
 		if len(curve) < cfg.Iterations {
 			return nil, fmt.Errorf("retrain TPS policy: stopped after %d of %d iterations: %w", len(curve), cfg.Iterations, context.Cause(ctx))
 		}
+		if recent.Model != nil {
+			if err := noWorse(ctx, s, m, recent.Model, cfg.Seed+100); err != nil {
+				return nil, err
+			}
+		}
 		return m, nil
 	}
+}
+
+// pause sleeps for d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// noWorse replays the scenario with the candidate and with the current model on the same
+// arrivals, and refuses the candidate if it earns less weighted goodput, or lets through more
+// upstream 429s or CRITICAL rejections.
+func noWorse(ctx context.Context, s *Scenario, candidate, current *rl.Model, seed uint64) error {
+	var got [2]Metrics
+	for i, m := range []*rl.Model{candidate, current} {
+		a, err := rl.New(rl.Options{Model: m, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			return fmt.Errorf("retrain TPS policy: %w", err)
+		}
+		res, err := Run(ctx, s, a, Options{Seed: seed})
+		if err != nil {
+			return fmt.Errorf("retrain TPS policy: replay: %w", err)
+		}
+		got[i] = res.Metrics
+	}
+	c, cur := got[0], got[1]
+	if c.WeightedGoodput < cur.WeightedGoodput || c.Upstream429 > cur.Upstream429 || c.Rejected[tps.Critical] > cur.Rejected[tps.Critical] {
+		return fmt.Errorf("retrain TPS policy: the retrained model does no better on the recent traffic (weighted goodput %.0f vs %.0f, upstream 429s %d vs %d, CRITICAL rejections %d vs %d); keeping the current one",
+			c.WeightedGoodput, cur.WeightedGoodput, c.Upstream429, cur.Upstream429, c.Rejected[tps.Critical], cur.Rejected[tps.Critical])
+	}
+	return nil
 }
 
 // traceScenario turns a trace into a scenario that replays it.

@@ -82,3 +82,35 @@ func TestRetrainOnIsDeterministic(t *testing.T) {
 		t.Fatal("a cancelled retraining returned a model")
 	}
 }
+
+func TestRetrainedModelMustDoNoWorse(t *testing.T) {
+	tr := rl.Trace{
+		Tick:     250 * time.Millisecond,
+		Capacity: 100,
+		Services: []tps.Service{{Name: "a", Priority: tps.Critical, Min: 10}, {Name: "b", Priority: tps.Low}},
+	}
+	for range 40 {
+		tr.Demand = append(tr.Demand, []float64{50, 90})
+	}
+	s, err := traceScenario(tr, RetrainConfig{Queue: QueueSpec{Max: 100, Timeout: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rl.DefaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := noWorse(context.Background(), s, m, m, 1); err != nil {
+		t.Fatalf("a model compared with itself: %v", err)
+	}
+}
+
+func TestPauseEndsWithTheContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	pause(ctx, time.Hour)
+	if time.Since(start) > time.Second {
+		t.Fatal("pause outlived its context")
+	}
+}
