@@ -53,7 +53,7 @@ func (cw *writer) WriteHeader(status int) {
 		return
 	}
 	switch n := contentLength(*h); {
-	case n >= 0 && n < cw.c.minSize:
+	case n == 0 || n > 0 && n < cw.c.minSize:
 		cw.plain()
 	case n >= 0 || cw.c.minSize == 0:
 		cw.start()
