@@ -116,11 +116,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		s := g.snap.Load()
-		s.closePolicies()
-		s.obs.closeNotIn(nil)
-	}()
+	defer g.snap.Load().obs.closeNotIn(nil)
 
 	for _, tc := range []struct {
 		name, peer string
@@ -183,6 +179,15 @@ routes:
 		if !strings.Contains(got, want) {
 			t.Errorf("metrics lack %s; have:\n%s", want, got)
 		}
+	}
+
+	// A retired snapshot's mirrors take no more copies; its clients are still served.
+	snap := g.snap.Load()
+	snap.closePolicies()
+	w := &trafficRecorder{}
+	g.disp.ServeHTTPX(w, trafficRequest("/x", "192.0.2.1"))
+	if m := snap.traffic.mirrors[0].mirror.Stats(); w.body.String() != "v1" || m.Dropped != 1 || m.Sent != 3 {
+		t.Errorf("after close: served by %q, mirror %+v", w.body.String(), m)
 	}
 }
 
