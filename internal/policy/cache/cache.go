@@ -135,15 +135,19 @@ func (h *handler) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	defer scratches.Put(sc)
 	cond := conditionals{inm: r.Header.Get("If-None-Match"), ims: r.Header.Get("If-Modified-Since")}
 	now := c.now()
-	usable := !d.noCache && d.maxAge != 0
-	if usable && r.Method == "HEAD" && c.method("GET") {
+	// no-cache, max-age=0 and Pragma: no-cache make the client's request go upstream (a
+	// revalidation when the entry has a validator); max-age=N refuses entries older than N.
+	usable := func(e *entry) bool {
+		return e != nil && !d.noCache && (d.maxAge < 0 || e.age(now) <= time.Duration(d.maxAge)*time.Second && d.maxAge > 0)
+	}
+	if r.Method == "HEAD" && c.method("GET") {
 		// A stored GET answers a HEAD: same header, no body.
-		if g := c.lookup(sc, r, "GET", now); g != nil && h.answer(w, r, sc, g, "GET", now, cond) {
+		if g := c.lookup(sc, r, "GET", now); usable(g) && h.answer(w, r, sc, g, "GET", now, cond) {
 			return
 		}
 	}
 	e := c.lookup(sc, r, r.Method, now)
-	if usable && e != nil && h.answer(w, r, sc, e, r.Method, now, cond) {
+	if usable(e) && h.answer(w, r, sc, e, r.Method, now, cond) {
 		return
 	}
 	if d.onlyIfCached {

@@ -91,6 +91,10 @@ func TestScenarios(t *testing.T) {
 			get("/a", "MISS", 1), get("/a", "MISS", 2, "Cache-Control", "no-cache"), get("/a", "MISS", 3, "Pragma", "no-cache"),
 			get("/a", "MISS", 4, "Cache-Control", "max-age=0"), get("/a", "HIT", 4),
 		}},
+		{"request max-age bounds the age", Options{}, []string{"Cache-Control", "max-age=60"}, 200, []step{
+			get("/a", "MISS", 1), after(10*time.Second, get("/a", "HIT", 1, "Cache-Control", "max-age=20")),
+			get("/a", "MISS", 2, "Cache-Control", "max-age=5"), after(3*time.Second, get("/a", "HIT", 2, "Cache-Control", "max-age=5")),
+		}},
 		{"only-if-cached", Options{}, nil, 200, []step{
 			{method: "GET", target: "/a", fields: []string{"Cache-Control", "only-if-cached"}, status: 504, calls: 0},
 			get("/a", "MISS", 1), get("/a", "HIT", 1, "Cache-Control", "only-if-cached"),

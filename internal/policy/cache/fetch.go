@@ -105,7 +105,7 @@ func (c *Cache) candidate(r *httpx.Request, status int, h httpx.Header, now time
 	if status == 204 || status == 304 {
 		want = 0
 	}
-	e := &entry{status: status, vary: nil}
+	e := &entry{status: status}
 	e.header = make(httpx.Header, 0, len(h))
 	for _, f := range h {
 		if !skipStored(f.Name, c.o.TagsHeader) {
