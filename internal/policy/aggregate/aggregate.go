@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -79,19 +80,30 @@ type result struct {
 
 func (a *aggregate) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 	results := make([]result, len(a.o.Calls))
+	// The first required call to fail cancels the others: the answer is a 502 whatever they
+	// bring, so there is no point in waiting for them.
+	ctx, cancel := context.WithCancel(detached{r.Context()})
+	defer cancel()
+	var firstFailed atomic.Int32
+	firstFailed.Store(-1)
 	var wg sync.WaitGroup
 	for i := range a.o.Calls {
-		wg.Go(func() { results[i] = a.call(&a.o.Calls[i], r) })
+		wg.Go(func() {
+			c := &a.o.Calls[i]
+			results[i] = a.call(ctx, c, r)
+			if c.Required && results[i].err != "" && firstFailed.CompareAndSwap(-1, int32(i)) {
+				cancel()
+			}
+		})
 	}
-	// Waiting for every call, even after a required one failed, keeps r's strings (which the
-	// calls read) alive until no goroutine uses them; the calls' timeouts bound the wait.
+	// Waiting for every call keeps r's strings (which the calls read) alive until no goroutine
+	// uses them; the calls' timeouts and the cancel above bound the wait.
 	wg.Wait()
 
-	for i, c := range a.o.Calls {
-		if c.Required && results[i].err != "" {
-			proxy.WriteError(w, r, 502, "aggregate call "+strconv.Quote(c.Name)+" failed: "+results[i].err)
-			return
-		}
+	if i := firstFailed.Load(); i >= 0 {
+		c := &a.o.Calls[i]
+		proxy.WriteError(w, r, 502, "aggregate call "+strconv.Quote(c.Name)+" failed: "+results[i].err)
+		return
 	}
 	out := make([]byte, 0, 256)
 	out = append(out, '{')
@@ -129,8 +141,8 @@ func (a *aggregate) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 }
 
 // call runs one call under its own timeout and judges its answer.
-func (a *aggregate) call(c *Call, r *httpx.Request) result {
-	ctx, cancel := context.WithTimeout(detached{r.Context()}, c.Timeout)
+func (a *aggregate) call(parent context.Context, c *Call, r *httpx.Request) result {
+	ctx, cancel := context.WithTimeout(parent, c.Timeout)
 	defer cancel()
 	sub := subRequest(c, r)
 	sub.SetContext(ctx)
@@ -138,7 +150,12 @@ func (a *aggregate) call(c *Call, r *httpx.Request) result {
 	c.Handler.ServeHTTPX(bw, sub)
 	res := judge(bw, ctx, c)
 	if res.err != "" {
-		a.o.Log.Warn("aggregate call failed", "call", c.Name, "request_id", r.ID, "required", c.Required, "error", res.err)
+		// Optional failures are part of normal answers (null plus "errors"): debug only.
+		level := slog.LevelDebug
+		if c.Required {
+			level = slog.LevelWarn
+		}
+		a.o.Log.Log(parent, level, "aggregate call failed", "call", c.Name, "request_id", r.ID, "required", c.Required, "error", res.err)
 	}
 	return res
 }
@@ -147,6 +164,8 @@ func judge(bw *bufWriter, ctx context.Context, c *Call) result {
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return result{err: "timed out after " + c.Timeout.String()}
+	case ctx.Err() != nil:
+		return result{err: "canceled (the client went away, or a required call failed)"}
 	case bw.tooLarge:
 		return result{err: "answer larger than max_size"}
 	case bw.status < 200 || bw.status > 299:

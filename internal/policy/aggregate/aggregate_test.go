@@ -171,6 +171,26 @@ func TestAggregateFailures(t *testing.T) {
 	}
 }
 
+func TestRequiredFailureCancelsTheOthers(t *testing.T) {
+	// "slow" would run for its whole minute; the failed required call ends it at once.
+	s := call("s", httpx.HandlerFunc(slow), "/s", true)
+	s.Timeout = time.Minute
+	o := Options{MaxSize: 64, Calls: []Call{s, call("x", answer(500, `{}`), "/x", true)}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w, got := serve(t, o, request())
+		if msg := got["error"].(map[string]any)["message"]; w.status != 502 || msg != `aggregate call "x" failed: upstream answered 500` {
+			t.Errorf("%d %v", w.status, got)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow call was not canceled")
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	ok := call("a", answer(200, "1"), "/a", true)
 	for _, o := range []Options{
