@@ -219,3 +219,68 @@ func grepLines(s, prefix string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestLLMKeysAndSpendSurviveRestart: with data_dir, an admin-created key and what it spent are
+// still there after aya restarts.
+func TestLLMKeysAndSpendSurviveRestart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, oaAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := freePort(t)
+	data := t.TempDir()
+	cfg := fmt.Sprintf(llmAdminConfig, web, oaAddr, "") + "data_dir: " + data + "\n"
+	p := startAya(t, cfg)
+	resp, err := http.Post("http://"+p.Admin+"/llm/keys", "application/json", strings.NewReader(`{"name": "team-b", "budget": {"usd": 5}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ Key string }
+	if err := jsonDecode(resp, &created); err != nil || created.Key == "" {
+		t.Fatalf("create: %v", err)
+	}
+	client := openai.NewClient(option.WithBaseURL("http://"+web+"/v1/"), option.WithAPIKey(created.Key), option.WithMaxRetries(0))
+	c, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model: "gpt", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}, MaxTokens: openai.Int(5),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := p.stop(10 * time.Second); code != 0 {
+		t.Fatalf("aya exited %d on SIGTERM", code)
+	}
+
+	p2 := startAya(t, cfg)
+	if _, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model: "gpt", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}, MaxTokens: openai.Int(5),
+	}); err != nil {
+		t.Fatalf("the admin-created key did not survive the restart: %v", err)
+	}
+	r, err := http.Get("http://" + p2.Admin + "/llm/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys struct {
+		Keys []struct {
+			Name     string
+			Requests int64
+			Budget   struct {
+				UsedUSD float64 `json:"used_usd"`
+			}
+		}
+	}
+	if err := jsonDecode(r, &keys); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys.Keys {
+		if k.Name == "team-b" {
+			if k.Requests != 2 || k.Budget.UsedUSD <= 0 {
+				t.Fatalf("after the restart team-b shows %d requests and $%v spent, want 2 requests (first call: %d tokens)", k.Requests, k.Budget.UsedUSD, c.Usage.TotalTokens)
+			}
+			return
+		}
+	}
+	t.Fatalf("team-b is not listed after the restart: %+v", keys)
+}

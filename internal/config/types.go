@@ -31,6 +31,10 @@ type Config struct {
 	Cache *CacheStore `yaml:"cache"`
 	// GeoIP is the country database for match.country; nil: country matches are refused.
 	GeoIP *GeoIP `yaml:"geoip"`
+	// DataDir holds what must survive a restart (keys and consumers created through the admin
+	// API, spent budgets) in one file; resolved against the config file's directory. Empty:
+	// that state lives in memory only.
+	DataDir string `yaml:"data_dir"`
 
 	// lines holds the line of every value written in File (see ValueLine).
 	lines map[string]int

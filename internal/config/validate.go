@@ -35,6 +35,7 @@ func validate(cfg *Config, p *problems, lines map[string]int, bad map[string]boo
 	v.consumers(cfg)
 	v.cacheStore(cfg)
 	v.geoIP(cfg)
+	v.dataDir(cfg)
 }
 
 func (v *validator) errf(line int, format string, args ...any) {

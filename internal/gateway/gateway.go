@@ -17,6 +17,7 @@ import (
 
 	"aya/internal/config"
 	"aya/internal/observe"
+	"aya/internal/store"
 	"aya/internal/upstream"
 )
 
@@ -53,8 +54,9 @@ type Gateway struct {
 
 	insight *insight // analytics, alerts and the dashboard
 	pol     *policyState
-	l4      *l4Set    // tcp and udp listeners; nil until the first one starts
-	llm     *llmState // LLM key usage, admin keys, call log and metrics, across reloads
+	l4      *l4Set       // tcp and udp listeners; nil until the first one starts
+	llm     *llmState    // LLM key usage, admin keys, call log and metrics, across reloads
+	store   *store.Store // data_dir's durable state; nil without data_dir
 }
 
 // New builds the first snapshot from cfg. Nothing is bound until Start.
@@ -67,6 +69,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g.disp = &dispatcher{snap: &g.snap, ids: newIDGen(), metrics: g.metrics, sinks: g.sinks}
 	g.pol = newPolicyState(log)
 	g.llm = newLLMState()
+	if err := g.openStore(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	built := false
+	defer func() {
+		if !built && g.store != nil {
+			g.store.Close() // the next attempt (or process) must be able to open it
+		}
+	}()
 	s, err := buildSnapshot(cfg, nil, g.reg, g.pol, g.llm, log, observer{})
 	if err != nil {
 		return nil, err
@@ -82,6 +93,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.snap.Store(s)
 	g.insight = newInsight(g, cfg)
+	built = true
 	return g, nil
 }
 
@@ -142,6 +154,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.reg.Activate(g.snap.Load().livePools())
 	startTPS(g.ctx, nil, g.snap.Load())
 	g.insight.start(g.ctx)
+	go g.llm.runFlush(g.ctx, time.Second, g.log)
 	g.ready.Store(true)
 	g.lastReload.Store(time.Now().UnixNano())
 	g.log.Info("aya started", "listeners", len(cfg.Listeners), "routes", len(cfg.Routes), "upstreams", len(cfg.Upstreams), "admin", a.addr())
@@ -380,6 +393,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	stopTPS(g.snap.Load())
 	g.snap.Load().closePolicies()
 	g.pol.close()
+	g.closeStore()
 	g.snap.Load().obs.closeNotIn(nil)
 	g.stopOnce.Do(func() { close(g.stopped) })
 	if g.cancel != nil {

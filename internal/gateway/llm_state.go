@@ -16,6 +16,7 @@ import (
 
 	"aya/internal/config"
 	"aya/internal/llm/serve"
+	"aya/internal/store"
 )
 
 // llmState is what the LLM gateway keeps across reloads: every key's usage (so a reload does
@@ -23,6 +24,10 @@ import (
 type llmState struct {
 	ledger *serve.Ledger
 	calls  *serve.CallLog
+
+	store   *store.Store // nil: no data_dir, nothing persists
+	flushMu sync.Mutex   // guards flushed
+	flushed map[string]serve.UsageRecord
 
 	mu        sync.Mutex // guards admin and anyAdmin
 	admin     []adminKey
@@ -261,6 +266,10 @@ func (g *Gateway) handleLLMKeyCreate(w http.ResponseWriter, r *http.Request) {
 	rand.Read(raw) // crypto/rand.Read never fails
 	secret := "sk-aya-" + hex.EncodeToString(raw)
 	a := adminKey{spec: spec, hash: serve.HashSecret(secret), created: time.Now().UTC()}
+	if err := g.llm.saveKey(a, false); err != nil {
+		adminError(w, 500, "the key could not be saved to the data_dir store, so it was not created: "+err.Error())
+		return
+	}
 	g.llm.mu.Lock()
 	g.llm.admin = append(g.llm.admin, a)
 	g.llm.anyAdmin = true
@@ -282,10 +291,17 @@ func (g *Gateway) handleLLMKeyRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	g.llm.mu.Lock()
 	i := slices.IndexFunc(g.llm.admin, func(a adminKey) bool { return a.spec.Name == name })
+	var saveErr error
 	if i >= 0 {
-		g.llm.admin = slices.Delete(g.llm.admin, i, i+1)
+		if saveErr = g.llm.saveKey(g.llm.admin[i], true); saveErr == nil {
+			g.llm.admin = slices.Delete(g.llm.admin, i, i+1)
+		}
 	}
 	g.llm.mu.Unlock()
+	if saveErr != nil {
+		adminError(w, 500, "the revocation could not be saved to the data_dir store, so the key stays: "+saveErr.Error())
+		return
+	}
 	if i < 0 {
 		for _, kc := range s.cfg.LLM.Keys {
 			if kc.Name == name {

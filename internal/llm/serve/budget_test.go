@@ -85,3 +85,22 @@ func TestLedgerKeepsUsageAcrossRebuilds(t *testing.T) {
 		t.Fatal("two keys share a usage")
 	}
 }
+
+func TestLedgerRecordsRestore(t *testing.T) {
+	l := NewLedger()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	k := &Key{Name: "team", Budget: &Budget{Tokens: 100, Period: PerMonth}, Usage: l.Usage("team")}
+	h, _ := k.reserve(now, hold{tokens: 10})
+	k.settleBudget(now, h, 30, 0.25)
+	k.Requests.Add(2)
+	recs := l.Records()
+	l2 := NewLedger()
+	l2.Restore("team", recs["team"])
+	k2 := &Key{Name: "team", Budget: &Budget{Tokens: 100, Period: PerMonth}, Usage: l2.Usage("team")}
+	if tok, usd := k2.BudgetUsed(now); tok != 30 || usd != 0.25 || k2.Requests.Load() != 2 {
+		t.Fatalf("restored usage: %d tokens $%v %d requests", tok, usd, k2.Requests.Load())
+	}
+	if tok, _ := k2.BudgetUsed(now.AddDate(0, 1, 0)); tok != 0 {
+		t.Fatal("a restored spend outlived its month")
+	}
+}

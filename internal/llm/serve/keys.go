@@ -229,3 +229,42 @@ func (ks *Keys) Find(r *httpx.Request) (*Key, *llm.Error) {
 	}
 	return nil, &llm.Error{Status: 401, Type: llm.ErrAuthentication, Message: "invalid API key: check the key aya's operator gave you"}
 }
+
+// UsageRecord is a key's usage as it is saved across restarts: the budget period's spend and
+// the totals. The minute's counters and the holds of calls in flight are not kept.
+type UsageRecord struct {
+	Period       int64   `json:"period"`
+	UsedTokens   int64   `json:"used_tokens"`
+	UsedUSD      float64 `json:"used_usd"`
+	Requests     int64   `json:"requests"`
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	CostMicros   int64   `json:"cost_micros"`
+}
+
+// Records returns every key's usage by key name.
+func (l *Ledger) Records() map[string]UsageRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]UsageRecord, len(l.m))
+	for name, u := range l.m {
+		u.mu.Lock()
+		r := UsageRecord{Period: u.period, UsedTokens: u.usedTokens, UsedUSD: u.usedUSD}
+		u.mu.Unlock()
+		r.Requests, r.InputTokens, r.OutputTokens, r.CostMicros = u.Requests.Load(), u.InputTokens.Load(), u.OutputTokens.Load(), u.costMicros.Load()
+		out[name] = r
+	}
+	return out
+}
+
+// Restore sets the usage of the key named name from a saved record (at start, before calls).
+func (l *Ledger) Restore(name string, r UsageRecord) {
+	u := l.Usage(name)
+	u.mu.Lock()
+	u.period, u.usedTokens, u.usedUSD = r.Period, r.UsedTokens, r.UsedUSD
+	u.mu.Unlock()
+	u.Requests.Store(r.Requests)
+	u.InputTokens.Store(r.InputTokens)
+	u.OutputTokens.Store(r.OutputTokens)
+	u.costMicros.Store(r.CostMicros)
+}
