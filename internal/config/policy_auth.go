@@ -17,6 +17,9 @@ type AuthPolicy struct {
 	// Optional lets requests without any credential through as anonymous. A credential that
 	// is present but wrong is still refused.
 	Optional bool `yaml:"optional"`
+	// HideCredentials removes the credential (the key's header or query parameter, the
+	// Authorization header) before the request goes upstream.
+	HideCredentials bool `yaml:"hide_credentials"`
 }
 
 // APIKeyAuth reads a consumer's API key from a header or a query parameter.

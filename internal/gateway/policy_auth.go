@@ -149,7 +149,7 @@ func (b *policyBuild) auth(c *config.AuthPolicy) (policy.Middleware, error) {
 
 // authOptions turns the config into the auth package's options (without the consumer view).
 func (b *policyBuild) authOptions(c *config.AuthPolicy) (authpol.Options, error) {
-	o := authpol.Options{Optional: c.Optional, Log: b.log}
+	o := authpol.Options{Optional: c.Optional, HideCredentials: c.HideCredentials, Log: b.log}
 	if k := c.APIKey; k != nil {
 		o.APIKey = &authpol.APIKey{Header: k.Header, Query: k.Query}
 	}

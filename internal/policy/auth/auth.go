@@ -28,6 +28,8 @@ type Options struct {
 	OAuth2    *OAuth2
 	// Optional lets requests without a credential through as anonymous.
 	Optional bool
+	// HideCredentials removes the credential from the request before it goes on.
+	HideCredentials bool
 	// API is the API the route belongs to when it requires a subscription; "" when not.
 	API string
 	Log *slog.Logger
@@ -145,10 +147,23 @@ func (a *authn) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 // authenticate tries the methods in order; the first that finds a credential decides.
 func (a *authn) authenticate(r *httpx.Request, st *policy.State) (outcome, string) {
 	if k := a.o.APIKey; k != nil {
-		if key := apiKey(r, k); key != "" {
-			return a.checkKey(key, st)
+		if key, inQuery := apiKey(r, k); key != "" {
+			res, why := a.checkKey(key, st)
+			if res == ok && a.o.HideCredentials {
+				hideKey(r, k, inQuery)
+			}
+			return res, why
 		}
 	}
+	res, why := a.bearerOrBasic(r, st)
+	if res == ok && a.o.HideCredentials {
+		r.Header.Del("Authorization")
+	}
+	return res, why
+}
+
+// bearerOrBasic checks the Authorization header.
+func (a *authn) bearerOrBasic(r *httpx.Request, st *policy.State) (outcome, string) {
 	scheme, cred := authorization(r)
 	switch {
 	case scheme == schemeBasic && a.basic != nil:

@@ -176,6 +176,40 @@ func TestAPIKeyAndBasic(t *testing.T) {
 	}
 }
 
+func TestHideCredentials(t *testing.T) {
+	var query string
+	tests := []struct {
+		name, target string
+		hdr          []string
+		wantQuery    string
+		gone         string
+	}{
+		{"key header", "/?a=1", []string{"X-API-Key", "alice-key-0123456789"}, "a=1", "X-API-Key"},
+		{"key query", "/?a=1&api_key=alice-key-0123456789&b=2", nil, "a=1&b=2", ""},
+		{"basic", "/", []string{"Authorization", basicCred("bob", "bob-password")}, "", "Authorization"},
+		{"jwt", "/", []string{"Authorization", "Bearer " + hs256(t, jwt.MapClaims{"sub": "x"}, secret)}, "", "Authorization"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := New(Options{Consumers: directory(t), APIKey: &APIKey{Header: "X-API-Key", Query: "api_key"}, Basic: &Basic{},
+				JWT: &JWT{Secret: []byte(secret)}, HideCredentials: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hdr httpx.Header
+			h := m(httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+				query, hdr = r.Query, append(httpx.Header(nil), r.Header...)
+			}))
+			if w := serve(t, h, tc.target, tc.hdr...); w.status != 0 {
+				t.Fatalf("status %d %s", w.status, w.body)
+			}
+			if query != tc.wantQuery || (tc.gone != "" && hdr.Has(tc.gone)) {
+				t.Errorf("upstream query %q headers %v, want query %q without %s", query, hdr, tc.wantQuery, tc.gone)
+			}
+		})
+	}
+}
+
 func TestOptionalAndSubscription(t *testing.T) {
 	tests := []struct {
 		name   string

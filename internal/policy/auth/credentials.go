@@ -7,22 +7,44 @@ import (
 	"aya/internal/httpx"
 )
 
-// apiKey returns the key from the header, else from the query; "" when there is none.
-func apiKey(r *httpx.Request, k *APIKey) string {
+// apiKey returns the key from the header, else from the query (inQuery); "" when there is
+// none.
+func apiKey(r *httpx.Request, k *APIKey) (key string, inQuery bool) {
 	if v := r.Header.Get(k.Header); v != "" {
-		return v
+		return v, false
 	}
 	if k.Query == "" {
-		return ""
+		return "", false
 	}
 	v := r.QueryValue(k.Query)
 	if strings.IndexByte(v, '%') >= 0 || strings.IndexByte(v, '+') >= 0 {
 		// rare: keys are usually URL-safe, and only these pay for the decoding
 		if d, err := url.QueryUnescape(v); err == nil {
-			return d
+			return d, true
 		}
 	}
-	return v
+	return v, true
+}
+
+// hideKey removes the key from where it was found.
+func hideKey(r *httpx.Request, k *APIKey, inQuery bool) {
+	if !inQuery {
+		r.Header.Del(k.Header)
+		return
+	}
+	var b strings.Builder
+	for q := r.Query; q != ""; {
+		part, rest, _ := strings.Cut(q, "&")
+		q = rest
+		if name, _, _ := strings.Cut(part, "="); name == k.Query {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(part)
+	}
+	r.Query = b.String()
 }
 
 type scheme uint8
