@@ -308,11 +308,14 @@ func BenchmarkMiddleware(b *testing.B) {
 			r := request("10.0.0.1", "X-User", "someone")
 			w := &recorder{}
 			b.ReportAllocs()
+			cpu, n := processCPU(), 0
 			for b.Loop() {
 				w.h.Reset()
 				w.status = 0
 				h.ServeHTTPX(w, r)
+				n++
 			}
+			b.ReportMetric(float64(processCPU()-cpu)/float64(n), "cpu-ns/op")
 		})
 	}
 }
