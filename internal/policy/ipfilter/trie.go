@@ -1,6 +1,9 @@
 package ipfilter
 
-import "net/netip"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 type verdict int8
 
@@ -25,10 +28,10 @@ type node struct {
 func (t *trie) init() { t.nodes = []node{{}} }
 
 func (t *trie) insert(a netip.Addr, bits int, v verdict) {
-	b := a.AsSlice()
+	hi, lo := addrBits(a)
 	n := int32(0)
 	for i := 0; i < bits; i++ {
-		bit := (b[i/8] >> (7 - i%8)) & 1
+		bit := bitAt(hi, lo, i)
 		next := t.nodes[n].child[bit]
 		if next == 0 {
 			t.nodes = append(t.nodes, node{})
@@ -41,18 +44,13 @@ func (t *trie) insert(a netip.Addr, bits int, v verdict) {
 }
 
 func (t *trie) lookup(a netip.Addr) verdict {
-	b := a.As16() // IPv4 sits in the last 4 bytes
-	off := 0
-	bits := 128
-	if a.Is4() {
-		off, bits = 12, 32
-	}
+	hi, lo := addrBits(a)
+	bits := a.BitLen()
 	nodes := t.nodes
 	best := nodes[0].v
 	n := int32(0)
 	for i := 0; i < bits; i++ {
-		bit := (b[off+i/8] >> (7 - i%8)) & 1
-		n = nodes[n].child[bit]
+		n = nodes[n].child[bitAt(hi, lo, i)]
 		if n == 0 {
 			break
 		}
@@ -61,4 +59,22 @@ func (t *trie) lookup(a netip.Addr) verdict {
 		}
 	}
 	return best
+}
+
+// addrBits is the address as 128 bits from the most significant; an IPv4 address fills the
+// top 32.
+func addrBits(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		b := a.As4()
+		return uint64(binary.BigEndian.Uint32(b[:])) << 32, 0
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
+func bitAt(hi, lo uint64, i int) uint64 {
+	if i < 64 {
+		return hi >> (63 - i) & 1
+	}
+	return lo >> (127 - i) & 1
 }
