@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -56,4 +57,36 @@ func containsByte(s string, c byte) bool {
 		}
 	}
 	return false
+}
+
+// FuzzQuery edits arbitrary raw queries: no panic, removed names are gone, and set names
+// appear exactly once.
+func FuzzQuery(f *testing.F) {
+	for _, s := range []string{"a=1&b=2", "a&&b=&=c", "debug=1&debug", "q=x&search=y", "%zz=%&a=b=c"} {
+		f.Add(s)
+	}
+	fs := escapeQueryValues(Fields{
+		Remove: []string{"debug"},
+		Rename: []Rename{{From: "q", To: "search"}},
+		Set:    values("a", "${query.a} x"),
+		Add:    values("via", "aya"),
+	})
+	f.Fuzz(func(t *testing.T, q string) {
+		r := newRequest("GET", "/", "")
+		r.Query = q
+		out := fs.applyQuery(q, r)
+		n := 0
+		for _, kv := range strings.Split(out, "&") {
+			k, _, _ := strings.Cut(kv, "=")
+			switch k {
+			case "debug", "q":
+				t.Fatalf("%q → %q still has %s", q, out, k)
+			case "a":
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%q → %q has %d a's", q, out, n)
+		}
+	})
 }
