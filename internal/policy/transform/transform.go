@@ -90,25 +90,25 @@ func (t *transform) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 // editRequestBody reads the JSON body (bounded), edits it and puts the result in its place
 // with a fixed-up length. On a problem it answers the client and reports false.
 func (t *transform) editRequestBody(w httpx.ResponseWriter, r *httpx.Request) bool {
-	max := t.RequestBody.MaxSize
+	limit := t.RequestBody.MaxSize
 	if encoded(r.Header) {
 		proxy.WriteError(w, r, 415, "transform cannot edit a "+r.Header.Get("Content-Encoding")+"-encoded JSON body: send it unencoded")
 		return false
 	}
-	if r.ContentLength > max {
+	if r.ContentLength > limit {
 		r.Close = true
-		proxy.WriteError(w, r, 413, "request body larger than the transform's max_size ("+strconv.FormatInt(max, 10)+" bytes)")
+		proxy.WriteError(w, r, 413, "request body larger than the transform's max_size ("+strconv.FormatInt(limit, 10)+" bytes)")
 		return false
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	switch {
 	case err != nil:
 		r.Close = true
 		proxy.WriteError(w, r, 400, "malformed or incomplete request body")
 		return false
-	case int64(len(body)) > max:
+	case int64(len(body)) > limit:
 		r.Close = true
-		proxy.WriteError(w, r, 413, "request body larger than the transform's max_size ("+strconv.FormatInt(max, 10)+" bytes)")
+		proxy.WriteError(w, r, 413, "request body larger than the transform's max_size ("+strconv.FormatInt(limit, 10)+" bytes)")
 		return false
 	}
 	if len(body) == 0 { // a chunked body with no chunks: nothing to edit
