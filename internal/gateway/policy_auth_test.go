@@ -2,9 +2,14 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,4 +158,40 @@ func TestAuthAdminAndSubscriptions(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func TestAuthPublicKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	os.WriteFile(filepath.Join(dir, "pub.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600)
+	os.WriteFile(filepath.Join(dir, "priv.pem"), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+	tests := []struct{ file, want string }{
+		{"pub.pem", ""},
+		{"missing.pem", `aya.yaml:7: route "api": auth: jwt.public_key: open`},
+		{"priv.pem", `PEM block "RSA PRIVATE KEY" is not a public key`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			text := `listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams: [{name: u, targets: [{url: "http://127.0.0.1:1"}]}]
+routes:
+  - name: api
+    upstream: u
+    policies:
+      - auth: {jwt: {public_key: ` + tc.file + `}}
+`
+			cfg, err := config.Parse(filepath.Join(dir, "aya.yaml"), []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = Check(cfg)
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Check: %v, want %q", err, tc.want)
+			}
+		})
+	}
 }
