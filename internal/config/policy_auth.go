@@ -40,7 +40,7 @@ type JWTAuth struct {
 	PublicKey string `yaml:"public_key"` // PEM file: PKIX public key or certificate
 	JWKSURL   string `yaml:"jwks_url"`
 	// JWKSRefresh is how often the key set is fetched again; a token signed with a key id the
-	// set does not hold also triggers a fetch (at most one per jwksMinRefetch).
+	// set does not hold also triggers a fetch (at most one every 2s).
 	JWKSRefresh  Duration `yaml:"jwks_refresh" default:"10m"`
 	FetchTimeout Duration `yaml:"fetch_timeout" default:"5s"`
 	Issuer       string   `yaml:"issuer"`
