@@ -29,6 +29,7 @@ type Options struct {
 	// Types are the media types compressed (see DefaultTypes for the forms). Empty:
 	// DefaultTypes().
 	Types []string
+	// Level trades CPU for ratio (LevelDefault: brotli 4, zstd default, gzip 5).
 	Level Level
 }
 

@@ -216,6 +216,25 @@ func TestCompressSmallUnknownLengthGetsLength(t *testing.T) {
 	}
 }
 
+// With min_size 0 every body is compressed, except an empty one: there is nothing to gain.
+func TestCompressEmptyBody(t *testing.T) {
+	c, _ := New(Options{})
+	for _, h := range []httpx.Header{
+		{{Name: "Content-Type", Value: "text/plain"}, {Name: "Content-Length", Value: "0"}},
+		{{Name: "Content-Type", Value: "text/plain"}},
+	} {
+		rec := &recorder{}
+		r := &httpx.Request{Method: "GET", Header: httpx.Header{{Name: "Accept-Encoding", Value: "gzip"}}}
+		c.Middleware()(response{status: 200, header: h}.handler()).ServeHTTPX(rec, r)
+		if declared := h.Has("Content-Length"); declared && (rec.h.Has("Content-Encoding") || rec.body.Len() > 0) {
+			t.Errorf("empty body with length: header %v, %d bytes", rec.h, rec.body.Len())
+		}
+		if got := decode(t, rec.h.Get("Content-Encoding"), rec.body.Bytes()); len(got) != 0 {
+			t.Errorf("empty body decodes to %q", got)
+		}
+	}
+}
+
 func TestCompressHeaders(t *testing.T) {
 	c, _ := New(Options{MinSize: 10})
 	rec := &recorder{}
