@@ -1,6 +1,9 @@
 package test
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -13,7 +16,7 @@ import (
 // TestDashboard opens the dashboard of a running `aya demo` in headless Chromium while traffic
 // flows, and checks that every panel shows live numbers: the overview's request rate and
 // charts, the 3 demo targets, the routes, recent requests with a filter and a detail view, the
-// alerts panel, and the TPS pool's 4 services. Screenshots land in a temp dir (and in
+// alerts panel, the TPS pool's 4 services, and the LLM calls, keys and models. Screenshots land in a temp dir (and in
 // $AYA_SCREENSHOTS: make screenshots).
 func TestDashboard(t *testing.T) {
 	listen, admin := freePort(t), freePort(t)
@@ -79,6 +82,28 @@ func TestDashboard(t *testing.T) {
 	waitJS(t, ctx, "services show demand", `[...document.querySelectorAll('tr.tps-service')].filter(r => parseFloat(r.children[3].textContent) > 0).length >= 3`, 10*time.Second)
 	waitJS(t, ctx, "allocation history with the cap line", `(() => { const c = document.querySelector('[data-pool="partner"] canvas')._chart.opts; return c.stacked && c.series.length === 4 && c.times.length >= 4 && c.lines[0].value === 150 })()`, 10*time.Second)
 	screenshot(t, ctx, shots, "tps")
+
+	// LLM: a few calls through the demo's /v1, then the per-model table, the key and the log.
+	for i := range 3 {
+		body := fmt.Sprintf(`{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"hello %d"}]}`, i)
+		req, _ := http.NewRequest("POST", "http://"+listen+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer sk-demo")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("demo LLM call: %d", resp.StatusCode)
+		}
+	}
+	run(t, ctx, "open LLM", chromedp.Navigate(ui+"#llm"))
+	waitJS(t, ctx, "model row with 3 calls and tokens", `(() => { const r = document.querySelector('tr.llm-model[data-model="gpt-4o-mini"]'); return r && r.children[2].textContent === '3' && parseFloat(r.children[5].textContent) > 0 })()`, 10*time.Second)
+	waitJS(t, ctx, "demo key shows its requests", `(() => { const r = document.querySelector('tr.llm-key[data-key="demo"]'); return r && parseFloat(r.children[2].textContent) >= 3 })()`, 5*time.Second)
+	waitJS(t, ctx, "recent calls listed", `document.querySelectorAll('#llm-calls tbody tr.llm-call').length >= 3`, 5*time.Second)
+	screenshot(t, ctx, shots, "llm")
 
 	// A phone: the overview still fits, tiles two abreast, charts one per row.
 	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile), chromedp.Navigate(ui+"#overview"))

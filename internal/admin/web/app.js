@@ -7,7 +7,7 @@
   const $$ = (sel, el) => Array.from((el || document).querySelectorAll(sel));
   const colors = ['--c1', '--c2', '--c3', '--c4', '--c5', '--c6'].map((v) => getComputedStyle(document.documentElement).getPropertyValue(v).trim());
   const cssVar = (v) => getComputedStyle(document.documentElement).getPropertyValue(v).trim();
-  const tabs = ['overview', 'upstreams', 'routes', 'requests', 'alerts', 'tps'];
+  const tabs = ['overview', 'upstreams', 'routes', 'requests', 'alerts', 'tps', 'llm'];
 
   const state = {
     csrf: '',
@@ -447,6 +447,60 @@
     fill($('#tps-pools'), cards.length ? cards : [el('div', { class: 'card empty' }, 'No TPS pools configured (tps.pools).')]);
   }
 
+  // LLM: the call log and the keys; per-model figures are computed from the calls listed.
+  function fmtUSD(v) { return '$' + (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toFixed(4)); }
+  function median(xs) {
+    if (!xs.length) return NaN;
+    const s = xs.slice().sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)];
+  }
+  async function llm() {
+    let keys, calls;
+    try {
+      [keys, calls] = await Promise.all([api('../llm/keys'), api('../llm/calls?limit=500')]);
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      $('#llm-off').hidden = false;
+      $('#llm-on').hidden = true;
+      return;
+    }
+    $('#llm-off').hidden = true;
+    $('#llm-on').hidden = false;
+    const models = {};
+    for (const c of calls.calls) {
+      const k = (c.model || '–') + '\u0000' + (c.provider || '–');
+      const m = models[k] || (models[k] = { model: c.model || '–', provider: c.provider || '–', calls: 0, errors: 0, input: 0, output: 0, cost: 0, ttft: [], dur: [] });
+      m.calls++;
+      if (c.status >= 400) m.errors++;
+      m.input += c.input_tokens;
+      m.output += c.output_tokens;
+      m.cost += c.cost_usd;
+      if (c.ttft_ms) m.ttft.push(c.ttft_ms / 1000);
+      m.dur.push(c.duration_ms / 1000);
+    }
+    const rows = Object.values(models).sort((a, b) => b.calls - a.calls).map((m) => el('tr', { class: 'llm-model', 'data-model': m.model },
+      el('td', null, m.model), el('td', null, m.provider),
+      el('td', { class: 'num' }, m.calls), el('td', { class: 'num' + (m.errors ? ' st5' : '') }, m.errors),
+      el('td', { class: 'num' }, fmtNum(m.input)), el('td', { class: 'num' }, fmtNum(m.output)),
+      el('td', { class: 'num' }, fmtUSD(m.cost)),
+      el('td', { class: 'num' }, fmtDur(median(m.ttft))), el('td', { class: 'num' }, fmtDur(median(m.dur)))));
+    fill($('#llm-models tbody'), rows.length ? rows : [el('tr', null, el('td', { colspan: 9, class: 'empty' }, 'No LLM calls yet.'))]);
+    fill($('#llm-keys tbody'), keys.keys.map((k) => el('tr', { class: 'llm-key', 'data-key': k.name },
+      el('td', null, k.name), el('td', null, k.origin),
+      el('td', { class: 'num' }, fmtNum(k.requests)), el('td', { class: 'num' }, fmtNum(k.input_tokens)), el('td', { class: 'num' }, fmtNum(k.output_tokens)),
+      el('td', { class: 'num' }, fmtUSD(k.cost_usd)),
+      el('td', null, k.budget ? [k.budget.tokens ? fmtNum(k.budget.used_tokens) + ' / ' + fmtNum(k.budget.tokens) + ' tok ' : '',
+        k.budget.usd ? fmtUSD(k.budget.used_usd) + ' / ' + fmtUSD(k.budget.usd) : '', ' per ' + k.budget.period] : '–'))));
+    $('#llm-count').textContent = calls.calls.length + ' shown';
+    fill($('#llm-calls tbody'), calls.calls.slice(0, 100).map((c) => el('tr', { class: 'llm-call' },
+      el('td', { class: 'mono' }, fmtClock(c.time, true)), el('td', null, c.key), el('td', null, c.model || '–'),
+      el('td', { class: 'mono' }, c.provider ? c.provider + '/' + c.deployment : '–'),
+      el('td', { class: 'num ' + statusClass(c.status), title: c.error || '' }, c.status),
+      el('td', { class: 'num' }, c.input_tokens), el('td', { class: 'num' }, c.output_tokens),
+      el('td', { class: 'num' }, fmtUSD(c.cost_usd)),
+      el('td', { class: 'num' }, c.ttft_ms ? fmtDur(c.ttft_ms / 1000) : '–'), el('td', { class: 'num' }, fmtDur(c.duration_ms / 1000)))));
+  }
+
   // tick refreshes what is always shown (alert count, TPS history) and the open panel.
   async function tick() {
     if (state.busy || !$('#login').hidden) return;
@@ -462,6 +516,7 @@
         case 'requests': if ($('#req-filter').live.checked || !$('#requests-table tbody').children.length) await requests(); break;
         case 'alerts': renderAlerts(alerts); break;
         case 'tps': renderTPS(t); break;
+        case 'llm': await llm(); break;
       }
       const d = new Date();
       setLive(true, 'live · ' + pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()));
