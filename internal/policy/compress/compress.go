@@ -66,11 +66,7 @@ func New(o Options) (*Compressor, error) {
 		if c.pools[cd] != nil {
 			return nil, fmt.Errorf("algorithm %q is listed twice", a)
 		}
-		p, err := newEncoderPool(cd, o.Level)
-		if err != nil {
-			return nil, err
-		}
-		c.pools[cd] = p
+		c.pools[cd] = newEncoderPool(cd, o.Level)
 		c.offer = append(c.offer, cd)
 	}
 	types := o.Types

@@ -369,6 +369,25 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
+// Every algorithm at every level makes a working encoder (the pools create them on demand,
+// where an error could no longer be reported).
+func TestEveryLevel(t *testing.T) {
+	for l := LevelFastest; l <= LevelBest; l++ {
+		for _, enc := range []string{Brotli, Zstd, Gzip} {
+			c, err := New(Options{Algorithms: []string{enc}, Level: l})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &recorder{}
+			r := &httpx.Request{Method: "GET", Header: httpx.Header{{Name: "Accept-Encoding", Value: enc}}}
+			c.Middleware()(response{header: httpx.Header{{Name: "Content-Type", Value: "text/plain"}}, chunks: []string{string(jsonBody)}}.handler()).ServeHTTPX(rec, r)
+			if got := decode(t, rec.h.Get("Content-Encoding"), rec.body.Bytes()); !bytes.Equal(got, jsonBody) || rec.h.Get("Content-Encoding") != enc {
+				t.Errorf("%s at level %d: %v, %d bytes", enc, l, rec.h, len(got))
+			}
+		}
+	}
+}
+
 func TestTypeSet(t *testing.T) {
 	s, err := newTypeSet([]string{"text/*", "application/json", "application/*+xml", "IMAGE/SVG+XML"})
 	if err != nil {

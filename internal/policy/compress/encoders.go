@@ -77,36 +77,34 @@ type encoderPool struct {
 	pool sync.Pool
 }
 
-func newEncoderPool(c coding, l Level) (*encoderPool, error) {
+// newEncoderPool makes a pool that creates encoders on demand: none exists until a response
+// needs one (a zstd encoder takes 1.4 MB up front, and a config may have many routes).
+func newEncoderPool(c coding, l Level) *encoderPool {
 	level := nativeLevel(c, l)
-	mk := func(s *sink) (encoder, error) {
-		switch c {
-		case brotliCoding:
-			return brotli.NewWriterLevel(s, level), nil
-		case zstdCoding:
-			// One goroutine-free encoder per response; a 1 MB window bounds the memory a pooled
-			// encoder (and the client's decoder) needs, which responses rarely benefit beyond.
-			return zstd.NewWriter(s, zstd.WithEncoderLevel(zstd.EncoderLevel(level)),
-				zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
-		default:
-			return gzip.NewWriterLevel(s, level)
-		}
-	}
-	first := &pooledEncoder{}
-	enc, err := mk(&first.sink)
-	if err != nil {
-		return nil, fmt.Errorf("%s encoder: %w", c, err)
-	}
-	first.enc = enc
 	p := &encoderPool{}
 	p.pool.New = func() any {
 		pe := &pooledEncoder{}
-		// mk succeeded once with these options; it cannot fail later.
-		pe.enc, _ = mk(&pe.sink)
+		switch c {
+		case brotliCoding:
+			pe.enc = brotli.NewWriterLevel(&pe.sink, level)
+		case zstdCoding:
+			// Synchronous (no goroutines per encoder); a 1 MB window bounds the memory the
+			// client's decoder needs, and responses rarely gain from a longer one.
+			enc, err := zstd.NewWriter(&pe.sink, zstd.WithEncoderLevel(zstd.EncoderLevel(level)),
+				zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+			if err != nil {
+				// The options are constants, covered for every level by TestEveryLevel.
+				panic(fmt.Sprintf("compress: zstd options rejected: %v", err))
+			}
+			pe.enc = enc
+		default:
+			// Only an out-of-range level fails, and nativeLevel returns 1 to 9.
+			enc, _ := gzip.NewWriterLevel(&pe.sink, level)
+			pe.enc = enc
+		}
 		return pe
 	}
-	p.pool.Put(first)
-	return p, nil
+	return p
 }
 
 // get returns an encoder that writes to w, starting a fresh stream.
