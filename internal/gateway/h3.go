@@ -41,10 +41,8 @@ type h3Server struct {
 	ln    *quic.Listener
 	limit *connLimiter // the listener's max_conns and max_conns_per_ip, shared with TCP; nil: none
 
-	conns    atomic.Int64 // open QUIC connections
-	draining atomic.Bool  // shutdown owns the teardown; close leaves it alone
+	draining atomic.Bool // shutdown owns the teardown; close leaves it alone
 	release  sync.Once
-	served   chan struct{} // closed when serve returns
 }
 
 // desiredUDPBuffer is the receive buffer quic-go asks the kernel for (7 MiB); below it, bursts
@@ -67,19 +65,13 @@ func newH3Server(cfg *config.Listener, tlsConf *tls.Config, h http.Handler, log 
 			MaxIdleTimeout:       t.Idle.D(),
 			MaxIncomingStreams:   int64(cfg.H2.MaxConcurrentStreams),
 		},
-		log:    log,
-		served: make(chan struct{}),
+		log: log,
 	}
 	s.srv = &http3.Server{
 		Handler:        h,
 		IdleTimeout:    t.Idle.D(),
 		MaxHeaderBytes: int(lim.MaxHeaderBytes),
 		Logger:         log,
-		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
-			s.conns.Add(1)
-			context.AfterFunc(c.Context(), func() { s.conns.Add(-1) })
-			return ctx
-		},
 	}
 	return s
 }
@@ -116,7 +108,6 @@ func (s *h3Server) addr() net.Addr { return s.pc.LocalAddr() }
 
 // serve accepts QUIC connections until shutdown or close.
 func (s *h3Server) serve() {
-	defer close(s.served)
 	var ln http3.QUICListener = s.ln
 	if s.limit != nil {
 		ln = &limitedQUIC{Listener: s.ln, limit: s.limit}
