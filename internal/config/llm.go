@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // LLM configures the LLM gateway: the providers aya calls, the public model names clients ask
@@ -47,9 +48,10 @@ const (
 	LLMLowestLatency = "lowest_latency"
 	LLMLowestCost    = "lowest_cost"
 	LLMUsageBased    = "usage_based"
+	LLMLeastLoaded   = "least_loaded"
 )
 
-var llmStrategies = []string{LLMWeighted, LLMLeastBusy, LLMLowestLatency, LLMLowestCost, LLMUsageBased}
+var llmStrategies = []string{LLMWeighted, LLMLeastBusy, LLMLowestLatency, LLMLowestCost, LLMUsageBased, LLMLeastLoaded}
 
 // LLMProvider is one provider endpoint and the key aya uses with it.
 type LLMProvider struct {
@@ -65,6 +67,16 @@ type LLMProvider struct {
 	APIKey   string            `yaml:"api_key" secret:"true"` // usually ${ENV}
 	Headers  map[string]string `yaml:"headers"`
 	Timeouts LLMTimeouts       `yaml:"timeouts"`
+	// Metrics is where the server's Prometheus metrics are scraped for least_loaded. Absent on
+	// an openai_compatible provider that a least_loaded model uses: base_url without /v1, plus
+	// /metrics, every second.
+	Metrics *LLMMetrics `yaml:"metrics"`
+}
+
+// LLMMetrics is a self-hosted server's metrics endpoint (vLLM, llama.cpp, TGI).
+type LLMMetrics struct {
+	URL      string   `yaml:"url"`
+	Interval Duration `yaml:"interval"` // 0: 1s
 }
 
 // LLMTimeouts bound a provider call. Validation guarantees each is above 0.
@@ -205,6 +217,9 @@ func (v *validator) llm(cfg *Config) {
 			p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 		}
 		v.positiveTimeouts(p.Timeouts, path+".timeouts", ctx, p.Line)
+		if m := p.Metrics; m != nil {
+			v.llmMetrics(m, path+".metrics", ctx, p.Line)
+		}
 	}
 	// Every name and alias resolves to one model.
 	public := map[string]string{}
@@ -273,6 +288,7 @@ func (v *validator) llm(cfg *Config) {
 			}
 		}
 	}
+	deriveLLMMetrics(l)
 	keys := map[string]int{}
 	for i := range l.Keys {
 		k := &l.Keys[i]
@@ -304,5 +320,35 @@ func (v *validator) llm(cfg *Config) {
 				v.errAt(path+".budget", k.Line, "%s: budget sets neither tokens nor usd: set one, or remove budget", ctx)
 			}
 		}
+	}
+}
+
+func (v *validator) llmMetrics(m *LLMMetrics, path, ctx string, line int) {
+	if m.Interval == 0 {
+		m.Interval = Duration(time.Second)
+	}
+	u, err := url.Parse(m.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errAt(path+".url", line, "%s: metrics.url %q: write an http:// or https:// URL, like http://10.0.0.5:8000/metrics", ctx, m.URL)
+	}
+}
+
+// deriveLLMMetrics gives every openai_compatible provider a least_loaded model uses its
+// server's /metrics, where vLLM, llama.cpp (--metrics) and TGI serve them, unless one is set.
+func deriveLLMMetrics(l *LLM) {
+	used := map[string]bool{}
+	for _, m := range l.Models {
+		if m.Strategy == LLMLeastLoaded {
+			for _, d := range m.Deployments {
+				used[d.Provider] = true
+			}
+		}
+	}
+	for i := range l.Providers {
+		p := &l.Providers[i]
+		if p.Metrics != nil || !used[p.Name] || p.Type != LLMOpenAICompatible || p.BaseURL == "" {
+			continue
+		}
+		p.Metrics = &LLMMetrics{URL: strings.TrimSuffix(p.BaseURL, "/v1") + "/metrics", Interval: Duration(time.Second)}
 	}
 }

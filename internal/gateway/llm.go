@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"aya/internal/config"
 	"aya/internal/llm/provider"
@@ -17,7 +18,16 @@ import (
 func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handler, error) {
 	l := cfg.LLM
 	provs := make(map[string]serve.Provider, len(l.Providers))
+	loads := map[string]*serve.Load{}
+	var scrapers []*serve.Scraper
 	for _, p := range l.Providers {
+		if m := p.Metrics; m != nil {
+			ld := serve.NewLoad(m.Interval.D())
+			loads[p.Name] = ld
+			scrapers = append(scrapers, &serve.Scraper{URL: m.URL, Interval: m.Interval.D(), Load: ld,
+				Client: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 1}},
+				Log:    log.With("component", "llm", "provider", p.Name)})
+		}
 		o := provider.Options{
 			BaseURL:   p.BaseURL,
 			Connect:   p.Timeouts.Connect.D(),
@@ -54,6 +64,7 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 				ContextWindow: dc.ContextWindow,
 				RPM:           dc.RPM,
 				TPM:           dc.TPM,
+				Load:          loads[dc.Provider],
 			})
 		}
 		models[i] = m
@@ -90,5 +101,6 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 	st.addAdminKeys(ks, names)
 	h := serve.NewHandler(router, ks, l.Listeners, log.With("component", "llm"))
 	h.SetRecorder(st)
+	h.Scrape(scrapers)
 	return h, nil
 }

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"aya/internal/httpx"
@@ -28,6 +30,9 @@ type Handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 	rec       Recorder // nil: calls are only logged at debug level
+
+	stopScrapers context.CancelFunc // nil: none running
+	scrapers     sync.WaitGroup
 }
 
 // NewHandler serves router's models to keys. listeners limits the listeners it answers on
@@ -391,8 +396,26 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// Close releases the providers' idle connections; calls in flight finish.
+// Scrape starts polling the servers' metrics for least_loaded; Close stops it. Call it once,
+// before the handler serves.
+func (h *Handler) Scrape(scrapers []*Scraper) {
+	if len(scrapers) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stopScrapers = cancel
+	for _, s := range scrapers {
+		h.scrapers.Go(func() { s.Run(ctx) })
+	}
+}
+
+// Close stops the metrics scrapers and releases the providers' idle connections; calls in
+// flight finish.
 func (h *Handler) Close() {
+	if h.stopScrapers != nil {
+		h.stopScrapers()
+		h.scrapers.Wait()
+	}
 	seen := map[Provider]bool{}
 	for _, m := range h.router.models {
 		for _, d := range m.Deployments {

@@ -27,6 +27,7 @@ const (
 	LowestLatency = "lowest_latency"
 	LowestCost    = "lowest_cost"
 	UsageBased    = "usage_based"
+	LeastLoaded   = "least_loaded"
 )
 
 // Deployment is a model on a provider, with the live state routing reads.
@@ -42,6 +43,8 @@ type Deployment struct {
 	// only as a last resort, like one cooling down.
 	ContextWindow int
 	RPM, TPM      int
+	// Load is the server's load from its metrics, for least_loaded (nil: not scraped).
+	Load *Load
 
 	mu       sync.Mutex
 	minute   int64 // the minute the counts below are for
@@ -191,7 +194,9 @@ func order(strategy string, ds []*Deployment, now time.Time) {
 			return cmp.Compare(hb, ha)
 		})
 	case LeastBusy:
-		slices.SortStableFunc(ds, func(a, b *Deployment) int { return cmp.Compare(a.inflight.Load(), b.inflight.Load()) })
+		leastBusy(ds)
+	case LeastLoaded:
+		leastLoaded(ds, now)
 	case LowestLatency:
 		// Unmeasured deployments (0) go first, so each gets measured.
 		slices.SortStableFunc(ds, func(a, b *Deployment) int { return cmp.Compare(a.latency.Load(), b.latency.Load()) })
@@ -202,6 +207,40 @@ func order(strategy string, ds []*Deployment, now time.Time) {
 	default:
 		weightedShuffle(ds)
 	}
+}
+
+func leastBusy(ds []*Deployment) {
+	slices.SortStableFunc(ds, func(a, b *Deployment) int { return cmp.Compare(a.inflight.Load(), b.inflight.Load()) })
+}
+
+// leastLoaded orders by the servers' scraped load, ties by calls in flight. When any
+// deployment's load is unknown (never scraped, stale) scores cannot be compared across the
+// set, so it is least_busy for all.
+func leastLoaded(ds []*Deployment, now time.Time) {
+	scores := make([]float64, len(ds))
+	for i, d := range ds {
+		s, ok := d.Load.Score(now)
+		if !ok {
+			leastBusy(ds)
+			return
+		}
+		scores[i] = s
+	}
+	idx := make([]int, len(ds))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if c := cmp.Compare(scores[a], scores[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(ds[a].inflight.Load(), ds[b].inflight.Load())
+	})
+	sorted := make([]*Deployment, len(ds))
+	for i, j := range idx {
+		sorted[i] = ds[j]
+	}
+	copy(ds, sorted)
 }
 
 // weightedShuffle orders ds as draws without replacement, each draw proportional to weight;
