@@ -228,23 +228,76 @@ upstreams:
 	}
 }
 
-func TestL4UDPDNS(t *testing.T) {
-	dnsServer := func(ip string) string {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-			m := new(dns.Msg)
-			m.SetReply(r)
-			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP(ip)})
-			w.WriteMsg(m)
-		})}
-		go srv.ActivateAndServe()
-		t.Cleanup(func() { srv.Shutdown() })
-		return pc.LocalAddr().String()
+// dnsServer answers every A query with ip from a free loopback UDP port.
+func dnsServer(t *testing.T, ip string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	a, b := dnsServer("10.0.0.1"), dnsServer("10.0.0.2")
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP(ip)})
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// lookupA asks addr for db.example's A record from a new socket (a new flow).
+func lookupA(addr string, timeout time.Duration) (string, error) {
+	c := &dns.Client{Net: "udp", Timeout: timeout}
+	m := new(dns.Msg)
+	m.SetQuestion("db.example.", dns.TypeA)
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		return "", err
+	}
+	if len(r.Answer) != 1 {
+		return "", fmt.Errorf("answer = %v", r.Answer)
+	}
+	return r.Answer[0].(*dns.A).A.String(), nil
+}
+
+// TestL4UDPRefusedEjects: a DNS server that is down answers with ICMP port unreachable;
+// aya ejects it on the first refusal and the queries go to the live one.
+func TestL4UDPRefusedEjects(t *testing.T) {
+	live := dnsServer(t, "10.0.0.1")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String()
+	pc.Close()
+	addr := freePort(t)
+	p := startAya(t, fmt.Sprintf(`
+admin: {address: "{{ADMIN}}"}
+listeners:
+  - {name: dns, address: %q, protocol: udp, upstream: dns}
+upstreams:
+  - {name: dns, balance: round_robin, targets: ["udp://%s", "udp://%s"]}
+`, addr, dead, live))
+	failed := 0
+	for range 4 {
+		if _, err := lookupA(addr, 300*time.Millisecond); err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no query reached the dead server")
+	}
+	waitState(t, p.Admin, "dns", "udp://"+dead, "ejected", 3*time.Second)
+	for range 6 {
+		if ip, err := lookupA(addr, 2*time.Second); err != nil || ip != "10.0.0.1" {
+			t.Fatalf("after ejection: %q, %v", ip, err)
+		}
+	}
+}
+
+func TestL4UDPDNS(t *testing.T) {
+	a, b := dnsServer(t, "10.0.0.1"), dnsServer(t, "10.0.0.2")
 	addr := freePort(t) // a free TCP port number; the UDP one is free too on a quiet loopback
 	startAya(t, fmt.Sprintf(`
 admin: {address: "{{ADMIN}}"}
@@ -255,17 +308,11 @@ upstreams:
 `, addr, a, b))
 	seen := map[string]int{}
 	for range 8 {
-		c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
-		m := new(dns.Msg)
-		m.SetQuestion("db.example.", dns.TypeA)
-		r, _, err := c.Exchange(m, addr)
+		ip, err := lookupA(addr, 2*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(r.Answer) != 1 {
-			t.Fatalf("answer = %v", r.Answer)
-		}
-		seen[r.Answer[0].(*dns.A).A.String()]++
+		seen[ip]++
 	}
 	if seen["10.0.0.1"] != 4 || seen["10.0.0.2"] != 4 {
 		t.Errorf("answers = %v, want 4 from each DNS server", seen)
