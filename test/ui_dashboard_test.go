@@ -81,6 +81,7 @@ func TestDashboard(t *testing.T) {
 	waitJS(t, ctx, "4 services listed", `document.querySelectorAll('[data-pool="partner"] tr.tps-service').length === 4`, 5*time.Second)
 	waitJS(t, ctx, "services show demand", `[...document.querySelectorAll('tr.tps-service')].filter(r => parseFloat(r.children[3].textContent) > 0).length >= 3`, 10*time.Second)
 	waitJS(t, ctx, "allocation history with the cap line", `(() => { const c = document.querySelector('[data-pool="partner"] canvas')._chart.opts; return c.stacked && c.series.length === 4 && c.times.length >= 4 && c.lines[0].value === 150 })()`, 10*time.Second)
+	waitJS(t, ctx, "learned policy beside waterfill", `(() => { const c = document.querySelector('[data-pool="partner"]'); return c.querySelector('.learned-enforced').textContent === 'waterfill' && c.querySelectorAll('tr.tps-learned-row').length === 4 && [...c.querySelectorAll('tr.tps-learned-row')].some(r => parseFloat(r.children[1].textContent) > 0) })()`, 10*time.Second)
 	screenshot(t, ctx, shots, "tps")
 
 	// LLM: a few calls through the demo's /v1, then the per-model table, the key and the log.

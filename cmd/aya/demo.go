@@ -34,7 +34,9 @@ tps:
   pools:
     - name: partner
       capacity: %[7]d
-      allocator: waterfill
+      # The learned policy runs in shadow: waterfill enforces, the dashboard shows both.
+      allocator: learned
+      shadow: true
       tick: 250ms
       # The demo's load generator, aya and the partner share one machine: 5%% of headroom
       # absorbs their scheduling jitter (the default 2%% suits a real network).

@@ -32,7 +32,12 @@ type TPSPool struct {
 	Model string `yaml:"model"`
 	// Shadow runs the learned allocator beside waterfill: learned computes and reports, waterfill
 	// enforces.
-	Shadow   bool         `yaml:"shadow"`
+	Shadow bool `yaml:"shadow"`
+	// Retrain, for the learned allocator: when drift is detected, train a new model on the
+	// last minutes of this pool's traffic in the background (at most half a core), check it
+	// against the model in charge on a replay, run it in shadow for a burn-in, then let it
+	// take over.
+	Retrain  bool         `yaml:"retrain"`
 	Services []TPSService `yaml:"services"`
 }
 
@@ -126,6 +131,9 @@ func (v *validator) tps(cfg *Config) {
 		}
 		if p.Model != "" {
 			p.Model = v.resolvePath(p.Model)
+		}
+		if p.Retrain && p.Allocator != "learned" {
+			v.errAt(path+".retrain", p.Line, "%s: retrain is for allocator: learned (this pool uses %s): remove it or switch the allocator", ctx, p.Allocator)
 		}
 		if len(p.Services) == 0 {
 			v.errAt(path+".services", p.Line, "%s: services: list at least one service that uses this pool", ctx)

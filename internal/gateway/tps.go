@@ -19,14 +19,16 @@ import (
 	"aya/internal/proxy"
 	"aya/internal/tps"
 	"aya/internal/tps/rl"
+	"aya/internal/tps/sim"
 )
 
 // tpsPool is a live TPS pool with the config that built it, so a reload that leaves the pool
 // unchanged hands it over (allocations, queues and counters carry on) instead of restarting it.
 type tpsPool struct {
-	cfg    config.TPSPool
-	pool   *tps.Pool
-	cancel context.CancelFunc // stops Run; nil until started
+	cfg     config.TPSPool
+	pool    *tps.Pool
+	learned *rl.Allocator      // the learned allocator, for GET /tps; nil with another allocator
+	cancel  context.CancelFunc // stops Run; nil until started
 }
 
 func buildTPSPools(cfg *config.Config, prev *snapshot, log *slog.Logger) (map[string]*tpsPool, error) {
@@ -38,11 +40,11 @@ func buildTPSPools(cfg *config.Config, prev *snapshot, log *slog.Logger) (map[st
 				continue
 			}
 		}
-		p, err := newTPSPool(pc, log)
+		p, learned, err := newTPSPool(pc, log)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: tps pool %q: %w", cfg.File, pc.Line, pc.Name, err)
 		}
-		out[pc.Name] = &tpsPool{cfg: pc, pool: p}
+		out[pc.Name] = &tpsPool{cfg: pc, pool: p, learned: learned}
 	}
 	return out, nil
 }
@@ -61,15 +63,16 @@ func sameTPSPool(a, b config.TPSPool) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-func newTPSPool(pc config.TPSPool, log *slog.Logger) (*tps.Pool, error) {
+func newTPSPool(pc config.TPSPool, log *slog.Logger) (*tps.Pool, *rl.Allocator, error) {
 	services := make([]tps.Service, len(pc.Services))
 	for i, s := range pc.Services {
 		pr, err := tps.ParsePriority(s.Priority)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		services[i] = tps.Service{Name: s.Name, Priority: pr, Min: float64(s.Min), Max: float64(s.Max)}
 	}
+	var learnedAlloc *rl.Allocator
 	learned := func() (tps.Allocator, error) {
 		var m *rl.Model
 		if pc.Model != "" {
@@ -78,13 +81,22 @@ func newTPSPool(pc config.TPSPool, log *slog.Logger) (*tps.Pool, error) {
 				return nil, err
 			}
 		}
-		return rl.New(rl.Options{Model: m, Shadow: pc.Shadow, Logger: log.With("tps_pool", pc.Name)})
+		o := rl.Options{Model: m, Shadow: pc.Shadow, Logger: log.With("tps_pool", pc.Name)}
+		if pc.Retrain {
+			o.Retrain = &rl.Retrain{Train: sim.RetrainOn(sim.RetrainConfig{
+				Queue:  sim.QueueSpec{Max: pc.Queue.Max, Timeout: pc.Queue.Timeout.D()},
+				Margin: float64(pc.Margin),
+			})}
+		}
+		a, err := rl.New(o)
+		learnedAlloc = a
+		return a, err
 	}
 	alloc, err := tps.NewAllocator(pc.Allocator, tps.WithAllocator("learned", learned))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return tps.NewPool(tps.PoolConfig{
+	pool, err := tps.NewPool(tps.PoolConfig{
 		Name:         pc.Name,
 		Capacity:     float64(pc.Capacity),
 		Tick:         pc.Tick.D(),
@@ -93,6 +105,7 @@ func newTPSPool(pc config.TPSPool, log *slog.Logger) (*tps.Pool, error) {
 		QueueTimeout: pc.Queue.Timeout.D(),
 		Services:     services,
 	}, alloc)
+	return pool, learnedAlloc, err
 }
 
 // startTPS runs the pools of next that are not running yet and stops those of old that next
@@ -115,6 +128,9 @@ func startTPS(ctx context.Context, old, next *snapshot) {
 		if p.cancel != nil {
 			p.cancel()
 		}
+		if p.learned != nil {
+			p.learned.Close() // a training in progress stops
+		}
 	}
 }
 
@@ -122,6 +138,9 @@ func stopTPS(s *snapshot) {
 	for _, p := range s.tps {
 		if p.cancel != nil {
 			p.cancel()
+		}
+		if p.learned != nil {
+			p.learned.Close() // a training in progress stops
 		}
 	}
 }
@@ -299,12 +318,43 @@ func (g *Gateway) handleTPS(w http.ResponseWriter, _ *http.Request) {
 				"totals": map[string]any{"arrived": sv.Arrived, "admitted": sv.Admitted, "rejected": sv.RejectedTotal, "cancelled": sv.Cancelled},
 			}
 		}
-		pools = append(pools, map[string]any{
+		pool := map[string]any{
 			"name": snap.Pool, "allocator": snap.Allocator, "capacity": snap.Capacity,
 			"effective_capacity": snap.EffectiveCapacity, "window_limit": snap.WindowLimit,
 			"upstream_429": snap.Upstream429, "paused_for_seconds": snap.PausedFor.Seconds(),
 			"queued": snap.Queued, "services": svcs,
-		})
+		}
+		if l := s.tps[name].learned; l != nil {
+			pool["learned"] = learnedView(l.Status(), snap.Services)
+		}
+		pools = append(pools, pool)
 	}
 	writeJSON(w, 200, map[string]any{"pools": pools})
+}
+
+// learnedView is the learned allocator's last decision as GET /tps shows it: per service,
+// what the policy allocated (or would have, in shadow mode), what waterfill allocated, and
+// what a retrained model in burn-in would allocate; then which one is enforced and why.
+func learnedView(st rl.Status, svcs []tps.ServiceSnapshot) map[string]any {
+	per := func(v []float64) map[string]float64 {
+		if len(v) != len(svcs) {
+			return nil
+		}
+		m := make(map[string]float64, len(v))
+		for i, sv := range svcs {
+			m[sv.Name] = v[i]
+		}
+		return m
+	}
+	enforced := "learned"
+	if st.Enforced != rl.FallbackNone {
+		enforced = "waterfill"
+	}
+	return map[string]any{
+		"enforced": enforced, "fallback_reason": string(st.Enforced),
+		"learned": per(st.Learned), "waterfill": per(st.Base),
+		"forecast_error": st.ForecastError, "drift": st.Drift, "fallbacks": st.Fallbacks,
+		"retraining": st.Retraining, "candidate": per(st.Candidate), "burn_in_left": st.BurnInLeft,
+		"retrained": st.Retrained, "rejected_in_burn_in": st.RejectedInBurn, "retrain_failures": st.RetrainFailures,
+	}
 }

@@ -442,6 +442,7 @@
           el('div', { class: 'served', style: 'width:' + (100 * s.served / top).toFixed(1) + '%' }),
           el('div', { class: 'rejected', style: 'left:' + (100 * s.served / top).toFixed(1) + '%;width:' + (100 * s.rejected / top).toFixed(1) + '%' }),
           el('div', { class: 'alloc', style: 'left:' + Math.min(99.5, 100 * s.allocation / top).toFixed(1) + '%' }))))));
+      renderLearned(card, p);
       return card;
     });
     fill($('#tps-pools'), cards.length ? cards : [el('div', { class: 'card empty' }, 'No TPS pools configured (tps.pools).')]);
@@ -499,6 +500,34 @@
       el('td', { class: 'num' }, c.input_tokens), el('td', { class: 'num' }, c.output_tokens),
       el('td', { class: 'num' }, fmtUSD(c.cost_usd)),
       el('td', { class: 'num' }, c.ttft_ms ? fmtDur(c.ttft_ms / 1000) : '–'), el('td', { class: 'num' }, fmtDur(c.duration_ms / 1000)))));
+  }
+
+  // The learned allocator beside waterfill: what each would give every service, which one is
+  // enforced and why, drift and retraining.
+  function renderLearned(card, p) {
+    let box = $('.learned', card);
+    if (!p.learned) { if (box) box.remove(); return; }
+    if (!box) {
+      box = el('div', { class: 'learned' }, el('h3', null, 'Learned policy'), el('div', { class: 'pool-facts' }),
+        el('div', { class: 'scroll' }, el('table', { class: 'tps-learned' }, el('thead'), el('tbody'))));
+      card.append(box);
+    }
+    const l = p.learned;
+    fill($('.pool-facts', box),
+      el('span', null, 'enforced ', el('b', { class: 'learned-enforced' }, l.enforced)),
+      l.fallback_reason ? el('span', null, 'because ', el('b', null, l.fallback_reason)) : null,
+      el('span', null, 'forecast error ', el('b', null, fmtNum(l.forecast_error))),
+      l.drift ? el('span', { class: 'badge warn' }, 'drift') : null,
+      l.retraining ? el('span', { class: 'badge warn' }, 'retraining') : null,
+      l.candidate ? el('span', { class: 'badge' }, 'retrained model in burn-in · ' + l.burn_in_left + ' ticks left') : null,
+      el('span', null, 'retrained ', el('b', null, l.retrained)));
+    const head = ['Service', 'Learned', 'Waterfill'].concat(l.candidate ? ['Retrained'] : []);
+    fill($('thead', box), el('tr', null, head.map((h, i) => el('th', { class: i ? 'num' : '' }, h))));
+    fill($('tbody', box), p.services.map((s) => el('tr', { class: 'tps-learned-row', 'data-service': s.name },
+      el('td', null, s.name),
+      el('td', { class: 'num' + (l.enforced === 'learned' ? ' strong' : '') }, fmtNum((l.learned || {})[s.name])),
+      el('td', { class: 'num' + (l.enforced === 'waterfill' ? ' strong' : '') }, fmtNum((l.waterfill || {})[s.name])),
+      l.candidate ? el('td', { class: 'num' }, fmtNum(l.candidate[s.name])) : null)));
   }
 
   // tick refreshes what is always shown (alert count, TPS history) and the open panel.
