@@ -66,12 +66,6 @@ func (s *connSet) done(c net.Conn) {
 	s.wg.Done()
 }
 
-func (s *connSet) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // context is canceled when a drain runs out of time.
 func (s *connSet) context() (context.Context, context.CancelFunc) {
 	return context.WithCancel(s.ctx)

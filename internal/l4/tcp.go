@@ -95,9 +95,6 @@ func (p *TCP) Shutdown(ctx context.Context) error { return p.conns.shutdown(ctx)
 // Shutdown.
 func (p *TCP) Close() { p.conns.stopAccepting() }
 
-// Active is the number of open connections.
-func (p *TCP) Active() int { return p.conns.len() }
-
 func (p *TCP) handle(c net.Conn) {
 	defer p.conns.done(c)
 	start := time.Now()
