@@ -5,9 +5,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"sort"
+	"sync"
 	"time"
 
 	"aya/internal/llm/serve"
+	"aya/internal/policy/consumer"
 	"aya/internal/store"
 )
 
@@ -35,6 +38,11 @@ func (g *Gateway) openStore(dataDir string) error {
 		return err
 	}
 	g.store = s
+	reg, err := consumer.NewRegistry(context.Background(), &consumerStore{s: s})
+	if err != nil {
+		return fmt.Errorf("data_dir %s: %w", dataDir, err)
+	}
+	g.pol.auth.reg = reg
 	return g.llm.load(s)
 }
 
@@ -129,4 +137,69 @@ func (st *llmState) runFlush(ctx context.Context, every time.Duration, log inter
 			}
 		}
 	}
+}
+
+// Buckets of the consumers the admin API added.
+const (
+	bucketConsumers     = "consumers"     // by name: storedConsumer
+	bucketSubscriptions = "subscriptions" // by id
+)
+
+// storedConsumer keeps the order consumers were first put in, which Load must return.
+type storedConsumer struct {
+	Seq  uint64        `json:"seq"`
+	Spec consumer.Spec `json:"spec"`
+}
+
+// consumerStore is consumer.Store over the data_dir store: the admin API's consumers (with
+// key hashes and bcrypt hashes only) and subscriptions survive a restart.
+type consumerStore struct {
+	s   *store.Store
+	mu  sync.Mutex // orders seq
+	seq uint64
+}
+
+func (c *consumerStore) Load(context.Context) ([]consumer.Spec, []consumer.Subscription, error) {
+	var all []storedConsumer
+	if err := store.List(c.s, bucketConsumers, func(_ string, v storedConsumer) { all = append(all, v) }); err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Seq < all[j].Seq })
+	specs := make([]consumer.Spec, len(all))
+	for i, v := range all {
+		specs[i] = v.Spec
+		c.seq = max(c.seq, v.Seq)
+	}
+	var subs []consumer.Subscription
+	err := store.List(c.s, bucketSubscriptions, func(_ string, v consumer.Subscription) { subs = append(subs, v) })
+	return specs, subs, err
+}
+
+func (c *consumerStore) PutConsumer(_ context.Context, s consumer.Spec) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old storedConsumer
+	ok, err := c.s.Get(bucketConsumers, s.Name, &old)
+	if err != nil {
+		return err
+	}
+	seq := old.Seq
+	if !ok {
+		c.seq++
+		seq = c.seq
+	}
+	return c.s.Put(bucketConsumers, s.Name, storedConsumer{Seq: seq, Spec: s})
+}
+
+func (c *consumerStore) DeleteConsumer(_ context.Context, name string) (bool, error) {
+	var old storedConsumer
+	ok, err := c.s.Get(bucketConsumers, name, &old)
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, c.s.Delete(bucketConsumers, name)
+}
+
+func (c *consumerStore) PutSubscription(_ context.Context, s consumer.Subscription) error {
+	return c.s.Put(bucketSubscriptions, s.ID, s)
 }
