@@ -29,6 +29,15 @@ type LLM struct {
 	Cooldown Duration `yaml:"cooldown" default:"5s"`
 	// Listeners the endpoints serve on; empty: every listener.
 	Listeners []string `yaml:"listeners"`
+	// Cache answers exact repeats of deterministic requests (temperature 0, or a seed) from
+	// memory; nil: no cache.
+	Cache *LLMCache `yaml:"cache"`
+}
+
+// LLMCache bounds the response cache.
+type LLMCache struct {
+	TTL        Duration `yaml:"ttl" default:"10m"`
+	MaxEntries int      `yaml:"max_entries" default:"10000"`
 }
 
 // LLM provider types.
@@ -133,6 +142,9 @@ type LLMKey struct {
 	TPM    int      `yaml:"tpm"` // tokens per minute (prompt + completion), 0: no limit
 	// Budget caps what the key spends per day or month; nil: no budget.
 	Budget *LLMBudget `yaml:"budget"`
+	// Cache false keeps the key's calls out of the response cache (neither served from it nor
+	// stored); nil: true.
+	Cache *bool `yaml:"cache"`
 }
 
 // LLMBudget caps a key's spending per calendar day or month (UTC). Calls are refused (429
@@ -172,6 +184,14 @@ func (v *validator) llm(cfg *Config) {
 	}
 	if l.Cooldown.D() < 0 {
 		v.errAt("llm.cooldown", l.Line, "llm: cooldown must not be negative")
+	}
+	if c := l.Cache; c != nil {
+		if c.TTL.D() <= 0 {
+			v.errAt("llm.cache.ttl", l.Line, "llm: cache.ttl must be more than 0, like 10m")
+		}
+		if c.MaxEntries <= 0 {
+			v.errAt("llm.cache.max_entries", l.Line, "llm: cache.max_entries must be above 0, like 10000")
+		}
 	}
 	for i, name := range l.Listeners {
 		if !slices.ContainsFunc(cfg.Listeners, func(li Listener) bool { return li.Name == name }) {

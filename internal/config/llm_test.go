@@ -68,6 +68,8 @@ func TestLLMBad(t *testing.T) {
 		{"llm:\n  providers:\n    - {name: x, type: openai, timeouts: {total: 0s}}\n", `total must be more than 0`},
 		{"llm:\n  keys:\n    - {key: k, budget: {tokens: 5, period: week}}\n", `aya.yaml:3: llm key #1: budget.period "week": use day or month`},
 		{"llm:\n  keys:\n    - {key: k, budget: {period: day}}\n", `budget sets neither tokens nor usd`},
+		{"llm:\n  cache: {ttl: 0s}\n", `llm: cache.ttl must be more than 0`},
+		{"llm:\n  cache: {max_entries: -1}\n", `llm: cache.max_entries must be above 0`},
 		{"llm:\n  providers:\n    - {name: x, type: openai, metrics: {url: \"10.0.0.1/metrics\"}}\n", `aya.yaml:3: llm provider "x": metrics.url "10.0.0.1/metrics"`},
 		{"llm:\n  providers:\n    - {name: x, type: openai, metrics: {url: \"http://h/metrics\", interval: -1s}}\n", `interval: invalid duration "-1s": must not be negative`},
 	}

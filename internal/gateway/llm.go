@@ -83,6 +83,7 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 		}
 	}
 	names := llmAliases(l)
+	var noCache []string
 	secrets := make([]string, len(l.Keys))
 	keys := make([]*serve.Key, len(l.Keys))
 	for i, kc := range l.Keys {
@@ -95,12 +96,18 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 			spec.Budget = &llmBudgetSpec{Tokens: int64(b.Tokens), USD: float64(b.USD), Period: b.Period}
 		}
 		keys[i] = st.keyOf(spec, names)
+		if kc.Cache != nil && !*kc.Cache {
+			noCache = append(noCache, spec.Name)
+		}
 	}
 	router := serve.NewRouter(models, aliases, l.Cooldown.D())
 	ks := serve.NewKeys(secrets, keys)
 	st.addAdminKeys(ks, names)
 	h := serve.NewHandler(router, ks, l.Listeners, log.With("component", "llm"))
 	h.SetRecorder(st)
+	if c := l.Cache; c != nil {
+		h.SetCache(serve.NewCache(c.TTL.D(), c.MaxEntries), noCache)
+	}
 	h.Scrape(scrapers)
 	return h, nil
 }

@@ -29,7 +29,9 @@ type Handler struct {
 	listeners []string // empty: every listener
 	log       *slog.Logger
 	now       func() time.Time
-	rec       Recorder // nil: calls are only logged at debug level
+	rec       Recorder        // nil: calls are only logged at debug level
+	cache     *Cache          // nil: answers are not cached
+	noCache   map[string]bool // names of the keys that opted out of the cache
 
 	stopScrapers context.CancelFunc // nil: none running
 	scrapers     sync.WaitGroup
@@ -146,6 +148,16 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 		return
 	}
 	h.limitHeaders(w, key)
+	var ck *cacheKey // nil: the answer is not cached
+	if h.cache != nil && !h.noCache[key.Name] && cacheable(req) {
+		k := keyOf(a.name, req)
+		if e, ok := h.cache.get(k); ok {
+			h.serveCached(w, r, a, c, req, key, e)
+			return
+		}
+		ck = &k
+		w.Header().Set("X-Aya-Cache", "miss")
+	}
 	plan := h.router.Plan(m, llm.EstimateTokens(req))
 	if len(plan) == 0 {
 		e := llm.Errorf(400, llm.ErrInvalidRequest, "the prompt (about %d tokens) does not fit the context window of any deployment of %s: shorten it or use a larger model", llm.EstimateTokens(req), req.Model)
@@ -161,7 +173,7 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 		}
 	}
 	if req.Stream {
-		h.stream(w, r, a, c, req, key, plan, held)
+		h.stream(w, r, a, c, req, key, plan, held, ck)
 		return
 	}
 	resp, d, tries, e := h.router.Chat(r.Context(), req, plan)
@@ -176,6 +188,9 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 	key.settle(h.now(), resp.Usage, cost)
 	h.settleBudget(key, held, resp.Usage, cost)
 	d.count(h.now(), 0, resp.Usage.Total())
+	if ck != nil {
+		h.cache.put(*ck, resp, d)
+	}
 	h.answerHeaders(w, d)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
@@ -222,7 +237,7 @@ type streamWriter interface {
 	Usage() llm.Usage
 }
 
-func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, c *Call, req *llm.Request, key *Key, plan []*Deployment, held hold) {
+func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, c *Call, req *llm.Request, key *Key, plan []*Deployment, held hold, ck *cacheKey) {
 	start := c.Time
 	s, first, d, tries, e := h.router.OpenStream(r.Context(), req, plan)
 	h.logTries(r, req, tries)
@@ -240,15 +255,17 @@ func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, c *Cal
 	w.WriteHeader(200)
 	ttft := h.now().Sub(start)
 	status := 200
-	var sw streamWriter
-	if r.Path == "/v1/messages" {
-		sw = anthropic.NewStreamWriter(w, w.Flush)
-	} else {
-		sw = openai.NewStreamWriter(w, w.Flush, req.IncludeUsage, start.Unix())
+	sw := newStreamWriter(w, r, req, start)
+	var col *collector
+	if ck != nil {
+		col = &collector{}
 	}
 	ev, err := first, error(nil)
 	for err == nil {
 		if ev.Kind != 0 {
+			if col != nil {
+				col.add(ev)
+			}
 			if werr := sw.Write(ev); werr != nil {
 				err = werr // the client went away
 				break
@@ -258,6 +275,9 @@ func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, c *Cal
 	}
 	switch {
 	case err == io.EOF:
+		if col != nil && !col.tooLarge {
+			h.cache.put(*ck, &col.resp, d) // whole, even if the client misses the end
+		}
 		if endErr := sw.End(); endErr != nil {
 			h.log.Debug("llm stream end not delivered; the client left", "request_id", r.ID, "error", endErr)
 		}
@@ -276,6 +296,13 @@ func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, c *Cal
 	h.settleBudget(key, held, u, cost)
 	d.count(h.now(), 0, u.Total())
 	h.logCall(c, d, u, cost, ttft, status)
+}
+
+func newStreamWriter(w httpx.ResponseWriter, r *httpx.Request, req *llm.Request, start time.Time) streamWriter {
+	if r.Path == "/v1/messages" {
+		return anthropic.NewStreamWriter(w, w.Flush)
+	}
+	return openai.NewStreamWriter(w, w.Flush, req.IncludeUsage, start.Unix())
 }
 
 func (h *Handler) logTries(r *httpx.Request, req *llm.Request, tries []Attempt) {
