@@ -148,7 +148,7 @@ type Request struct {
 	Path   string // raw (still percent-encoded) path: starts with "/", or is "*" for OPTIONS *
 	Query  string // raw query without the leading "?", "" when absent
 	Host   string // from the Host header (h1) or :authority (h2), without changes
-	// Proto is "HTTP/1.1", "HTTP/1.0" or "HTTP/2.0".
+	// Proto is "HTTP/1.1", "HTTP/1.0", "HTTP/2.0" or "HTTP/3.0".
 	Proto      string
 	ProtoMajor int
 	ProtoMinor int

@@ -203,6 +203,8 @@ func protoVersion(proto string) string {
 		return "1.1"
 	case "HTTP/1.0":
 		return "1.0"
+	case "HTTP/3.0":
+		return "3"
 	case "HTTP/2.0":
 		return "2"
 	}
