@@ -70,7 +70,8 @@ func (g *Gateway) startL4Server(set *l4Set, lc config.Listener) (*l4Server, erro
 	log := g.log.With("listener", lc.Name)
 	ups := l4.ResolverFunc(g.l4Upstream)
 	s := &l4Server{cfg: lc}
-	var lcfg net.ListenConfig
+	// Accepted connections get no keepalive probes, as targets' (see l4.NewTCP).
+	lcfg := net.ListenConfig{KeepAlive: -1}
 	switch lc.Protocol {
 	case config.ListenerTCP:
 		ln, err := lcfg.Listen(g.ctx, "tcp", lc.Address)

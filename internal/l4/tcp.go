@@ -53,7 +53,9 @@ func NewTCP(cfg TCPConfig, ups Resolver, m *Metrics, log *slog.Logger) *TCP {
 	if cfg.SNI != nil {
 		p.sni = newSNITable(cfg.SNI, cfg.Upstream)
 	}
-	var d net.Dialer
+	// No TCP keepalive probes (HAProxy's default too): the idle timeout ends dead connections,
+	// and arming keepalive costs three setsockopt calls per connection.
+	d := net.Dialer{KeepAlive: -1}
 	p.dial = d.DialContext
 	p.conns.init()
 	return p
