@@ -32,6 +32,8 @@ type LLM struct {
 	// Cache answers exact repeats of deterministic requests (temperature 0, or a seed) from
 	// memory; nil: no cache.
 	Cache *LLMCache `yaml:"cache"`
+	// Prompts are prompt templates served as REST endpoints.
+	Prompts []LLMPrompt `yaml:"prompts"`
 }
 
 // LLMCache bounds the response cache.
@@ -309,6 +311,7 @@ func (v *validator) llm(cfg *Config) {
 		}
 	}
 	deriveLLMMetrics(l)
+	v.llmPrompts(l, public, publicNames)
 	keys := map[string]int{}
 	for i := range l.Keys {
 		k := &l.Keys[i]

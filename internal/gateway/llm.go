@@ -108,6 +108,24 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 	if c := l.Cache; c != nil {
 		h.SetCache(serve.NewCache(c.TTL.D(), c.MaxEntries), noCache)
 	}
+	h.SetPrompts(llmPrompts(l.Prompts))
 	h.Scrape(scrapers)
 	return h, nil
+}
+
+func llmPrompts(cs []config.LLMPrompt) []*serve.Prompt {
+	ps := make([]*serve.Prompt, len(cs))
+	for i, pc := range cs {
+		p := &serve.Prompt{Name: pc.Name, Path: pc.Path, Model: pc.Model, System: pc.System, Template: pc.Template,
+			JSON: pc.Output == config.LLMOutputJSON, MaxTokens: pc.MaxTokens}
+		if t := pc.Temperature; t != nil {
+			f := float64(*t)
+			p.Temperature = &f
+		}
+		if s := pc.InputSchema; s != nil {
+			p.Schema = &serve.InputSchema{Required: s.Required, Properties: s.Properties}
+		}
+		ps[i] = p
+	}
+	return ps
 }

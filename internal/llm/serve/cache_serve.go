@@ -3,8 +3,6 @@ package serve
 import (
 	"aya/internal/httpx"
 	"aya/internal/llm"
-	"aya/internal/llm/anthropic"
-	"aya/internal/llm/openai"
 )
 
 // SetCache answers repeated deterministic requests from c, except for the keys named in
@@ -30,13 +28,11 @@ func (h *Handler) serveCached(w httpx.ResponseWriter, r *httpx.Request, a api, c
 	hd.Set("X-Aya-Model", e.model)
 	status := 200
 	if !req.Stream {
+		// Only answers that encoded are stored, so this cannot fail.
+		out, _ := a.encode(e.resp, c.Time.Unix())
 		hd.Set("Content-Type", "application/json")
 		w.WriteHeader(200)
-		if a.name == anthropicAPI.name {
-			w.Write(anthropic.EncodeResponse(e.resp))
-		} else {
-			w.Write(openai.EncodeResponse(e.resp, c.Time.Unix()))
-		}
+		w.Write(out)
 	} else {
 		hd.Set("Content-Type", "text/event-stream")
 		hd.Set("Cache-Control", "no-cache")

@@ -29,9 +29,10 @@ type Handler struct {
 	listeners []string // empty: every listener
 	log       *slog.Logger
 	now       func() time.Time
-	rec       Recorder        // nil: calls are only logged at debug level
-	cache     *Cache          // nil: answers are not cached
-	noCache   map[string]bool // names of the keys that opted out of the cache
+	rec       Recorder           // nil: calls are only logged at debug level
+	cache     *Cache             // nil: answers are not cached
+	noCache   map[string]bool    // names of the keys that opted out of the cache
+	prompts   map[string]*Prompt // by path
 
 	stopScrapers context.CancelFunc // nil: none running
 	scrapers     sync.WaitGroup
@@ -53,6 +54,9 @@ func (h *Handler) Owns(r *httpx.Request) bool {
 	if len(h.listeners) > 0 && !slices.Contains(h.listeners, r.Listener) {
 		return false
 	}
+	if _, ok := h.prompts[r.Path]; ok {
+		return true
+	}
 	switch r.Path {
 	case "/v1/chat/completions", "/v1/messages", "/v1/models", "/v1/embeddings":
 		return true
@@ -66,16 +70,23 @@ type api struct {
 	decode    func([]byte) (*llm.Request, *llm.Error)
 	encodeErr func(*llm.Error) []byte
 	notFound  func(model string) *llm.Error
+	// encode writes a whole answer; created is the call's start (unix seconds).
+	encode func(resp *llm.Response, created int64) ([]byte, *llm.Error)
 }
 
 var openaiAPI = api{
 	name:      "chat_completions",
 	decode:    openai.DecodeRequest,
 	encodeErr: openai.EncodeError,
-	notFound: func(m string) *llm.Error {
-		return &llm.Error{Status: 404, Type: llm.ErrNotFound, Code: "model_not_found", Param: "model",
-			Message: "The model `" + m + "` does not exist or you do not have access to it."}
+	notFound:  openaiNotFound,
+	encode: func(resp *llm.Response, created int64) ([]byte, *llm.Error) {
+		return openai.EncodeResponse(resp, created), nil
 	},
+}
+
+func openaiNotFound(m string) *llm.Error {
+	return &llm.Error{Status: 404, Type: llm.ErrNotFound, Code: "model_not_found", Param: "model",
+		Message: "The model `" + m + "` does not exist or you do not have access to it."}
 }
 
 var anthropicAPI = api{
@@ -83,10 +94,17 @@ var anthropicAPI = api{
 	decode:    anthropic.DecodeRequest,
 	encodeErr: anthropic.EncodeError,
 	notFound:  func(m string) *llm.Error { return llm.Errorf(404, llm.ErrNotFound, "model: %s", m) },
+	encode: func(resp *llm.Response, _ int64) ([]byte, *llm.Error) {
+		return anthropic.EncodeResponse(resp), nil
+	},
 }
 
 // ServeHTTPX answers one LLM API request.
 func (h *Handler) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
+	if p, ok := h.prompts[r.Path]; ok {
+		h.prompt(w, r, p)
+		return
+	}
 	switch {
 	case r.Path == "/v1/chat/completions":
 		h.chat(w, r, openaiAPI)
@@ -137,6 +155,12 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 		h.failCall(w, a, c, e)
 		return
 	}
+	h.complete(w, r, a, c, key, req)
+}
+
+// complete routes a decoded request and answers it: the key's model and limits, the cache,
+// the plan, the budget, the call, the accounting.
+func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *Call, key *Key, req *llm.Request) {
 	c.Model, c.Stream = req.Model, req.Stream
 	m, ok := h.router.Lookup(req.Model)
 	if !ok || !key.allows(m.Name) && !key.allows(req.Model) {
@@ -167,6 +191,7 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 	}
 	var held hold
 	if key.Budget != nil {
+		var e *llm.Error
 		if held, e = key.reserve(h.now(), estimate(req, plan)); e != nil {
 			h.failCall(w, a, c, e)
 			return
@@ -188,17 +213,22 @@ func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
 	key.settle(h.now(), resp.Usage, cost)
 	h.settleBudget(key, held, resp.Usage, cost)
 	d.count(h.now(), 0, resp.Usage.Total())
+	out, e := a.encode(resp, c.Time.Unix())
+	if e != nil {
+		// The provider answered (and is paid) but not in the form asked for: not cached.
+		h.answerHeaders(w, d)
+		h.fail(w, a, e)
+		c.Error = e.Message
+		h.logCall(c, d, resp.Usage, cost, 0, e.Status)
+		return
+	}
 	if ck != nil {
 		h.cache.put(*ck, resp, d)
 	}
 	h.answerHeaders(w, d)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
-	if r.Path == "/v1/messages" {
-		w.Write(anthropic.EncodeResponse(resp))
-	} else {
-		w.Write(openai.EncodeResponse(resp, c.Time.Unix()))
-	}
+	w.Write(out)
 	h.logCall(c, d, resp.Usage, cost, 0, 200)
 }
 
