@@ -192,6 +192,11 @@ func (g *Gateway) handleAddTarget(w http.ResponseWriter, r *http.Request) {
 // answerTargetChange answers an applied target change, writing it to the config file first
 // when asked; a failed write is a 500 that says the change is live but not saved.
 func (g *Gateway) answerTargetChange(w http.ResponseWriter, name, target, status string, persist bool) {
+	if err := g.saveTargetChanges(name); err != nil {
+		writeJSON(w, 500, map[string]any{"error": map[string]any{"code": 500,
+			"message": "the target change is live but was not saved to the data_dir store, so a restart will lose it: " + err.Error()}})
+		return
+	}
 	if persist {
 		if err := g.persistTargets(name); err != nil {
 			writeJSON(w, 500, map[string]any{"error": map[string]any{"code": 500,

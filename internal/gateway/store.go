@@ -12,12 +12,14 @@ import (
 	"aya/internal/llm/serve"
 	"aya/internal/policy/consumer"
 	"aya/internal/store"
+	"aya/internal/upstream"
 )
 
 // Buckets of the durable store.
 const (
 	bucketLLMKeys  = "llm_keys"  // admin-created virtual keys (hash only), by name
 	bucketLLMUsage = "llm_usage" // every key's spend and totals, by name
+	bucketTargets  = "targets"   // the admin API's target changes, by upstream name
 )
 
 // storedLLMKey is an admin-created key as the store keeps it.
@@ -43,7 +45,20 @@ func (g *Gateway) openStore(dataDir string) error {
 		return fmt.Errorf("data_dir %s: %w", dataDir, err)
 	}
 	g.pol.auth.reg = reg
+	err = store.List(s, bucketTargets, func(name string, c upstream.AdminChanges) { g.reg.RestoreChanges(name, c) })
+	if err != nil {
+		return fmt.Errorf("data_dir %s: loading the admin API's target changes: %w", dataDir, err)
+	}
 	return g.llm.load(s)
+}
+
+// saveTargetChanges writes the admin API's changes to upstream name's targets through to the
+// store, so a restart keeps them (a reload keeps them anyway).
+func (g *Gateway) saveTargetChanges(name string) error {
+	if g.store == nil {
+		return nil
+	}
+	return g.store.Put(bucketTargets, name, g.reg.Changes(name))
 }
 
 // closeStore saves what is pending and closes the store.

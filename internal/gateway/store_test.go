@@ -76,6 +76,10 @@ routes:
 	if code, body := call(g, "POST", admin+"/subscriptions/"+sub.ID+"/approve", ``); code != 200 {
 		t.Fatalf("approve: %d %s", code, body)
 	}
+	// Target changes: one added, the file's one removed then added back with another weight.
+	if code, body := call(g, "POST", admin+"/upstreams/u/targets", `{"url": "http://127.0.0.1:9", "weight": 3}`); code != 200 {
+		t.Fatalf("add target: %d %s", code, body)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := g.Shutdown(ctx); err != nil {
@@ -100,5 +104,25 @@ routes:
 	}
 	if code, body := call(g, "GET", "http://"+g.admin.addr()+"/consumers/carol", ``); code != 200 || !strings.Contains(body, `"admin"`) {
 		t.Fatalf("consumer after restart: %d %s", code, body)
+	}
+	var ups struct {
+		Upstreams []struct {
+			Name    string
+			Targets []struct {
+				URL    string
+				Weight int
+			}
+		}
+	}
+	_, body = call(g, "GET", "http://"+g.admin.addr()+"/upstreams", ``)
+	if err := json.Unmarshal([]byte(body), &ups); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tg := range ups.Upstreams[0].Targets {
+		found = found || tg.URL == "http://127.0.0.1:9" && tg.Weight == 3
+	}
+	if len(ups.Upstreams[0].Targets) != 2 || !found {
+		t.Fatalf("after the restart the admin-added target is gone: %s", body)
 	}
 }

@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"aya/internal/config"
 )
@@ -213,4 +214,46 @@ func (r *Registry) ConfiguredTargets(name string, file []config.Target) []config
 	defer us.mu.Unlock()
 	o := overlay{added: us.overlay.added, removed: us.overlay.removed}
 	return o.specs(file)
+}
+
+// AdminChanges is what the admin API changed in an upstream's targets: the targets it added
+// (or updated) and the URLs it removed. The gateway saves it so a restart keeps the changes.
+type AdminChanges struct {
+	Added   []config.Target `json:"added"`
+	Removed []string        `json:"removed"`
+}
+
+// Changes returns the admin API's changes to upstream name's targets.
+func (r *Registry) Changes(name string) AdminChanges {
+	r.mu.Lock()
+	us, ok := r.ups[name]
+	r.mu.Unlock()
+	var c AdminChanges
+	if !ok {
+		return c
+	}
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	c.Added = append(c.Added, us.overlay.added...)
+	for url := range us.overlay.removed {
+		c.Removed = append(c.Removed, url)
+	}
+	slices.Sort(c.Removed)
+	return c
+}
+
+// RestoreChanges sets upstream name's admin changes, before its pool is built (at start,
+// from the saved state); the next Pool for name applies them.
+func (r *Registry) RestoreChanges(name string, c AdminChanges) {
+	us := r.upstream(name)
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	us.overlay.added = append([]config.Target(nil), c.Added...)
+	us.overlay.removed = nil
+	if len(c.Removed) > 0 {
+		us.overlay.removed = make(map[string]bool, len(c.Removed))
+		for _, url := range c.Removed {
+			us.overlay.removed[url] = true
+		}
+	}
 }
