@@ -2,8 +2,11 @@ package test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +19,8 @@ import (
 // TestLLMCache, through the binary with the official OpenAI SDK: a repeated temperature-0 call
 // is answered from aya's cache (the provider counts one request, x-aya-cache says hit), the
 // same request streamed is replayed as a stream the SDK's reader and accumulator take, usage
-// included, and temperature > 0 is never cached.
+// included, and temperature > 0 is never cached. A temperature-0 prompt endpoint is cached
+// the same way.
 func TestLLMCache(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -36,6 +40,14 @@ llm:
     - {name: gpt, deployments: [{provider: oa, model: gpt-4o}]}
   keys:
     - {key: sk-client, name: tests}
+  prompts:
+    - name: summarize
+      path: /api/summarize
+      model: gpt
+      template: "Summarize {{text}} in {{n}} words"
+      input_schema: {required: [text, n], properties: {text: string, n: integer}}
+      output: json
+      temperature: 0
 `, web, addr))
 	c := openai.NewClient(option.WithBaseURL("http://"+web+"/v1/"), option.WithAPIKey("sk-client"), option.WithMaxRetries(0))
 	params := oaParams("gpt")
@@ -90,5 +102,29 @@ llm:
 	}
 	if oa.Requests() != 3 {
 		t.Fatalf("provider requests %d, want 3: temperature 0.8 must not be cached", oa.Requests())
+	}
+
+	// A prompt endpoint at temperature 0: JSON out, the repeat from the cache, bad input a 400
+	// naming the field.
+	post := func(body string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctxTimeout(t, 10*time.Second), "POST", "http://"+web+"/api/summarize", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer sk-client")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("X-Aya-Cache"), string(b)
+	}
+	st1, c1, b1 := post(`{"text":"the gateway","n":5}`)
+	st2, c2, b2 := post(`{"text":"the gateway","n":5}`)
+	var obj map[string]any
+	if st1 != 200 || st2 != 200 || c1 != "miss" || c2 != "hit" || b1 != b2 || json.Unmarshal([]byte(b1), &obj) != nil || oa.Requests() != 4 {
+		t.Fatalf("prompt: %d %q %s, then %d %q %s; provider requests %d", st1, c1, b1, st2, c2, b2, oa.Requests())
+	}
+	if st, _, b := post(`{"text":"the gateway","n":"five"}`); st != 400 || !strings.Contains(b, `"param":"n"`) {
+		t.Fatalf("bad input: %d %s", st, b)
 	}
 }
