@@ -49,10 +49,10 @@ type adminKey struct {
 
 // llmKeySpec is the body of POST /llm/keys, and what GET /llm/keys shows of a key.
 type llmKeySpec struct {
-	Name   string   `json:"name"`
-	Models []string `json:"models,omitempty"`
-	RPM    int      `json:"rpm,omitempty"`
-	TPM    int      `json:"tpm,omitempty"`
+	Name   string         `json:"name"`
+	Models []string       `json:"models,omitempty"`
+	RPM    int            `json:"rpm,omitempty"`
+	TPM    int            `json:"tpm,omitempty"`
 	Budget *llmBudgetSpec `json:"budget,omitempty"`
 }
 
@@ -319,8 +319,8 @@ func (g *Gateway) handleLLMKeyRevoke(w http.ResponseWriter, r *http.Request) {
 
 // validKeySpec checks an admin key against the running LLM config.
 func validKeySpec(spec *llmKeySpec, l *config.LLM) error {
-	if spec.Name == "" || len(spec.Name) > 64 {
-		return errors.New("name is required (1 to 64 characters)")
+	if !validKeyName(spec.Name) {
+		return errors.New("name must be 1 to 64 letters, digits, '-', '_' or '.' (it is used in metric labels and logs)")
 	}
 	if spec.RPM < 0 || spec.TPM < 0 {
 		return errors.New("rpm and tpm must be 0 (no limit) or more")
@@ -356,4 +356,16 @@ func llmAliases(l *config.LLM) map[string]string {
 		}
 	}
 	return m
+}
+
+func validKeyName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

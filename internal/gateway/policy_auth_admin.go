@@ -212,7 +212,11 @@ func (g *Gateway) putConsumer(w http.ResponseWriter, r *http.Request, s consumer
 		return false
 	}
 	if err := g.pol.auth.reg.PutConsumer(r.Context(), s); err != nil {
-		adminError(w, 409, err.Error())
+		status := 409
+		if errors.Is(err, consumer.ErrStore) {
+			status = 500
+		}
+		adminError(w, status, err.Error())
 		return false
 	}
 	auditNote(r, "consumer", s.Name)

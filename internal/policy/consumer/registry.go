@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,10 @@ func (r *Registry) layer() *layer { return r.cur.Load() }
 
 // PutConsumer adds or replaces the consumer s.Name. It is refused when one of its credentials
 // is another stored consumer's.
+// ErrStore marks an error of the Store under a Registry (a disk or network failure), as
+// opposed to a refused change (a key another consumer holds).
+var ErrStore = errors.New("the consumer store failed")
+
 func (r *Registry) PutConsumer(ctx context.Context, s Spec) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -58,7 +63,7 @@ func (r *Registry) PutConsumer(ctx context.Context, s Spec) error {
 		return err
 	}
 	if err := r.store.PutConsumer(ctx, s); err != nil {
-		return fmt.Errorf("store consumer %q: %w", s.Name, err)
+		return fmt.Errorf("store consumer %q: %w: %w", s.Name, ErrStore, err)
 	}
 	return r.reload(ctx)
 }
