@@ -10,7 +10,7 @@ type Call struct {
 	Time       time.Time `json:"time"`
 	RequestID  string    `json:"request_id"`
 	Key        string    `json:"key"`
-	API        string    `json:"api"`   // chat_completions, messages or embeddings
+	API        string    `json:"api"`   // chat_completions, messages, embeddings or prompt
 	Model      string    `json:"model"` // as the client asked (a public name or alias)
 	Provider   string    `json:"provider,omitempty"`
 	Deployment string    `json:"deployment,omitempty"` // the provider's model id

@@ -153,7 +153,7 @@ func (h *Handler) prompt(w httpx.ResponseWriter, r *httpx.Request, p *Prompt) {
 		h.fail(w, a, e)
 		return
 	}
-	c := h.newCall(r, key, "prompt:"+p.Name)
+	c := h.newCall(r, key, "prompt")
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	switch {
 	case err != nil:

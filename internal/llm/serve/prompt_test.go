@@ -110,7 +110,7 @@ func TestPromptEndpoint(t *testing.T) {
 		t.Errorf("GET: %d", w.status)
 	}
 	calls := log.Query(CallFilter{Status: 200})
-	if len(calls) != 2 || calls[1].API != "prompt:summarize" || calls[1].Model != "gpt" || calls[1].OutputTokens == 0 {
+	if len(calls) != 2 || calls[1].API != "prompt" || calls[1].Model != "gpt" || calls[1].OutputTokens == 0 {
 		t.Fatalf("call log: %+v", calls)
 	}
 }
