@@ -36,6 +36,7 @@ screenshots: build
 
 bench: build
 	bash bench/run.sh
+	bash bench/l4.sh
 
 # HTTP/2 conformance of the TLS listener (installs h2spec with go install).
 h2spec: build

@@ -232,8 +232,8 @@ func (v *validator) admin(cfg *Config) {
 	b := bound{what: "admin", addr: a.Address, host: host, port: port, line: l}
 	for i, li := range cfg.Listeners {
 		h, p, msg := splitAddress(li.Address, true)
-		if msg != "" {
-			continue
+		if msg != "" || li.Protocol == ListenerUDP {
+			continue // a udp listener's port is a UDP port: no clash with the admin's TCP one
 		}
 		other := bound{what: objName("listener", li.Name, i), addr: li.Address, host: h, port: p}
 		if _, c := conflict([]bound{other}, b); c {

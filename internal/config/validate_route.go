@@ -9,9 +9,12 @@ import (
 )
 
 func (v *validator) routes(cfg *Config) {
-	var listeners, upstreams []string
+	var listeners, httpListeners, upstreams []string
 	for _, l := range cfg.Listeners {
 		listeners = append(listeners, l.Name)
+		if !l.IsL4() {
+			httpListeners = append(httpListeners, l.Name) // L4 listeners serve no routes
+		}
 	}
 	for _, u := range cfg.Upstreams {
 		upstreams = append(upstreams, u.Name)
@@ -27,7 +30,7 @@ func (v *validator) routes(cfg *Config) {
 		ctx := objName("route", r.Name, i)
 
 		if len(r.Listeners) == 0 {
-			r.Listeners = slices.Clone(listeners)
+			r.Listeners = slices.Clone(httpListeners)
 		} else {
 			for j, name := range r.Listeners {
 				lp := fmt.Sprintf("%s.listeners[%d]", path, j)

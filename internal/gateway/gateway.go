@@ -225,6 +225,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 		return err
 	}
 	if next.obs, err = buildObs(cfg, next, old, g.metrics); err != nil {
+		next.discard()
 		return err
 	}
 	if !reflect.DeepEqual(old.cfg.Admin, cfg.Admin) {
@@ -260,6 +261,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 				s.ln.Close()
 			}
 			next.obs.closeNotIn(old.obs)
+			next.discard()
 			return err
 		}
 		started[lc.Name] = l
@@ -271,6 +273,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 			s.ln.Close()
 		}
 		next.obs.closeNotIn(old.obs)
+		next.discard()
 		return err
 	}
 	for name, l := range g.listeners {
@@ -391,6 +394,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		p.pool.Close()
 	}
 	stopTPS(g.snap.Load())
+	if l := g.snap.Load().llm; l != nil {
+		l.Close() // stops the metrics scrapers of least_loaded deployments
+	}
 	g.snap.Load().closePolicies()
 	g.pol.close()
 	g.closeStore()

@@ -100,8 +100,8 @@ func (st *llmState) RecordCall(c *serve.Call) {
 		model = "" // refused before routing: the name may be anything a client sent
 	}
 	st.requests.WithLabelValues(model, c.Provider, strconv.Itoa(c.Status)).Inc()
-	if c.Provider == "" {
-		return
+	if c.Provider == "" || c.CacheHit {
+		return // refused before routing, or answered from aya's cache: no provider tokens or latency
 	}
 	st.tokens.WithLabelValues(model, c.Provider, c.Key, "input").Add(float64(c.InputTokens))
 	st.tokens.WithLabelValues(model, c.Provider, c.Key, "output").Add(float64(c.OutputTokens))

@@ -49,8 +49,13 @@ type pooled struct {
 
 // buildSnapshot turns cfg into a runtime snapshot, reusing pools of unchanged upstreams from
 // prev (may be nil). Errors name the config object and line.
-func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, pol *policyState, llmSt *llmState, log *slog.Logger, obs proxy.Observer) (*snapshot, error) {
+func buildSnapshot(cfg *config.Config, prev *snapshot, reg *upstream.Registry, pol *policyState, llmSt *llmState, log *slog.Logger, obs proxy.Observer) (_ *snapshot, err error) {
 	s := &snapshot{cfg: cfg, pools: make(map[string]*pooled, len(cfg.Upstreams)), trust: map[string]proxy.Trust{}}
+	defer func() {
+		if err != nil {
+			s.discard()
+		}
+	}()
 	for _, l := range cfg.Listeners {
 		s.trust[l.Name] = proxy.Trust(l.TrustedProxies)
 	}
@@ -343,4 +348,14 @@ func (s *snapshot) closePolicies() {
 		f()
 	}
 	s.closers = nil
+}
+
+// discard releases what a snapshot that will never serve started: its policies' workers and
+// its LLM providers (metrics scrapers, idle connections). Pools are not touched: they may be
+// the running snapshot's.
+func (s *snapshot) discard() {
+	s.closePolicies()
+	if s.llm != nil {
+		s.llm.Close()
+	}
 }
