@@ -14,10 +14,11 @@ import (
 // consumers and subscriptions added through the admin API). The gateway makes one; every
 // snapshot's policies are built over it.
 type policyState struct {
-	log   *slog.Logger
-	auth  authState
-	limit limitState
-	cache cacheState
+	log     *slog.Logger
+	auth    authState
+	limit   limitState
+	cache   cacheState
+	metrics *policyMetrics
 }
 
 func newPolicyState(log *slog.Logger) *policyState {
@@ -25,6 +26,7 @@ func newPolicyState(log *slog.Logger) *policyState {
 	p.auth.init(log)
 	p.limit.init(log)
 	p.cache.init(log)
+	p.metrics = newPolicyMetrics(&p.cache)
 	return p
 }
 

@@ -36,6 +36,8 @@ func (b *policyBuild) rateLimit(c *config.RateLimitPolicy) (policy.Middleware, e
 		Key:   key,
 		Store: b.state.limit.store,
 		Log:   b.log.With("policy", "rate_limit"),
+
+		OnLimited: b.state.metrics.onLimited(b.route.Name),
 	}
 	if c.Rate.Set() {
 		l, err := rateOf(c)

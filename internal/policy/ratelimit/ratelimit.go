@@ -45,6 +45,9 @@ type Options struct {
 	Log        *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// OnLimited, when set, is called for every request the policy refuses with a 429 (the
+	// gateway counts them in a metric); quota says whether the quota (not the rate) refused.
+	OnLimited func(quota bool)
 }
 
 // New builds the policy's middleware.
@@ -82,6 +85,7 @@ func New(o Options) (policy.Middleware, error) {
 		failClosed: o.FailClosed,
 		log:        o.Log,
 		now:        o.Now,
+		onLimited:  o.OnLimited,
 		rateMsg:    "rate limit exceeded (" + describe(o.Rate) + " per " + o.Key.String() + "): retry after the Retry-After seconds",
 		quotaMsg:   "quota exhausted (" + describe(o.Quota) + " per " + o.Key.String() + "): it resets in RateLimit-Reset seconds",
 	}
@@ -118,6 +122,7 @@ type limitCfg struct {
 	failClosed bool
 	log        *slog.Logger
 	now        func() time.Time
+	onLimited  func(quota bool)
 	rateMsg    string
 	quotaMsg   string
 	// lastErrLog rate-limits the log line a failing store causes (Unix ns of the last one).
@@ -197,6 +202,9 @@ func (l *limiter) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 
 func (l *limiter) deny(hw *headerWriter, out httpx.ResponseWriter, r *httpx.Request, d state.Decision, msg string) {
 	hw.d, hw.set = d, true
+	if l.onLimited != nil {
+		l.onLimited(msg == l.quotaMsg)
+	}
 	proxy.WriteError(out, r, 429, msg)
 }
 

@@ -88,7 +88,12 @@ func gcra(rate, burst int64) *state.Limit {
 
 func TestBurstThen429(t *testing.T) {
 	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	h := newLimiter(t, Options{Key: Key{{Kind: IP}}, Rate: gcra(10, 3), Now: clk.now}, ok200)
+	limited := 0
+	h := newLimiter(t, Options{Key: Key{{Kind: IP}}, Rate: gcra(10, 3), Now: clk.now, OnLimited: func(quota bool) {
+		if !quota {
+			limited++
+		}
+	}}, ok200)
 	for i, want := range []string{"2", "1", "0"} {
 		w := serve(h, request("10.0.0.1"))
 		if w.status != 200 || w.h.Get("RateLimit-Limit") != "3" || w.h.Get("RateLimit-Remaining") != want || w.h.Get("RateLimit-Reset") == "" {
@@ -104,6 +109,9 @@ func TestBurstThen429(t *testing.T) {
 	}
 	if b := w.body.String(); !strings.Contains(b, `"code":429`) || !strings.Contains(b, `"request_id":"req-1"`) || !strings.Contains(b, "rate limit exceeded") {
 		t.Fatalf("body %s", b)
+	}
+	if limited != 1 {
+		t.Fatalf("OnLimited saw %d rate refusals, want 1", limited)
 	}
 	clk.t = clk.t.Add(100 * time.Millisecond)
 	if w := serve(h, request("10.0.0.1")); w.status != 200 {
