@@ -35,6 +35,9 @@ type Config struct {
 	// API, spent budgets) in one file; resolved against the config file's directory. Empty:
 	// that state lives in memory only.
 	DataDir string `yaml:"data_dir"`
+	// Cluster shares rate limits and membership with other aya nodes through Redis; nil:
+	// standalone.
+	Cluster *Cluster `yaml:"cluster"`
 
 	// lines holds the line of every value written in File (see ValueLine).
 	lines map[string]int

@@ -36,6 +36,7 @@ func validate(cfg *Config, p *problems, lines map[string]int, bad map[string]boo
 	v.cacheStore(cfg)
 	v.geoIP(cfg)
 	v.dataDir(cfg)
+	v.cluster(cfg)
 }
 
 func (v *validator) errf(line int, format string, args ...any) {
