@@ -34,6 +34,12 @@ type LLM struct {
 	Cache *LLMCache `yaml:"cache"`
 	// Prompts are prompt templates served as REST endpoints.
 	Prompts []LLMPrompt `yaml:"prompts"`
+	// QueueTimeout is how long an interactive call waits for a saturated deployment's capacity
+	// (deployments with rpm) before that deployment is skipped.
+	QueueTimeout Duration `yaml:"queue_timeout" default:"2s"`
+	// BatchTimeout is how long a batch call may wait for spare capacity in all, unless the
+	// request sends its own x-aya-deadline.
+	BatchTimeout Duration `yaml:"batch_timeout" default:"10m"`
 }
 
 // LLMCache bounds the response cache.
@@ -147,7 +153,17 @@ type LLMKey struct {
 	// Cache false keeps the key's calls out of the response cache (neither served from it nor
 	// stored); nil: true.
 	Cache *bool `yaml:"cache"`
+	// Priority ranks the key's calls for a saturated deployment: critical, high, medium or low.
+	Priority string `yaml:"priority" default:"medium"`
+	// AllowPriorityHeader lets the key's calls choose their priority with x-aya-priority.
+	AllowPriorityHeader bool `yaml:"allow_priority_header"`
+	// Batch marks every call of the key as batch: it only uses spare capacity and waits (up to
+	// batch_timeout) instead of being refused.
+	Batch bool `yaml:"batch"`
 }
+
+// LLMPriorities are the values of llm.keys[].priority, most important first.
+var LLMPriorities = []string{"critical", "high", "medium", "low"}
 
 // LLMBudget caps a key's spending per calendar day or month (UTC). Calls are refused (429
 // insufficient_quota) once the period's spending plus the call's estimate would pass a cap.
@@ -186,6 +202,12 @@ func (v *validator) llm(cfg *Config) {
 	}
 	if l.Cooldown.D() < 0 {
 		v.errAt("llm.cooldown", l.Line, "llm: cooldown must not be negative")
+	}
+	if l.QueueTimeout.D() <= 0 {
+		v.errAt("llm.queue_timeout", l.Line, "llm: queue_timeout must be more than 0, like 2s")
+	}
+	if l.BatchTimeout.D() <= 0 {
+		v.errAt("llm.batch_timeout", l.Line, "llm: batch_timeout must be more than 0, like 10m")
 	}
 	if c := l.Cache; c != nil {
 		if c.TTL.D() <= 0 {
@@ -331,6 +353,9 @@ func (v *validator) llm(cfg *Config) {
 		}
 		if k.RPM < 0 || k.TPM < 0 {
 			v.errf(k.Line, "%s: rpm and tpm must not be negative", ctx)
+		}
+		if !slices.Contains(LLMPriorities, k.Priority) {
+			v.errAt(path+".priority", k.Line, "%s: unknown priority %q: use %s%s", ctx, k.Priority, strings.Join(LLMPriorities, ", "), didYouMean(k.Priority, LLMPriorities))
 		}
 		if b := k.Budget; b != nil {
 			if b.Period != "day" && b.Period != "month" {
