@@ -36,6 +36,7 @@ type Handler struct {
 
 	stopScrapers context.CancelFunc // nil: none running
 	scrapers     sync.WaitGroup
+	pools        pools
 }
 
 // NewHandler serves router's models to keys. listeners limits the listeners it answers on
@@ -173,6 +174,11 @@ func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *C
 	}
 	h.limitHeaders(w, key)
 	var ck *cacheKey // nil: the answer is not cached
+	cl, e := h.classify(r, key)
+	if e != nil {
+		h.failCall(w, a, c, e)
+		return
+	}
 	if h.cache != nil && !h.noCache[key.Name] && cacheable(req) {
 		k := keyOf(a.name, req)
 		if e, ok := h.cache.get(k); ok {
@@ -197,11 +203,12 @@ func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *C
 			return
 		}
 	}
+	ctx := WithClass(r.Context(), cl)
 	if req.Stream {
-		h.stream(w, r, a, c, req, key, plan, held, ck)
+		h.stream(ctx, w, r, a, c, req, key, plan, held, ck)
 		return
 	}
-	resp, d, tries, e := h.router.Chat(r.Context(), req, plan)
+	resp, d, tries, e := h.router.Chat(ctx, req, plan)
 	c.Failed = len(tries)
 	h.logTries(r, req, tries)
 	if e != nil {
@@ -267,9 +274,9 @@ type streamWriter interface {
 	Usage() llm.Usage
 }
 
-func (h *Handler) stream(w httpx.ResponseWriter, r *httpx.Request, a api, c *Call, req *llm.Request, key *Key, plan []*Deployment, held hold, ck *cacheKey) {
+func (h *Handler) stream(ctx context.Context, w httpx.ResponseWriter, r *httpx.Request, a api, c *Call, req *llm.Request, key *Key, plan []*Deployment, held hold, ck *cacheKey) {
 	start := c.Time
-	s, first, d, tries, e := h.router.OpenStream(r.Context(), req, plan)
+	s, first, d, tries, e := h.router.OpenStream(ctx, req, plan)
 	h.logTries(r, req, tries)
 	c.Failed = len(tries)
 	if e != nil {
@@ -337,6 +344,11 @@ func newStreamWriter(w httpx.ResponseWriter, r *httpx.Request, req *llm.Request,
 
 func (h *Handler) logTries(r *httpx.Request, req *llm.Request, tries []Attempt) {
 	for _, t := range tries {
+		if t.Refused { // aya's own pacing, not a failure of the deployment
+			h.log.Debug("llm deployment saturated, skipped", "request_id", r.ID, "model", req.Model, "provider", t.Deployment.ProviderName,
+				"deployment", t.Deployment.Model, "error", t.Err.Message)
+			continue
+		}
 		h.log.Warn("llm deployment failed", "request_id", r.ID, "model", req.Model, "provider", t.Deployment.ProviderName,
 			"deployment", t.Deployment.Model, "status", t.Err.Status, "error", t.Err.Message)
 	}
@@ -466,9 +478,10 @@ func (h *Handler) Scrape(scrapers []*Scraper) {
 	}
 }
 
-// Close stops the metrics scrapers and releases the providers' idle connections; calls in
-// flight finish.
+// Close stops the metrics scrapers and the capacity pools (calls still waiting for capacity
+// are refused) and releases the providers' idle connections; calls in flight finish.
 func (h *Handler) Close() {
+	h.pools.close()
 	if h.stopScrapers != nil {
 		h.stopScrapers()
 		h.scrapers.Wait()

@@ -20,6 +20,12 @@ type Key struct {
 	RPM    int             // requests per minute, 0: no limit
 	TPM    int             // tokens per minute, 0: no limit
 	Budget *Budget         // nil: no budget
+	// Priority ranks the key's calls at saturated deployments (zero: medium);
+	// AllowPriorityHeader lets a call choose its own with x-aya-priority; Batch makes every
+	// call batch (spare capacity only, waiting instead of 429).
+	Priority            Priority
+	AllowPriorityHeader bool
+	Batch               bool
 
 	*Usage
 }

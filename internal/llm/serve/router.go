@@ -46,6 +46,8 @@ type Deployment struct {
 	// Load is the server's load from its metrics, for least_loaded (nil: not scraped).
 	Load *Load
 
+	capacity *capacity // the rpm's pool that calls are admitted through; nil: none
+
 	mu       sync.Mutex
 	minute   int64 // the minute the counts below are for
 	requests int
@@ -279,13 +281,26 @@ func (r *Router) fail(d *Deployment, e *llm.Error) {
 type Attempt struct {
 	Deployment *Deployment
 	Err        *llm.Error
+	// Refused: the deployment's capacity pool did not let the call through in time; the
+	// provider was not called.
+	Refused bool
 }
 
 // Chat calls the deployments of plan in order until one answers. It moves on after a retryable
 // error (rate limit, overload, server error, timeout, the provider key's auth failure) and
-// returns the first other error at once. tries lists the failed attempts.
+// returns the first other error at once. tries lists the failed attempts. Each deployment with
+// a capacity pool first admits the call by the class in ctx (WithClass); one that does not in
+// time is skipped without a cooldown.
 func (r *Router) Chat(ctx context.Context, req *llm.Request, plan []*Deployment) (resp *llm.Response, d *Deployment, tries []Attempt, err *llm.Error) {
+	cl := classOf(ctx)
 	for _, d := range plan {
+		if e := cl.admit(ctx, d); e != nil {
+			tries = append(tries, Attempt{d, e, true})
+			if ctx.Err() != nil {
+				return nil, d, tries, e
+			}
+			continue
+		}
 		d.inflight.Add(1)
 		d.count(r.now(), 1, 0)
 		start := time.Now()
@@ -296,7 +311,7 @@ func (r *Router) Chat(ctx context.Context, req *llm.Request, plan []*Deployment)
 			return resp, d, tries, nil
 		}
 		e := llm.AsError(cerr)
-		tries = append(tries, Attempt{d, e})
+		tries = append(tries, Attempt{d, e, false})
 		if !e.Retryable() || ctx.Err() != nil {
 			return nil, d, tries, e
 		}
@@ -310,7 +325,15 @@ func (r *Router) Chat(ctx context.Context, req *llm.Request, plan []*Deployment)
 // elsewhere, one after it cannot be. The returned stream tracks the deployment's in-flight
 // count until closed.
 func (r *Router) OpenStream(ctx context.Context, req *llm.Request, plan []*Deployment) (s llm.Stream, first llm.Event, d *Deployment, tries []Attempt, err *llm.Error) {
+	cl := classOf(ctx)
 	for _, d := range plan {
+		if e := cl.admit(ctx, d); e != nil {
+			tries = append(tries, Attempt{d, e, true})
+			if ctx.Err() != nil {
+				return nil, llm.Event{}, d, tries, e
+			}
+			continue
+		}
 		d.inflight.Add(1)
 		d.count(r.now(), 1, 0)
 		start := time.Now()
@@ -325,7 +348,7 @@ func (r *Router) OpenStream(ctx context.Context, req *llm.Request, plan []*Deplo
 		}
 		d.inflight.Add(-1)
 		e := llm.AsError(serr)
-		tries = append(tries, Attempt{d, e})
+		tries = append(tries, Attempt{d, e, false})
 		if !e.Retryable() || ctx.Err() != nil {
 			return nil, llm.Event{}, d, tries, e
 		}

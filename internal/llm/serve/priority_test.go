@@ -1,0 +1,292 @@
+package serve
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"aya/internal/httpx"
+	"aya/internal/llm"
+)
+
+func TestParsePriority(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Priority
+		ok   bool
+	}{
+		{"critical", PriorityCritical, true}, {"HIGH", PriorityHigh, true}, {"medium", PriorityMedium, true},
+		{"low", PriorityLow, true}, {"urgent", PriorityMedium, false}, {"", PriorityMedium, false},
+	}
+	for _, tt := range tests {
+		got, err := ParsePriority(tt.in)
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("%q: %v %v, want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if tt.ok && got.String() != tt.want.String() {
+			t.Errorf("%q: String %q", tt.in, got.String())
+		}
+	}
+	var zero Priority
+	if zero != PriorityMedium || zero.level().String() != "medium" {
+		t.Fatalf("the zero priority is %v, want medium", zero)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	h := &Handler{}
+	h.pools.queueTimeout, h.pools.batchTimeout = time.Second, time.Minute
+	plain := &Key{Name: "plain", Priority: PriorityHigh}
+	open := &Key{Name: "open", AllowPriorityHeader: true}
+	batch := &Key{Name: "batch", Batch: true}
+	tests := []struct {
+		name      string
+		key       *Key
+		hdr       []string
+		tier      string
+		deadline  time.Duration // 0: none
+		wantParam string        // a 400 naming this header
+	}{
+		{"key priority", plain, nil, "high", 0, ""},
+		{"header ignored without allow", plain, []string{"x-aya-priority", "critical"}, "high", 0, ""},
+		{"header allowed", open, []string{"x-aya-priority", "critical"}, "critical", 0, ""},
+		{"default medium", open, nil, "medium", 0, ""},
+		{"bad priority", open, []string{"x-aya-priority", "urgent"}, "", 0, "x-aya-priority"},
+		{"batch key", batch, nil, "batch", time.Minute, ""},
+		{"batch header", plain, []string{"x-aya-batch", "true"}, "batch", time.Minute, ""},
+		{"batch header false keeps a batch key", batch, []string{"x-aya-batch", "false"}, "batch", time.Minute, ""},
+		{"batch own deadline", plain, []string{"x-aya-batch", "1", "x-aya-deadline", "30"}, "batch", 30 * time.Second, ""},
+		{"interactive deadline", plain, []string{"x-aya-deadline", "0.5"}, "high", 500 * time.Millisecond, ""},
+		{"deadline capped", batch, []string{"x-aya-deadline", "1e9"}, "batch", maxDeadline, ""},
+		{"bad batch", plain, []string{"x-aya-batch", "yes please"}, "", 0, "x-aya-batch"},
+		{"bad deadline", plain, []string{"x-aya-deadline", "-3"}, "", 0, "x-aya-deadline"},
+	}
+	for _, tt := range tests {
+		r := &httpx.Request{}
+		for i := 0; i+1 < len(tt.hdr); i += 2 {
+			r.Header.Add(tt.hdr[i], tt.hdr[i+1])
+		}
+		start := time.Now()
+		c, e := h.classify(r, tt.key)
+		if tt.wantParam != "" {
+			if e == nil || e.Status != 400 || e.Param != tt.wantParam {
+				t.Errorf("%s: %v, want a 400 naming %s", tt.name, e, tt.wantParam)
+			}
+			continue
+		}
+		if e != nil || c.Tier() != tt.tier || c.Wait != time.Second {
+			t.Errorf("%s: %+v %v, want tier %s", tt.name, c, e, tt.tier)
+			continue
+		}
+		if got := c.Deadline; tt.deadline == 0 && !got.IsZero() ||
+			tt.deadline > 0 && (got.Before(start.Add(tt.deadline)) || got.After(time.Now().Add(tt.deadline))) {
+			t.Errorf("%s: deadline in %v, want %v", tt.name, time.Until(got), tt.deadline)
+		}
+	}
+}
+
+// tagged answers at once and remembers the order calls reached it, by req.User.
+type tagged struct {
+	mu    sync.Mutex
+	order []string
+}
+
+func (p *tagged) Chat(_ context.Context, req *llm.Request, _ string) (*llm.Response, error) {
+	p.mu.Lock()
+	p.order = append(p.order, req.User)
+	p.mu.Unlock()
+	return &llm.Response{Text: "ok", Usage: llm.Usage{Input: 3, Output: 1}}, nil
+}
+
+func (p *tagged) Stream(context.Context, *llm.Request, string) (llm.Stream, error) {
+	return nil, llm.Errorf(500, llm.ErrServer, "unused")
+}
+
+// poolEnv is one model on one deployment with rpm, its pool started.
+func poolEnv(t *testing.T, rpm int, o PoolOptions) (*Router, []*Deployment, *tagged, *Handler) {
+	t.Helper()
+	p := &tagged{}
+	d := &Deployment{Provider: p, ProviderName: "demo", Model: "m-1", Weight: 1, RPM: rpm}
+	m := &Model{Name: "m", Strategy: Weighted, Deployments: []*Deployment{d}}
+	r := NewRouter([]*Model{m}, nil, time.Minute)
+	h := NewHandler(r, NewKeys(nil, nil), nil, slog.New(slog.DiscardHandler))
+	if err := h.StartPools(o); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return r, r.Plan(m, 0), p, h
+}
+
+type outcome struct {
+	tier string
+	err  *llm.Error
+}
+
+// fire sends n calls of class cl at once, tagged with its tier, and sends their outcomes to out.
+func fire(wg *sync.WaitGroup, r *Router, plan []*Deployment, cl Class, n int, out chan<- outcome) {
+	for range n {
+		wg.Go(func() {
+			_, _, _, e := r.Chat(WithClass(context.Background(), cl), &llm.Request{User: cl.Tier()}, plan)
+			out <- outcome{cl.Tier(), e}
+		})
+	}
+}
+
+// TestPriorityUnderSaturation: a deployment of 10 requests per second is flooded with low calls,
+// then critical ones arrive. Every critical call is served, ahead of the lows still waiting;
+// the lows that cannot be served within their wait get 429 rate_limit_exceeded with a
+// Retry-After, and the provider never sees more than the pool allows.
+func TestPriorityUnderSaturation(t *testing.T) {
+	const rpm, lows, crits = 600, 30, 10
+	wait := 1500 * time.Millisecond
+	r, plan, p, h := poolEnv(t, rpm, PoolOptions{QueueTimeout: wait})
+	out := make(chan outcome, lows+crits)
+	var wg sync.WaitGroup
+	start := time.Now()
+	fire(&wg, r, plan, Class{Priority: PriorityLow, Wait: wait}, lows, out)
+	time.Sleep(100 * time.Millisecond) // the lows are queued by now
+	fire(&wg, r, plan, Class{Priority: PriorityCritical, Wait: wait}, crits, out)
+	wg.Wait()
+	took := time.Since(start)
+	close(out)
+	served := map[string]int{}
+	refused := 0
+	for o := range out {
+		switch {
+		case o.err == nil:
+			served[o.tier]++
+		case o.err.Status == 429 && o.err.Code == "rate_limit_exceeded" && o.err.RetryAfter > 0 && o.tier == "low":
+			refused++
+		default:
+			t.Errorf("%s call: %v", o.tier, o.err)
+		}
+	}
+	if served["critical"] != crits {
+		t.Fatalf("critical served %d of %d", served["critical"], crits)
+	}
+	if refused == 0 || served["low"]+refused != lows {
+		t.Fatalf("low: %d served, %d refused of %d; want some refused", served["low"], refused, lows)
+	}
+	// At most the pool's rate reached the provider (plus one tick's burst).
+	if max := int(float64(rpm)/60*took.Seconds()) + 5; len(p.order) > max {
+		t.Fatalf("%d calls reached the provider in %v, more than %d", len(p.order), took, max)
+	}
+	// Once the criticals arrived, no low call overtook the last of them: every low sent after
+	// the first critical comes after all criticals, except those already holding a token.
+	first := -1
+	for i, tier := range p.order {
+		if tier == "critical" {
+			first = i
+			break
+		}
+	}
+	lowsAmong := 0
+	for _, tier := range p.order[first:] {
+		if tier == "critical" {
+			break
+		}
+		lowsAmong++
+	}
+	lastCrit := 0
+	for i, tier := range p.order {
+		if tier == "critical" {
+			lastCrit = i
+		}
+	}
+	if overtaken := lastCrit - first + 1 - crits; overtaken > 2 {
+		t.Fatalf("order %v: %d low calls went between the criticals", p.order, overtaken)
+	}
+	t.Logf("low %d served, %d refused; order %v", served["low"], refused, p.order)
+	snap := h.PoolSnapshots()
+	if len(snap) != 1 || snap[0].Services[0].Name != "critical" || snap[0].Services[0].Admitted != crits {
+		t.Fatalf("snapshot: %+v", snap)
+	}
+}
+
+// TestBatchWaits: batch calls on a saturated deployment wait for spare capacity instead of
+// being refused, for as long as their deadline allows, and interactive calls arriving
+// meanwhile go first; a batch call whose deadline is too short for the backlog gets 429.
+func TestBatchWaits(t *testing.T) {
+	const rpm, batches, mediums = 600, 25, 8
+	wait := 2 * time.Second
+	r, plan, p, _ := poolEnv(t, rpm, PoolOptions{QueueTimeout: wait})
+	out := make(chan outcome, batches+mediums+1)
+	var wg sync.WaitGroup
+	fire(&wg, r, plan, Class{Batch: true, Deadline: time.Now().Add(20 * time.Second)}, batches, out)
+	time.Sleep(100 * time.Millisecond)
+	fire(&wg, r, plan, Class{Priority: PriorityMedium, Wait: wait}, mediums, out)
+	wg.Wait()
+	// The backlog is gone; fill the window again and send a batch call with a short deadline.
+	fire(&wg, r, plan, Class{Priority: PriorityHigh, Wait: 5 * time.Second}, 20, make(chan outcome, 20))
+	time.Sleep(50 * time.Millisecond)
+	fire(&wg, r, plan, Class{Batch: true, Deadline: time.Now().Add(200 * time.Millisecond)}, 1, out)
+	wg.Wait()
+	close(out)
+	served := map[string]int{}
+	var short *llm.Error
+	for o := range out {
+		switch {
+		case o.err == nil:
+			served[o.tier]++
+		case o.tier == "batch" && short == nil:
+			short = o.err
+		default:
+			t.Errorf("%s call refused: %v", o.tier, o.err)
+		}
+	}
+	if served["batch"] != batches || served["medium"] != mediums {
+		t.Fatalf("served %v, want %d batch and %d medium", served, batches, mediums)
+	}
+	if short == nil || short.Status != 429 || short.Code != "rate_limit_exceeded" {
+		t.Fatalf("a batch call past its deadline: %v, want 429 rate_limit_exceeded", short)
+	}
+	// Every medium call reached the provider before the last batch call did.
+	lastMedium, lastBatch := -1, -1
+	for i, tier := range p.order {
+		switch tier {
+		case "medium":
+			lastMedium = i
+		case "batch":
+			if lastBatch < 0 || i < batches+mediums {
+				lastBatch = i
+			}
+		}
+	}
+	if lastMedium > lastBatch {
+		t.Fatalf("order %v: a medium call came after the batch backlog", p.order[:batches+mediums])
+	}
+}
+
+// TestNoPoolBelowOneRPS: a deployment under 60 rpm (or none) has no pool, and calls go straight
+// through whatever their class.
+func TestNoPoolBelowOneRPS(t *testing.T) {
+	r, plan, _, h := poolEnv(t, 30, PoolOptions{})
+	if len(h.PoolSnapshots()) != 0 || plan[0].capacity != nil {
+		t.Fatal("a pool for 30 rpm")
+	}
+	for range 5 {
+		if _, _, _, e := r.Chat(WithClass(context.Background(), Class{Priority: PriorityLow}), &llm.Request{}, plan); e != nil {
+			t.Fatal(e)
+		}
+	}
+}
+
+// TestClientLeavesWhileQueued: a call whose client goes away while it waits ends with 499 at
+// once, and is not counted as a failure of the deployment.
+func TestClientLeavesWhileQueued(t *testing.T) {
+	r, plan, _, _ := poolEnv(t, 60, PoolOptions{})
+	ctx := WithClass(context.Background(), Class{Priority: PriorityLow, Wait: 10 * time.Second})
+	r.Chat(ctx, &llm.Request{}, plan) // takes the one token
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, tries, e := r.Chat(cctx, &llm.Request{}, plan)
+	if e == nil || e.Status != 499 || time.Since(start) > 2*time.Second || len(tries) != 1 || !tries[0].Refused {
+		t.Fatalf("%v after %v, tries %+v", e, time.Since(start), tries)
+	}
+	if plan[0].cooling(time.Now()) {
+		t.Fatal("the deployment cools down after a call that left")
+	}
+}
