@@ -96,6 +96,11 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 			spec.Budget = &llmBudgetSpec{Tokens: int64(b.Tokens), USD: float64(b.USD), Period: b.Period}
 		}
 		keys[i] = st.keyOf(spec, names)
+		pr, err := serve.ParsePriority(kc.Priority)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: llm key %q: %w", cfg.File, kc.Line, spec.Name, err)
+		}
+		keys[i].Priority, keys[i].AllowPriorityHeader, keys[i].Batch = pr, kc.AllowPriorityHeader, kc.Batch
 		if kc.Cache != nil && !*kc.Cache {
 			noCache = append(noCache, spec.Name)
 		}
@@ -109,6 +114,10 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 		h.SetCache(serve.NewCache(c.TTL.D(), c.MaxEntries), noCache)
 	}
 	h.SetPrompts(llmPrompts(l.Prompts))
+	if err := h.StartPools(serve.PoolOptions{QueueTimeout: l.QueueTimeout.D(), BatchTimeout: l.BatchTimeout.D()}); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("%s:%d: llm: %w", cfg.File, l.Line, err)
+	}
 	h.Scrape(scrapers)
 	return h, nil
 }
