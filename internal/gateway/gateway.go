@@ -54,9 +54,10 @@ type Gateway struct {
 
 	insight *insight // analytics, alerts and the dashboard
 	pol     *policyState
-	l4      *l4Set       // tcp and udp listeners; nil until the first one starts
-	llm     *llmState    // LLM key usage, admin keys, call log and metrics, across reloads
-	store   *store.Store // data_dir's durable state; nil without data_dir
+	l4      *l4Set        // tcp and udp listeners; nil until the first one starts
+	llm     *llmState     // LLM key usage, admin keys, call log and metrics, across reloads
+	store   *store.Store  // data_dir's durable state; nil without data_dir
+	cluster *clusterState // nil when standalone
 }
 
 // New builds the first snapshot from cfg. Nothing is bound until Start.
@@ -76,6 +77,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	defer func() {
 		if !built && g.store != nil {
 			g.store.Close() // the next attempt (or process) must be able to open it
+		}
+	}()
+	if err := g.openCluster(cfg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !built {
+			g.closeCluster()
 		}
 	}()
 	s, err := buildSnapshot(cfg, nil, g.reg, g.pol, g.llm, log, observer{})
@@ -150,6 +159,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return fmt.Errorf("%s:%d: admin: %w", cfg.File, cfg.Admin.Line, err)
 	}
 	g.admin = a
+	g.joinCluster(g.ctx, a.addr())
 	g.publishListeners()
 	g.reg.Activate(g.snap.Load().livePools())
 	startTPS(g.ctx, nil, g.snap.Load())
@@ -231,6 +241,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 	if !reflect.DeepEqual(old.cfg.Admin, cfg.Admin) {
 		g.log.Warn("admin settings changed; they take effect on restart")
 	}
+	g.clusterReloaded(old.cfg, cfg)
 
 	// Listeners: keep unchanged ones, start new ones, replace changed ones, stop removed ones.
 	oldByName := make(map[string]config.Listener, len(old.cfg.Listeners))
@@ -367,6 +378,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	defer g.mu.Unlock()
 	g.shutting.Store(true)
 	g.ready.Store(false)
+	g.leaveCluster()
 	l4done := make(chan error, 1)
 	go func() { l4done <- g.shutdownL4(ctx) }()
 	var wg sync.WaitGroup
@@ -399,6 +411,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.snap.Load().closePolicies()
 	g.pol.close()
+	g.closeCluster()
 	g.closeStore()
 	g.snap.Load().obs.closeNotIn(nil)
 	g.stopOnce.Do(func() { close(g.stopped) })

@@ -21,6 +21,9 @@ import (
 // on counting; a changed policy starts afresh, and its old counters expire from the store.
 type limitState struct {
 	store *memory.Store
+	// shared, when set (cluster:), decides instead of store, which it falls back on.
+	shared     state.Limiter
+	failClosed bool
 }
 
 func (l *limitState) init(*slog.Logger) { l.store = memory.New(memory.Options{}) }
@@ -32,10 +35,11 @@ func (b *policyBuild) rateLimit(c *config.RateLimitPolicy) (policy.Middleware, e
 		return nil, err
 	}
 	o := ratelimit.Options{
-		ID:    b.limitID(c),
-		Key:   key,
-		Store: b.state.limit.store,
-		Log:   b.log.With("policy", "rate_limit"),
+		ID:         b.limitID(c),
+		Key:        key,
+		Store:      b.state.limit.limiter(),
+		FailClosed: b.state.limit.failClosed,
+		Log:        b.log.With("policy", "rate_limit"),
 
 		OnLimited: b.state.metrics.onLimited(b.route.Name),
 	}

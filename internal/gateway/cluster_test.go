@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"aya/internal/state"
+	"aya/internal/state/memory"
+)
+
+// flakyLimiter is a remote store that fails while down is set and allows everything otherwise.
+type flakyLimiter struct {
+	down  atomic.Bool
+	calls atomic.Int64
+}
+
+func (f *flakyLimiter) Allow(ctx context.Context, _ string, l state.Limit, _ time.Time) (state.Decision, error) {
+	f.calls.Add(1)
+	if f.down.Load() {
+		return state.Decision{}, errors.New("dial tcp 127.0.0.1:6379: connection refused")
+	}
+	return state.Decision{Allowed: true, Limit: l.Burst, Remaining: l.Burst}, nil
+}
+
+func newTestClusterLimiter(remote *flakyLimiter, failClosed bool) (*clusterLimiter, *memory.Store) {
+	local := memory.New(memory.Options{})
+	c := &clusterLimiter{remote: remote, local: local, timeout: 50 * time.Millisecond, failClosed: failClosed,
+		ping: func(context.Context) error {
+			if remote.down.Load() {
+				return errors.New("refused")
+			}
+			return nil
+		},
+		log: slog.New(slog.DiscardHandler), stop: make(chan struct{})}
+	c.up.Store(true)
+	return c, local
+}
+
+func TestClusterLimiterFallback(t *testing.T) {
+	limit := state.Limit{Algorithm: state.GCRA, Count: 1, Period: time.Hour, Burst: 2}
+	ctx := context.Background()
+	for _, closed := range []bool{false, true} {
+		remote := &flakyLimiter{}
+		c, local := newTestClusterLimiter(remote, closed)
+		defer local.Close()
+		defer c.close()
+		for range 5 { // Redis decides: everything passes
+			if d, err := c.Allow(ctx, "k", limit, time.Now()); err != nil || !d.Allowed {
+				t.Fatalf("closed=%v, Redis up: %+v %v", closed, d, err)
+			}
+		}
+		remote.down.Store(true)
+		var allowed, refused int
+		for range 5 {
+			d, err := c.Allow(ctx, "k", limit, time.Now())
+			switch {
+			case closed && !errors.Is(err, errRedisDown):
+				t.Fatalf("closed, Redis down: %+v %v, want errRedisDown", d, err)
+			case !closed && err != nil:
+				t.Fatalf("open, Redis down: %v, want the local store to decide", err)
+			case d.Allowed:
+				allowed++
+			default:
+				refused++
+			}
+		}
+		if !closed && (allowed != 2 || refused != 3) {
+			t.Fatalf("open, Redis down: %d allowed, %d refused; want the local burst of 2", allowed, refused)
+		}
+		// After the first failure, requests no longer wait on Redis.
+		if n := remote.calls.Load(); n != 6 {
+			t.Fatalf("Redis was asked %d times, want 5 while up and 1 that failed", n)
+		}
+		if c.up.Load() || c.errs.Load() < 1 || c.fallbacks.Load() != 5 {
+			t.Fatalf("up=%v errors=%d fallbacks=%d, want down, ≥1 error, 5 fallbacks", c.up.Load(), c.errs.Load(), c.fallbacks.Load())
+		}
+		remote.down.Store(false)
+		deadline := time.Now().Add(2 * time.Second)
+		for !c.up.Load() {
+			if time.Now().After(deadline) {
+				t.Fatalf("closed=%v: Redis back, but the limiter did not notice within 2s", closed)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if d, err := c.Allow(ctx, "k", limit, time.Now()); err != nil || !d.Allowed {
+			t.Fatalf("closed=%v, Redis back: %+v %v", closed, d, err)
+		}
+	}
+}
+
+func TestClusterLimiterClientLeft(t *testing.T) {
+	remote := &flakyLimiter{}
+	c, local := newTestClusterLimiter(remote, false)
+	defer local.Close()
+	defer c.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	remote.down.Store(true) // the call fails, but because the client left
+	if _, err := c.Allow(ctx, "k", state.Limit{Algorithm: state.GCRA, Count: 1, Period: time.Second, Burst: 1}, time.Now()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled request: %v, want context.Canceled", err)
+	}
+	if !c.up.Load() || c.errs.Load() != 0 {
+		t.Fatal("a client that left marked Redis down")
+	}
+}
+
+func TestClusterStandalone(t *testing.T) {
+	be := backend(t)
+	g, _ := testGateway(t, "listeners: [{name: web, address: \"127.0.0.1:0\"}]\nupstreams: [{name: app, targets: [{url: \"{{BACKEND}}\"}]}]\nroutes: [{name: r, upstream: app}]\nadmin: {address: \"127.0.0.1:0\"}\n", be.URL)
+	resp, err := http.Get("http://" + g.admin.addr() + "/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 || len(got) != 1 || got["mode"] != "standalone" {
+		t.Fatalf("GET /cluster without cluster: %d %v %v, want {\"mode\": \"standalone\"}", resp.StatusCode, got, err)
+	}
+}
+
+// BenchmarkClusterLimiter is what the cluster wrapper adds to a decision (its timeout
+// context), over a remote that answers at once.
+func BenchmarkClusterLimiter(b *testing.B) {
+	c, local := newTestClusterLimiter(&flakyLimiter{}, false)
+	defer local.Close()
+	defer c.close()
+	ctx := context.Background()
+	l := state.Limit{Algorithm: state.GCRA, Count: 1e9, Period: time.Second, Burst: 1e6}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Allow(ctx, "k", l, now)
+	}
+}
