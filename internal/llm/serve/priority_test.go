@@ -290,3 +290,37 @@ func TestClientLeavesWhileQueued(t *testing.T) {
 		t.Fatal("the deployment cools down after a call that left")
 	}
 }
+
+func BenchmarkClassify(b *testing.B) {
+	b.ReportAllocs()
+	h := &Handler{}
+	h.pools.queueTimeout, h.pools.batchTimeout = time.Second, time.Minute
+	key := &Key{Name: "k", AllowPriorityHeader: true}
+	r := &httpx.Request{}
+	r.Header.Add("x-aya-priority", "high")
+	for b.Loop() {
+		if _, e := h.classify(r, key); e != nil {
+			b.Fatal(e)
+		}
+	}
+}
+
+// BenchmarkAdmit is the admission of a call on a deployment with room: the pool's fast path
+// plus the call's wait context.
+func BenchmarkAdmit(b *testing.B) {
+	b.ReportAllocs()
+	d := &Deployment{Provider: &tagged{}, ProviderName: "demo", Model: "m-1", Weight: 1, RPM: 6e9}
+	m := &Model{Name: "m", Strategy: Weighted, Deployments: []*Deployment{d}}
+	h := NewHandler(NewRouter([]*Model{m}, nil, time.Minute), NewKeys(nil, nil), nil, slog.New(slog.DiscardHandler))
+	if err := h.StartPools(PoolOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	ctx := context.Background()
+	cl := Class{Priority: PriorityHigh, Wait: time.Second}
+	for b.Loop() {
+		if e := cl.admit(ctx, d); e != nil {
+			b.Fatal(e)
+		}
+	}
+}
