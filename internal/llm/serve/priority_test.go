@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -322,5 +323,39 @@ func BenchmarkAdmit(b *testing.B) {
 		if e := cl.admit(ctx, d); e != nil {
 			b.Fatal(e)
 		}
+	}
+}
+
+// TestPriorityHandler: through the handler, a saturated deployment's refusal is a 429 in the
+// client's API shape with Retry-After, for plain and streamed calls, and a bad priority
+// header is a 400 naming it.
+func TestPriorityHandler(t *testing.T) {
+	low := &Key{Name: "low", Priority: PriorityLow, AllowPriorityHeader: true}
+	e := newEnv(t, map[string]*Key{"sk-low": low})
+	e.router.models["gpt"].Deployments[0].RPM = 60 // one call a second
+	if err := e.h.StartPools(PoolOptions{QueueTimeout: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.h.Close)
+	auth := []string{"Authorization", "Bearer sk-low"}
+	if w := e.do("POST", "/v1/chat/completions", body(oaBody, "gpt", ""), auth...); w.status != 200 {
+		t.Fatalf("first call: %d %s", w.status, w.body.String())
+	}
+	tests := []struct {
+		path, tmpl, extra, want string
+	}{
+		{"/v1/chat/completions", oaBody, "", `"code":"rate_limit_exceeded"`},
+		{"/v1/chat/completions", oaBody, `,"stream":true`, `"code":"rate_limit_exceeded"`},
+		{"/v1/messages", anBody, `,"stream":true`, `"type":"rate_limit_error"`},
+	}
+	for _, tt := range tests {
+		w := e.do("POST", tt.path, body(tt.tmpl, "gpt", tt.extra), auth...)
+		if w.status != 429 || w.header.Get("Retry-After") == "" || !strings.Contains(w.body.String(), tt.want) {
+			t.Errorf("%s %s: %d retry-after %q %s", tt.path, tt.extra, w.status, w.header.Get("Retry-After"), w.body.String())
+		}
+	}
+	w := e.do("POST", "/v1/chat/completions", body(oaBody, "gpt", ""), append(auth, "x-aya-priority", "asap")...)
+	if w.status != 400 || !strings.Contains(w.body.String(), `"param":"x-aya-priority"`) {
+		t.Fatalf("bad header: %d %s", w.status, w.body.String())
 	}
 }
