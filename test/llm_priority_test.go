@@ -85,11 +85,9 @@ llm:
 
 	served := map[string]int{}
 	lastHigh, firstBatch := -1, len(results)
-	var ranks []string
 	for _, r := range results {
 		if r.err == nil {
 			served[r.tier]++
-			ranks = append(ranks, r.tier)
 			switch r.tier {
 			case "high", "critical":
 				lastHigh = max(lastHigh, r.order)
