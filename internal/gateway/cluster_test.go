@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -136,5 +137,48 @@ func BenchmarkClusterLimiter(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.Allow(ctx, "k", l, now)
+	}
+}
+
+// TestClusterRedisDown wires cluster: to a Redis that refuses connections: rate-limited routes
+// fail open (the node limits on its own) or closed (503) as on_redis_down says, and the admin
+// API says Redis is down.
+func TestClusterRedisDown(t *testing.T) {
+	be := backend(t)
+	for _, mode := range []string{"open", "closed"} {
+		g, _ := testGateway(t, `listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{url: "{{BACKEND}}"}]}]
+routes: [{name: r, upstream: app, policies: [{rate_limit: {key: route, rate: 1/h, burst: 2}}]}]
+admin: {address: "127.0.0.1:0"}
+access_log: {enabled: false}
+cluster: {redis: "redis://127.0.0.1:1", node: n1, on_redis_down: `+mode+`}
+`, be.URL)
+		var codes []int
+		for range 3 {
+			resp, err := http.Get("http://" + g.Addr("web") + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			codes = append(codes, resp.StatusCode)
+		}
+		want := []int{200, 200, 429} // the node's own bucket of 2
+		if mode == "closed" {
+			want = []int{503, 503, 503}
+		}
+		if fmt.Sprint(codes) != fmt.Sprint(want) {
+			t.Fatalf("on_redis_down %s: %v, want %v", mode, codes, want)
+		}
+		resp, err := http.Get("http://" + g.admin.addr() + "/cluster")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 {
+			t.Fatalf("GET /cluster with Redis down: %d, want 503", resp.StatusCode)
+		}
+		if c := g.cluster.limiter; c.up.Load() || c.errs.Load() < 1 || c.fallbacks.Load() != 3 {
+			t.Fatalf("on_redis_down %s: up=%v errors=%d fallbacks=%d", mode, c.up.Load(), c.errs.Load(), c.fallbacks.Load())
+		}
 	}
 }
