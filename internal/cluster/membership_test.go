@@ -14,6 +14,22 @@ import (
 // startRedis runs a redis-server on a free loopback port for the test.
 func startRedis(t testing.TB) *goredis.Client {
 	t.Helper()
+	port := runRedis(t)
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DialTimeout: time.Second})
+	t.Cleanup(func() { c.Close() })
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server did not answer within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return c
+}
+
+// runRedis starts redis-server with args on a free loopback port and returns the port.
+func runRedis(t testing.TB, args ...string) int {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skip("redis-server is not installed (apt-get install -y redis-server); membership is untested here")
@@ -24,26 +40,62 @@ func startRedis(t testing.TB) *goredis.Client {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	cmd := exec.Command(bin, append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--dir", t.TempDir()}, args...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DialTimeout: time.Second})
 	t.Cleanup(func() {
-		c.Close()
 		cmd.Process.Kill()
 		<-done
 	})
+	return port
+}
+
+// TestMembershipOnRedisCluster registers and lists nodes through a Redis Cluster client (a
+// one-node cluster holding every slot): the keys share a hash tag, so MGET and the heartbeat's
+// transaction stay in one slot.
+func TestMembershipOnRedisCluster(t *testing.T) {
+	port := runRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	ctx := context.Background()
+	one := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer one.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
+	for one.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err() != nil {
 		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not answer within 10s")
+			t.Fatal("the one-node Redis Cluster did not take its slots within 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return c
+	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{addr}})
+	defer c.Close()
+	for c.Set(ctx, "probe", 1, 0).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the one-node Redis Cluster did not serve within 10s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	o := Options{Prefix: "t:", Interval: 50 * time.Millisecond}
+	a, err := Join(ctx, c, Node{Name: "a"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Join(ctx, c, Node{Name: "b"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Leave(ctx)
+	if got := names(t, c); len(got) != 2 {
+		t.Fatalf("on a Redis Cluster: %v, want a and b", got)
+	}
+	if err := a.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, c); len(got) != 1 || got[0] != "b" {
+		t.Fatalf("after a left: %v, want [b]", got)
+	}
 }
 
 func names(t *testing.T, c goredis.UniversalClient) []string {

@@ -14,8 +14,11 @@ type Cluster struct {
 
 	// Redis is the server every node shares: redis://[user:password@]host:port[/db],
 	// rediss:// for TLS, or unix:///path/to/redis.sock. It may hold a password, so dumps
-	// hide it.
+	// hide it. With ?master_name=NAME it names Redis Sentinels (more with &addr=host:port);
+	// with RedisCluster, the seed nodes of a Redis Cluster (more with ?addr=host:port).
 	Redis string `yaml:"redis" secret:"true"`
+	// RedisCluster says Redis is a Redis Cluster (sharded), not one server.
+	RedisCluster bool `yaml:"redis_cluster"`
 	// Node names this process among the cluster's members; empty: the host name. Two live
 	// nodes must not share a name.
 	Node string `yaml:"node"`
@@ -52,6 +55,10 @@ func (v *validator) cluster(cfg *Config) {
 			v.errAt("cluster.redis", line, "cluster: redis URL names no host: write %s://host:port", u.Scheme)
 		case u.Scheme == "unix" && u.Path == "":
 			v.errAt("cluster.redis", line, "cluster: redis unix URL names no socket: write unix:///path/redis.sock")
+		case c.RedisCluster && u.Query().Has("master_name"):
+			v.errAt("cluster.redis_cluster", line, "cluster: redis names Sentinels (master_name) and redis_cluster is set: Sentinel serves one primary, a Redis Cluster has no master_name; keep one")
+		case u.Scheme == "unix" && (c.RedisCluster || u.Query().Has("master_name")):
+			v.errAt("cluster.redis", line, "cluster: a unix socket is one local Redis: Sentinel and Redis Cluster take redis:// or rediss:// addresses")
 		}
 	}
 	if c.Node == "" {

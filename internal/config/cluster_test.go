@@ -25,6 +25,10 @@ func TestCluster(t *testing.T) {
 	if c := cfg.Cluster; c.Node != host || c.OnRedisDown != "closed" || c.Timeout.D() != 200*time.Millisecond {
 		t.Fatalf("cluster %+v: want the host name %q as node, closed, 200ms", c, host)
 	}
+	cfg, err = Parse("aya.yaml", []byte(base+"cluster: {redis: \"redis://a:7000?addr=b:7000\", redis_cluster: true, node: n1}\n"))
+	if err != nil || !cfg.Cluster.RedisCluster {
+		t.Fatalf("a Redis Cluster: %+v %v", cfg.Cluster, err)
+	}
 	if cfg, _ := Parse("aya.yaml", []byte(base)); cfg.Cluster != nil {
 		t.Fatal("no cluster: written, yet Cluster is set")
 	}
@@ -39,6 +43,8 @@ func TestCluster(t *testing.T) {
 		{"cluster:\n  redis: \"redis://x:1\"\n  on_redis_down: maybe\n", `aya.yaml:4: cluster: on_redis_down "maybe"`},
 		{"cluster:\n  redis: \"redis://x:1\"\n  timeout: 0\n", "aya.yaml:4: cluster: timeout 0s"},
 		{"cluster:\n  redis: \"redis://x:1\"\n  timeout: 1m\n", "aya.yaml:4: cluster: timeout 1m0s"},
+		{"cluster:\n  redis: \"redis://x:1?master_name=m\"\n  redis_cluster: true\n", "aya.yaml:4: cluster: redis names Sentinels"},
+		{"cluster:\n  redis: \"unix:///r.sock\"\n  redis_cluster: true\n", "aya.yaml:3: cluster: a unix socket is one local Redis"},
 	}
 	for _, tc := range bad {
 		_, err := Parse("aya.yaml", []byte(base+tc.yaml))

@@ -46,17 +46,11 @@ func (g *Gateway) openCluster(cfg *config.Config) error {
 	if c == nil {
 		return nil
 	}
-	opts, err := goredis.ParseURL(c.Redis)
+	client, err := newRedisClient(c)
 	if err != nil {
-		// go-redis's message may repeat the URL, password included
-		return fmt.Errorf("%s:%d: cluster: redis URL is not usable: %s", cfg.File, c.Line, redactURLError(err, c.Redis))
+		return fmt.Errorf("%s:%d: %w", cfg.File, c.Line, err)
 	}
 	t := c.Timeout.D()
-	opts.ReadTimeout, opts.WriteTimeout = t, t
-	opts.ContextTimeoutEnabled = true
-	// A decision has Timeout in all; a retry inside it only delays the fallback.
-	opts.MaxRetries = -1
-	client := goredis.NewClient(opts)
 	cs := &clusterState{cfg: *c, client: client, started: time.Now().UTC(), log: g.log.With("node", c.Node)}
 	cs.limiter = &clusterLimiter{
 		remote:     redis.New(client, clusterPrefix+"rl:"),
@@ -77,8 +71,51 @@ func (g *Gateway) openCluster(cfg *config.Config) error {
 	return nil
 }
 
-func redactURLError(err error, url string) string {
-	return strings.ReplaceAll(err.Error(), url, "(the URL)")
+// newRedisClient connects to the Redis c names: one server, Sentinels (master_name in the
+// URL) or a Redis Cluster. Each call waits at most c.Timeout and is not retried: a decision
+// has Timeout in all, and a retry inside it would only delay the fallback.
+func newRedisClient(c *config.Cluster) (goredis.UniversalClient, error) {
+	t := c.Timeout.D()
+	// go-redis's messages may repeat the URL, password included.
+	bad := func(err error) error {
+		return fmt.Errorf("cluster: redis URL is not usable: %s", strings.ReplaceAll(err.Error(), c.Redis, "(the URL)"))
+	}
+	switch {
+	case c.RedisCluster:
+		o, err := goredis.ParseClusterURL(c.Redis)
+		if err != nil {
+			return nil, bad(err)
+		}
+		o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled, o.MaxRetries = t, t, true, -1
+		return goredis.NewClusterClient(o), nil
+	case strings.Contains(c.Redis, "master_name="):
+		o, err := goredis.ParseFailoverURL(c.Redis)
+		if err != nil {
+			return nil, bad(err)
+		}
+		o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled, o.MaxRetries = t, t, true, -1
+		return goredis.NewFailoverClient(o), nil
+	default:
+		o, err := goredis.ParseURL(c.Redis)
+		if err != nil {
+			return nil, bad(err)
+		}
+		o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled, o.MaxRetries = t, t, true, -1
+		return goredis.NewClient(o), nil
+	}
+}
+
+// checkCluster finds the Redis URL problems only go-redis sees (unknown query options), for
+// aya validate; it connects to nothing.
+func checkCluster(cfg *config.Config) error {
+	if cfg.Cluster == nil {
+		return nil
+	}
+	c, err := newRedisClient(cfg.Cluster)
+	if err != nil {
+		return fmt.Errorf("%s:%d: %w", cfg.File, cfg.Cluster.Line, err)
+	}
+	return c.Close()
 }
 
 // joinCluster registers the node once its admin API is bound (its address is part of the

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"aya/internal/config"
 	"aya/internal/state"
 	"aya/internal/state/memory"
 )
@@ -179,6 +181,36 @@ cluster: {redis: "redis://127.0.0.1:1", node: n1, on_redis_down: `+mode+`}
 		}
 		if c := g.cluster.limiter; c.up.Load() || c.errs.Load() < 1 || c.fallbacks.Load() != 3 {
 			t.Fatalf("on_redis_down %s: up=%v errors=%d fallbacks=%d", mode, c.up.Load(), c.errs.Load(), c.fallbacks.Load())
+		}
+	}
+}
+
+func TestNewRedisClient(t *testing.T) {
+	cases := []struct {
+		url     string
+		cluster bool
+		want    string // the client's type, or a piece of the error
+	}{
+		{"redis://127.0.0.1:6379/2", false, "*redis.Client"},
+		{"unix:///run/redis.sock", false, "*redis.Client"},
+		{"redis://s1:26379?addr=s2:26379&master_name=main", false, "*redis.Client"}, // a failover client
+		{"redis://n1:7000?addr=n2:7000", true, "*redis.ClusterClient"},
+		{"redis://u:hunter2@h:1?nope=1", false, "redis URL is not usable"},
+	}
+	for _, tc := range cases {
+		c, err := newRedisClient(&config.Cluster{Redis: tc.url, RedisCluster: tc.cluster, Timeout: config.Duration(50 * time.Millisecond)})
+		got := ""
+		if err != nil {
+			got = err.Error()
+			if strings.Contains(got, "hunter2") {
+				t.Errorf("%s: the error repeats the password: %v", tc.url, err)
+			}
+		} else {
+			got = fmt.Sprintf("%T", c)
+			c.Close()
+		}
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%s (cluster %v): %s, want %s", tc.url, tc.cluster, got, tc.want)
 		}
 	}
 }

@@ -117,6 +117,9 @@ func (g *Gateway) Metrics() *observe.Metrics { return g.metrics }
 // Check builds a snapshot from cfg without serving it, to find the problems that only
 // building shows (a route table that does not compile, a TLS file that does not load).
 func Check(cfg *config.Config) error {
+	if err := checkCluster(cfg); err != nil {
+		return err
+	}
 	discard := slog.New(slog.DiscardHandler)
 	pol := newPolicyState(discard)
 	defer pol.close()
