@@ -92,8 +92,9 @@ func (k *Key) BudgetUsed(now time.Time) (tokens int64, usd float64) {
 }
 
 // estimate is what a call may cost at most on the dearest deployment of the plan.
-func estimate(req *llm.Request, plan []*Deployment) hold {
-	in := int64(llm.EstimateTokens(req))
+// promptTokens is the prompt's counted size.
+func estimate(req *llm.Request, promptTokens int, plan []*Deployment) hold {
+	in := int64(promptTokens)
 	out := int64(req.MaxTokens)
 	var usd float64
 	for _, d := range plan {

@@ -188,9 +188,15 @@ func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *C
 		ck = &k
 		w.Header().Set("X-Aya-Cache", "miss")
 	}
-	plan := h.router.Plan(m, llm.EstimateTokens(req))
+	// The cheap guess decides unless it matters: a budget reserves by the count, and a prompt
+	// within a factor of two of a context window is counted before it is sent there.
+	prompt := llm.EstimateTokens(req)
+	if key.Budget != nil || h.router.nearWindow(m, prompt) {
+		prompt = llm.CountTokens(req)
+	}
+	plan := h.router.Plan(m, prompt)
 	if len(plan) == 0 {
-		e := llm.Errorf(400, llm.ErrInvalidRequest, "the prompt (about %d tokens) does not fit the context window of any deployment of %s: shorten it or use a larger model", llm.EstimateTokens(req), req.Model)
+		e := llm.Errorf(400, llm.ErrInvalidRequest, "the prompt (about %d tokens) does not fit the context window of any deployment of %s: shorten it or use a larger model", prompt, req.Model)
 		e.Code = "context_length_exceeded"
 		h.failCall(w, a, c, e)
 		return
@@ -198,7 +204,7 @@ func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *C
 	var held hold
 	if key.Budget != nil {
 		var e *llm.Error
-		if held, e = key.reserve(h.now(), estimate(req, plan)); e != nil {
+		if held, e = key.reserve(h.now(), estimate(req, prompt, plan)); e != nil {
 			h.failCall(w, a, c, e)
 			return
 		}

@@ -150,6 +150,32 @@ func (r *Router) Lookup(name string) (*Model, bool) {
 	return m, ok
 }
 
+// nearWindow reports whether a prompt guessed at guess tokens may not fit some deployment of m
+// or of its fallbacks: the guess is within a factor of two of that deployment's context
+// window, so it is worth counting exactly.
+func (r *Router) nearWindow(m *Model, guess int) bool {
+	seen := map[*Model]bool{}
+	var near func(m *Model) bool
+	near = func(m *Model) bool {
+		if seen[m] {
+			return false
+		}
+		seen[m] = true
+		for _, d := range m.Deployments {
+			if d.ContextWindow > 0 && 2*guess >= d.ContextWindow {
+				return true
+			}
+		}
+		for _, f := range m.Fallbacks {
+			if near(f) {
+				return true
+			}
+		}
+		return false
+	}
+	return near(m)
+}
+
 // Plan orders every deployment to try for m: its own by its strategy, then each fallback
 // model's the same way, and last, as a final resort, those cooling down after a failure or at
 // their RPM/TPM limit. Deployments whose context window is smaller than promptTokens are left
