@@ -148,6 +148,7 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 		{"GET", "/analytics/requests?limit=5", "", true, 200},
 		{"GET", "/analytics/requests/nope", "", true, 404},
 		{"GET", "/alerts", "", true, 200},
+		{"GET", "/cluster", "", true, 200},
 		{"GET", "/consumers", "", true, 200},
 		{"POST", "/consumers", bob, true, 201},
 		{"POST", "/consumers", `{"name": "no spaces"}`, true, 400},
