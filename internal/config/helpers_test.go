@@ -7,9 +7,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,5 +60,25 @@ func envMap(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		v, ok := m[k]
 		return v, ok
+	}
+}
+
+// wantErrors checks that err holds exactly want, in order, each "line: message" of the file
+// aya.yaml in dir (printed as DIR).
+func wantErrors(t *testing.T, err error, dir string, want []string) {
+	t.Helper()
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("error is %T, want Errors: %v", err, err)
+	}
+	var got, full []string
+	for _, e := range errs {
+		got = append(got, strings.ReplaceAll(e.Error(), dir, "DIR"))
+	}
+	for _, w := range want {
+		full = append(full, "DIR/aya.yaml:"+w)
+	}
+	if strings.Join(got, "\n") != strings.Join(full, "\n") {
+		t.Errorf("errors:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(full, "\n      "))
 	}
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,21 +45,7 @@ func TestHTTP3Listener(t *testing.T) {
 				}
 				return
 			}
-			var errs Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("error is %T, want Errors: %v", err, err)
-			}
-			var got []string
-			for _, e := range errs {
-				got = append(got, strings.ReplaceAll(e.Error(), dir, "DIR"))
-			}
-			var want []string
-			for _, w := range tc.want {
-				want = append(want, "DIR/aya.yaml:"+w)
-			}
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			wantErrors(t, err, dir, tc.want)
 		})
 	}
 }

@@ -1,9 +1,7 @@
 package config
 
 import (
-	"errors"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -376,21 +374,7 @@ upstreams: [{name: app, targets: [{url: "${AYA_TEST_URL}"}]}]
 			if err == nil {
 				t.Fatalf("parsed without error: %+v", cfg)
 			}
-			var errs Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("error is %T, want Errors: %v", err, err)
-			}
-			var got []string
-			for _, e := range errs {
-				got = append(got, strings.ReplaceAll(e.Error(), dir, "DIR"))
-			}
-			var want []string
-			for _, w := range tc.want {
-				want = append(want, "DIR/aya.yaml:"+w)
-			}
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("errors:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(want, "\n      "))
-			}
+			wantErrors(t, err, dir, tc.want)
 		})
 	}
 }

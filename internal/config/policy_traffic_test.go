@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -163,21 +162,7 @@ routes: [{name: all, upstream: v1}]
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse(filepath.Join(dir, "aya.yaml"), []byte(tc.yaml), noEnv)
-			var errs Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("error is %T, want Errors: %v", err, err)
-			}
-			var got []string
-			for _, e := range errs {
-				got = append(got, strings.ReplaceAll(e.Error(), dir, "DIR"))
-			}
-			var want []string
-			for _, w := range tc.want {
-				want = append(want, "DIR/aya.yaml:"+w)
-			}
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("errors:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(want, "\n      "))
-			}
+			wantErrors(t, err, dir, tc.want)
 		})
 	}
 }
