@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"aya/internal/config"
-	"aya/internal/httpx"
-	"aya/internal/observe"
 )
 
 // echoBackend answers with what it got, as JSON: path, query, the X- headers and the body.
@@ -141,37 +139,11 @@ func BenchmarkDispatchTransform(b *testing.B) {
 			if c.policies != "" {
 				pol = ", policies: " + c.policies
 			}
-			cfg, err := config.Parse(filepath.Join(b.TempDir(), "aya.yaml"), []byte(`listeners: [{name: web, address: "127.0.0.1:0"}]
+			benchDispatch(b, `listeners: [{name: web, address: "127.0.0.1:0"}]
 upstreams: [{name: u, targets: [{url: "http://127.0.0.1:9"}]}]
 routes: [{name: api, match: {path: "/api/*"}, upstream: u`+pol+`}]
 access_log: {enabled: false}
-`))
-			if err != nil {
-				b.Fatal(err)
-			}
-			g, err := New(cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, p := range g.snap.Load().pools {
-				for _, t := range p.pool.Targets() {
-					t.Transport = fakeTransport{}
-				}
-			}
-			b.Cleanup(func() { g.snap.Load().obs.closeNotIn(nil) })
-			g.disp.sinks = &observe.Fanout{}
-			r := benchRequest()
-			base := append(httpx.Header(nil), r.Header...)
-			hdr := make(httpx.Header, 0, 16)
-			w := &nopWriter{h: make(httpx.Header, 0, 8)}
-			b.ReportAllocs()
-			cpu := processCPU()
-			for b.Loop() {
-				w.h = w.h[:0]
-				r.Header = append(hdr[:0], base...)
-				g.disp.ServeHTTPX(w, r)
-			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+`)
 		})
 	}
 }
