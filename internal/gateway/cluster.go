@@ -68,7 +68,7 @@ func (g *Gateway) openCluster(cfg *config.Config) error {
 		return err
 	}
 	g.cluster = cs
-	return nil
+	return g.openClusterSync(cs)
 }
 
 // newRedisClient connects to the Redis c names: one server, Sentinels (master_name in the

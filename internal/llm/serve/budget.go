@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"time"
 
 	"aya/internal/llm"
@@ -24,10 +25,12 @@ type Budget struct {
 	Period string  // PerDay or PerMonth
 }
 
-// hold is one call's reservation.
+// hold is one call's reservation. shared: it is held in the Ledger's BudgetStore, for period.
 type hold struct {
 	tokens int64
 	usd    float64
+	shared bool
+	period int64
 }
 
 func (b *Budget) periodOf(now time.Time) int64 {
@@ -46,8 +49,18 @@ func (u *Usage) rollBudget(b *Budget, now time.Time) {
 }
 
 // reserve holds est for a call, or refuses it when the period's budget cannot cover it.
-func (k *Key) reserve(now time.Time, est hold) (hold, *llm.Error) {
+// With a BudgetStore the store decides; only when it fails does this node's own sum decide.
+func (k *Key) reserve(ctx context.Context, now time.Time, est hold) (hold, *llm.Error) {
 	b, u := k.Budget, k.Usage
+	if s := u.store(); s != nil {
+		h, refused, err := k.reserveShared(ctx, s, now, est)
+		if err == nil {
+			if refused != "" {
+				return hold{}, b.exceeded(k.Name, refused)
+			}
+			return h, nil
+		}
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.rollBudget(b, now)
@@ -68,12 +81,21 @@ func (b *Budget) exceeded(name, what string) *llm.Error {
 }
 
 // settleBudget releases a call's hold and adds what it really used.
+// A hold taken in the shared store is settled there; the node's own sums get the usage either
+// way, so they are current should the store fail.
 func (k *Key) settleBudget(now time.Time, h hold, tokens int64, usd float64) {
 	u := k.Usage
+	if h.shared {
+		if s := u.store(); s != nil {
+			k.settleShared(s, h, tokens, usd) // the store counts its own failures
+		}
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.heldTokens -= h.tokens
-	u.heldUSD -= h.usd
+	if !h.shared {
+		u.heldTokens -= h.tokens
+		u.heldUSD -= h.usd
+	}
 	u.rollBudget(k.Budget, now)
 	u.usedTokens += tokens
 	u.usedUSD += usd

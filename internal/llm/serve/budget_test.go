@@ -47,18 +47,18 @@ func TestBudgetStopsAtLimit(t *testing.T) {
 func TestBudgetDollarsAndPeriods(t *testing.T) {
 	b := &Key{Name: "k", Budget: &Budget{USD: 1, Period: PerMonth}, Usage: &Usage{}}
 	jan := time.Date(2026, 1, 31, 23, 0, 0, 0, time.UTC)
-	h, err := b.reserve(jan, hold{usd: 0.6})
+	h, err := b.reserve(t.Context(), jan, hold{usd: 0.6})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.reserve(jan, hold{usd: 0.6}); err == nil {
+	if _, err := b.reserve(t.Context(), jan, hold{usd: 0.6}); err == nil {
 		t.Fatal("two holds of $0.60 fit a $1 budget")
 	}
 	b.settleBudget(jan, h, 10, 0.5)
-	if _, err := b.reserve(jan, hold{usd: 0.6}); err == nil {
+	if _, err := b.reserve(t.Context(), jan, hold{usd: 0.6}); err == nil {
 		t.Fatal("$0.50 spent + $0.60 fit a $1 budget")
 	}
-	if _, err := b.reserve(jan.Add(2*time.Hour), hold{usd: 0.6}); err != nil {
+	if _, err := b.reserve(t.Context(), jan.Add(2*time.Hour), hold{usd: 0.6}); err != nil {
 		t.Fatalf("a new month did not reset the budget: %v", err)
 	}
 }
@@ -69,7 +69,7 @@ func TestLedgerKeepsUsageAcrossRebuilds(t *testing.T) {
 	l := NewLedger()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	k1 := &Key{Name: "team", Budget: &Budget{Tokens: 100, Period: PerMonth}, Usage: l.Usage("team")}
-	h, err := k1.reserve(now, hold{tokens: 60})
+	h, err := k1.reserve(t.Context(), now, hold{tokens: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestLedgerKeepsUsageAcrossRebuilds(t *testing.T) {
 	if used, _ := k2.BudgetUsed(now); used != 60 {
 		t.Fatalf("rebuilt key sees %d tokens used, want 60", used)
 	}
-	if _, err := k2.reserve(now, hold{tokens: 60}); err == nil {
+	if _, err := k2.reserve(t.Context(), now, hold{tokens: 60}); err == nil {
 		t.Fatal("the rebuilt key forgot what was spent: 60 + 60 fit a 110 budget")
 	}
 	if l.Usage("other") == l.Usage("team") {
@@ -90,7 +90,7 @@ func TestLedgerRecordsRestore(t *testing.T) {
 	l := NewLedger()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	k := &Key{Name: "team", Budget: &Budget{Tokens: 100, Period: PerMonth}, Usage: l.Usage("team")}
-	h, _ := k.reserve(now, hold{tokens: 10})
+	h, _ := k.reserve(t.Context(), now, hold{tokens: 10})
 	k.settleBudget(now, h, 30, 0.25)
 	k.Requests.Add(2)
 	recs := l.Records()

@@ -204,7 +204,7 @@ func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *C
 	var held hold
 	if key.Budget != nil {
 		var e *llm.Error
-		if held, e = key.reserve(h.now(), estimate(req, prompt, plan)); e != nil {
+		if held, e = key.reserve(r.Context(), h.now(), estimate(req, prompt, plan)); e != nil {
 			h.failCall(w, a, c, e)
 			return
 		}

@@ -45,6 +45,8 @@ type Usage struct {
 	heldTokens int64
 	heldUSD    float64
 
+	ledger *Ledger // nil: a key outside a ledger, budgets in memory only
+
 	// Totals since aya started.
 	Requests     atomic.Int64
 	InputTokens  atomic.Int64
@@ -54,8 +56,17 @@ type Usage struct {
 
 // Ledger keeps every key's Usage by key name, across reloads.
 type Ledger struct {
-	mu sync.Mutex
-	m  map[string]*Usage
+	mu      sync.Mutex
+	m       map[string]*Usage
+	budgets BudgetStore // nil: budgets are this node's
+}
+
+// store is the BudgetStore u's budget is kept in, or nil.
+func (u *Usage) store() BudgetStore {
+	if u.ledger == nil {
+		return nil
+	}
+	return u.ledger.budgets
 }
 
 // NewLedger returns an empty ledger.
@@ -67,7 +78,7 @@ func (l *Ledger) Usage(name string) *Usage {
 	defer l.mu.Unlock()
 	u, ok := l.m[name]
 	if !ok {
-		u = &Usage{}
+		u = &Usage{ledger: l}
 		l.m[name] = u
 	}
 	return u
