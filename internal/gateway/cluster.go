@@ -34,6 +34,8 @@ type clusterState struct {
 	client  goredis.UniversalClient
 	limiter *clusterLimiter
 	members *cluster.Membership
+	bus     *cluster.Bus // spreads admin changes
+	leases  *tpsLeases // this node's leases on the TPS pools' capacities; nil until joined
 	started time.Time
 	log     *slog.Logger
 }
@@ -125,6 +127,12 @@ func (g *Gateway) joinCluster(ctx context.Context, admin string) {
 	if cs == nil {
 		return
 	}
+	g.runClusterSync(ctx)
+	cs.leases = newTPSLeases(cs.client, cs.cfg.Node, cs.cfg.Timeout.D(), func() map[string]*tpsPool { return g.snap.Load().tps }, cs.log)
+	if err := g.metrics.Register(cs.leases); err != nil {
+		cs.log.Warn("TPS lease metrics are not exported", "error", err)
+	}
+	cs.leases.start()
 	m, err := cluster.Join(ctx, cs.client, cluster.Node{Name: cs.cfg.Node, Version: version(), Admin: admin, Started: cs.started},
 		cluster.Options{Prefix: clusterPrefix, Log: cs.log})
 	if err != nil {
@@ -156,6 +164,9 @@ func (g *Gateway) closeCluster() {
 		return
 	}
 	cs.limiter.close()
+	if cs.leases != nil {
+		cs.leases.close() // after the pools stopped: the node admits nothing more
+	}
 	cs.client.Close()
 }
 

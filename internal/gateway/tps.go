@@ -324,6 +324,9 @@ func (g *Gateway) handleTPS(w http.ResponseWriter, _ *http.Request) {
 			"upstream_429": snap.Upstream429, "paused_for_seconds": snap.PausedFor.Seconds(),
 			"queued": snap.Queued, "services": svcs,
 		}
+		if c := g.tpsLeaseView(name); c != nil {
+			pool["cluster"] = c
+		}
 		if l := s.tps[name].learned; l != nil {
 			pool["learned"] = learnedView(l.Status(), snap.Services)
 		}
