@@ -141,6 +141,7 @@ func (g *Gateway) handleDrain(on bool) http.Handler {
 		case target == "" || !p.pool.SetDraining(target, on):
 			writeJSON(w, 404, map[string]any{"error": map[string]any{"code": 404, "message": "upstream " + name + " has no target " + target + "; pass ?target= with a url from GET /upstreams"}})
 		default:
+			g.shareDrain(r.Context(), name, target, on)
 			state := "draining"
 			if !on {
 				state = "active"
@@ -186,6 +187,7 @@ func (g *Gateway) handleAddTarget(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]any{"error": map[string]any{"code": 400, "message": err.Error()}})
 		return
 	}
+	g.shareTarget(r.Context(), name, t)
 	g.answerTargetChange(w, name, t.URL, "added", persist)
 }
 
@@ -224,6 +226,7 @@ func (g *Gateway) handleRemoveTarget(w http.ResponseWriter, r *http.Request) {
 	case !found:
 		writeJSON(w, 404, map[string]any{"error": map[string]any{"code": 404, "message": "upstream " + name + " has no target " + target + "; pass ?target= with a url from GET /upstreams"}})
 	default:
+		g.shareTargetRemoved(r.Context(), name, target)
 		g.answerTargetChange(w, name, target, "removed", persist)
 	}
 }

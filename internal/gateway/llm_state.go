@@ -275,6 +275,7 @@ func (g *Gateway) handleLLMKeyCreate(w http.ResponseWriter, r *http.Request) {
 	g.llm.anyAdmin = true
 	g.llm.mu.Unlock()
 	s.llm.Keys().Add(a.hash, g.llm.keyOf(spec, llmAliases(s.cfg.LLM)))
+	g.shareLLMKey(r.Context(), a)
 	auditNote(r, "llm_key", spec.Name)
 	writeJSON(w, 201, map[string]any{"name": spec.Name, "key": secret, "created": a.created,
 		"note": "the key is shown once; aya keeps only its hash"})
@@ -313,6 +314,7 @@ func (g *Gateway) handleLLMKeyRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.llm.Keys().Remove(name)
+	g.shareLLMKeyRevoked(r.Context(), name)
 	auditNote(r, "llm_key", name)
 	writeJSON(w, 200, map[string]any{"revoked": name})
 }

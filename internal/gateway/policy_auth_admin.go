@@ -219,6 +219,7 @@ func (g *Gateway) putConsumer(w http.ResponseWriter, r *http.Request, s consumer
 		adminError(w, status, err.Error())
 		return false
 	}
+	g.shareConsumer(r.Context(), s)
 	auditNote(r, "consumer", s.Name)
 	if status != 0 {
 		e, src := v.Get(s.Name)
@@ -247,6 +248,7 @@ func (g *Gateway) handleDeleteConsumer(w http.ResponseWriter, r *http.Request) {
 		adminError(w, 404, "no consumer named "+name+"; GET /consumers lists them")
 		return
 	}
+	g.shareConsumerDeleted(r.Context(), name)
 	auditNote(r, "consumer", name)
 	writeJSON(w, 200, map[string]any{"deleted": name, "config_consumer_back": inFile})
 }
@@ -359,6 +361,7 @@ func (g *Gateway) setSubscription(w http.ResponseWriter, r *http.Request, s cons
 		adminError(w, 500, err.Error())
 		return
 	}
+	g.shareSubscription(r.Context(), s)
 	auditNote(r, "subscription", s.ID+" "+string(s.Status))
 	v, _, ok := g.authView(w)
 	if !ok {

@@ -122,6 +122,7 @@ func (g *Gateway) handleCachePurge(w http.ResponseWriter, r *http.Request) {
 	if s := g.pol.cache.current(); s != nil {
 		n = s.Purge(sel)
 	}
+	g.sharePurge(r.Context(), sel)
 	auditNote(r, "purged", n)
 	writeJSON(w, 200, map[string]int{"purged": n})
 }
