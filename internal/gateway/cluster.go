@@ -35,7 +35,7 @@ type clusterState struct {
 	limiter *clusterLimiter
 	members *cluster.Membership
 	bus     *cluster.Bus // spreads admin changes
-	leases  *tpsLeases // this node's leases on the TPS pools' capacities; nil until joined
+	leases  *tpsLeases   // this node's leases on the TPS pools' capacities; nil until joined
 	started time.Time
 	log     *slog.Logger
 }
