@@ -279,5 +279,5 @@ func (g *Gateway) applyPurge(_ context.Context, _ string, b []byte) error {
 	return nil
 }
 
-// keep the serve import for the budget store's interface check.
+// The ledger takes the cluster's budgets as its BudgetStore.
 var _ serve.BudgetStore = (*cluster.Budgets)(nil)
