@@ -1,10 +1,11 @@
-// Package cluster is an aya node's membership in a cluster of nodes that share one Redis: each
-// node keeps a key with a short TTL alive by heartbeat, so the live nodes are exactly those
-// whose key exists, a node that dies drops out within the TTL, and one that stops cleanly
-// leaves at once.
+// Package cluster is what aya nodes that share one Redis agree on there. Membership: each node
+// keeps a key with a short TTL alive by heartbeat, so the live nodes are exactly those whose key
+// exists, a node that dies drops out within the TTL, and one that stops cleanly leaves at once.
+// Leases (lease.go): each node holds a part of a shared capacity sized by its demand, renewed
+// every tick by one Lua script that never lets the parts add up to more than the whole.
 //
 // It knows Redis and what a node says about itself; not config, HTTP or the gateway (which
-// decides what to do with the list).
+// decides what to do with the list and the leases).
 package cluster
 
 import (
