@@ -142,7 +142,7 @@ func within(t *testing.T, what string, d time.Duration, cond func() bool) time.D
 
 // TestClusterAdminChangesPropagate: admin changes made on node A apply on node B within a
 // second: an LLM key created on A works on B (and a revoked one stops), a target added on A is
-// listed on B (and a removed one is not), a consumer added on A is on B (and a deleted one is
+// listed on B (and a removed one is not), a drain on A drains B's target, a consumer added on A is on B (and a deleted one is
 // not), and a cache purge on A empties B's cache.
 func TestClusterAdminChangesPropagate(t *testing.T) {
 	var origin atomic.Int64
@@ -191,6 +191,23 @@ func TestClusterAdminChangesPropagate(t *testing.T) {
 	within(t, "the target removed on A is gone on B", time.Second, func() bool {
 		_, body := syncAdmin(t, "GET", b+"/upstreams", "")
 		return !strings.Contains(body, "http://127.0.0.1:9")
+	})
+
+	// The config's target drained on A.
+	if status, body := syncAdmin(t, "POST", a+"/upstreams/app/drain?target="+backend.URL, ""); status != 200 {
+		t.Fatalf("drain on A: %d %s", status, body)
+	}
+	took = within(t, "the target drained on A is draining on B", time.Second, func() bool {
+		_, body := syncAdmin(t, "GET", b+"/upstreams", "")
+		return strings.Contains(body, `"draining": true`)
+	})
+	t.Logf("target drained on A: draining on B after %v", took)
+	if status, body := syncAdmin(t, "POST", a+"/upstreams/app/undrain?target="+backend.URL, ""); status != 200 {
+		t.Fatalf("undrain on A: %d %s", status, body)
+	}
+	within(t, "the target undrained on A is active on B", time.Second, func() bool {
+		_, body := syncAdmin(t, "GET", b+"/upstreams", "")
+		return !strings.Contains(body, `"draining": true`)
 	})
 
 	// A consumer added on A, then deleted.
