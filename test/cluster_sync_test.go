@@ -34,6 +34,7 @@ llm:
     - {name: gpt, deployments: [{provider: oa, model: gpt-4o}]}
   keys:
     - {key: sk-team, name: team, budget: {tokens: {{CAP}}, period: day}}
+    - {key: sk-rpm, name: rpm-team, rpm: 4}
 `
 
 // startLLMCluster runs n aya nodes sharing one redis-server, serving the demo OpenAI provider
@@ -81,6 +82,7 @@ func chatCall(t *testing.T, node clusterNode, key string) (int, int) {
 
 // TestClusterGlobalLLMBudget: one key's token budget, calls alternating over two nodes: the
 // calls stop once the budget is spent across both (not at twice it, as per-node budgets would).
+// Another key's rpm holds across both too.
 func TestClusterGlobalLLMBudget(t *testing.T) {
 	const budget = 300
 	nodes := startLLMCluster(t, 2, budget, "http://127.0.0.1:1")
@@ -107,6 +109,23 @@ func TestClusterGlobalLLMBudget(t *testing.T) {
 	t.Logf("budget %d tokens: %d calls over 2 nodes spent %d tokens (per node %v)", budget, ok, spent, perNode)
 	if spent > budget || spent < budget/2 {
 		t.Fatalf("the key spent %d tokens of a %d budget across 2 nodes: the budget is not global", spent, budget)
+	}
+
+	// rpm: 4 across both nodes. Calls start early in a minute, so one minute counts them all.
+	if s := time.Now().Second(); s > 50 {
+		time.Sleep(time.Duration(61-s) * time.Second)
+	}
+	admitted := 0
+	for i := range 10 {
+		if status, _ := chatCall(t, nodes[i%2], "sk-rpm"); status == 200 {
+			admitted++
+		} else if status != 429 {
+			t.Fatalf("rpm call %d: status %d", i, status)
+		}
+	}
+	t.Logf("rpm 4: %d of 10 calls over 2 nodes admitted", admitted)
+	if admitted != 4 {
+		t.Fatalf("%d calls admitted over 2 nodes with rpm 4: the limit is not global", admitted)
 	}
 	if errs := metric(t, nodes[0].Admin, "aya_cluster_budget_errors_total"); errs != 0 {
 		t.Fatalf("aya_cluster_budget_errors_total = %v with Redis up", errs)

@@ -36,8 +36,9 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 0
 `)
 
-// Budgets keeps LLM key budgets in Redis, one hash per key and period, so every node's calls
-// count against one budget. It counts its failures; the caller falls back to its own sums.
+// Budgets keeps LLM key budgets in Redis, one hash per key and period, and the keys' requests
+// and tokens per minute, so every node's calls count against one budget and one rpm and tpm.
+// It counts its failures; the caller falls back to its own sums.
 type Budgets struct {
 	client  goredis.UniversalClient
 	prefix  string

@@ -92,3 +92,24 @@ func BenchmarkBudgetsReserveSettle(b *testing.B) {
 		bs.Settle(ctx, "k", 1, time.Hour, 10, 0, 10, 0)
 	}
 }
+
+// TestBudgetsMinute: a key's minute refuses past its rpm, and past its tpm once the tokens
+// are added; the next minute starts empty.
+func TestBudgetsMinute(t *testing.T) {
+	b := NewBudgets(startRedis(t), "aya:", time.Second, slog.New(slog.DiscardHandler))
+	ctx := t.Context()
+	for i, want := range []string{"", "", "requests"} {
+		if got, err := b.Admit(ctx, "k", 1, 2, 0); err != nil || got != want {
+			t.Fatalf("rpm call %d: %q, %v; want %q", i, got, err, want)
+		}
+	}
+	if got, _ := b.Admit(ctx, "k", 2, 0, 100); got != "" {
+		t.Fatalf("a new minute refused: %q", got)
+	}
+	if err := b.AddTokens(ctx, "k", 2, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.Admit(ctx, "k", 2, 0, 100); got != "tokens" {
+		t.Fatalf("past the tpm: %q, want tokens", got)
+	}
+}

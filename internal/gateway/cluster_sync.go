@@ -33,12 +33,13 @@ const (
 // subscription is down longer keeps what those purges would have removed.
 const purgeTTL = time.Hour
 
-// openClusterSync makes the LLM keys' budgets global (every node reserves and settles them
-// in the cluster's Redis, and falls back to its own sums while Redis fails) and readies the
-// bus that spreads admin changes.
+// openClusterSync makes the LLM keys' budgets, rpm and tpm global (every node counts them in
+// the cluster's Redis, and falls back to its own sums while Redis fails) and readies the bus
+// that spreads admin changes.
 func (g *Gateway) openClusterSync(cs *clusterState) error {
 	budgets := cluster.NewBudgets(cs.client, clusterPrefix, cs.cfg.Timeout.D(), cs.log)
 	g.llm.ledger.SetBudgetStore(budgets)
+	g.llm.ledger.SetLimitStore(budgets)
 	cs.bus = cluster.NewBus(cs.client, cs.cfg.Node, cluster.BusOptions{Prefix: clusterPrefix, Timeout: max(cs.cfg.Timeout.D(), time.Second), Log: cs.log})
 	cs.bus.Handle(syncConsumers, g.applyConsumer)
 	cs.bus.Handle(syncSubscriptions, g.applySubscription)
@@ -48,7 +49,7 @@ func (g *Gateway) openClusterSync(cs *clusterState) error {
 	cs.bus.Handle(syncPurges, g.applyPurge)
 	return g.metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "aya_cluster_budget_errors_total",
-		Help: "LLM budget reservations and settlements Redis failed: reservations this node then decided alone (per-node budgets), settlements whose holds stay counted until the period ends.",
+		Help: "LLM budget and rpm/tpm calls Redis failed: decisions this node then made alone (per-node limits), settlements whose holds stay counted until the period ends.",
 	}, func() float64 { return float64(budgets.Errors()) }))
 }
 
@@ -279,5 +280,8 @@ func (g *Gateway) applyPurge(_ context.Context, _ string, b []byte) error {
 	return nil
 }
 
-// The ledger takes the cluster's budgets as its BudgetStore.
-var _ serve.BudgetStore = (*cluster.Budgets)(nil)
+// The ledger takes the cluster's budgets as its BudgetStore and LimitStore.
+var (
+	_ serve.BudgetStore = (*cluster.Budgets)(nil)
+	_ serve.LimitStore  = (*cluster.Budgets)(nil)
+)

@@ -48,7 +48,7 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 		h.failCall(w, a, c, a.notFound(model))
 		return
 	}
-	if e := key.admit(h.now()); e != nil {
+	if e := key.admit(r.Context(), h.now()); e != nil {
 		h.failCall(w, a, c, e)
 		return
 	}

@@ -168,7 +168,7 @@ func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *C
 		h.failCall(w, a, c, a.notFound(req.Model))
 		return
 	}
-	if e := key.admit(h.now()); e != nil {
+	if e := key.admit(r.Context(), h.now()); e != nil {
 		h.failCall(w, a, c, e)
 		return
 	}

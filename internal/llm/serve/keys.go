@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"crypto/sha256"
 	"strconv"
 	"strings"
@@ -59,6 +60,7 @@ type Ledger struct {
 	mu      sync.Mutex
 	m       map[string]*Usage
 	budgets BudgetStore // nil: budgets are this node's
+	limits  LimitStore  // nil: rpm and tpm are this node's
 }
 
 // store is the BudgetStore u's budget is kept in, or nil.
@@ -103,20 +105,29 @@ func (k *Key) remaining(now time.Time) (requests, tokens int) {
 }
 
 // admit counts a request against the key's RPM, and refuses it when the minute's requests or
-// tokens are used up.
-func (k *Key) admit(now time.Time) *llm.Error {
+// tokens are used up. With a LimitStore the store decides; only when it fails does this
+// node's own count decide. The node counts the request either way (its headers show it).
+func (k *Key) admit(ctx context.Context, now time.Time) *llm.Error {
 	if k.RPM == 0 && k.TPM == 0 {
 		return nil
+	}
+	refused, shared := "", false
+	if s := k.Usage.limitStore(); s != nil {
+		refused, shared = k.admitShared(ctx, s, now)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.roll(now)
+	overRPM, overTPM := k.RPM > 0 && k.requests >= k.RPM, k.TPM > 0 && k.tokens >= k.TPM
+	if shared {
+		overRPM, overTPM = refused == "requests", refused == "tokens"
+	}
 	retry := time.Duration(60-now.Unix()%60) * time.Second
 	switch {
-	case k.RPM > 0 && k.requests >= k.RPM:
+	case overRPM:
 		return &llm.Error{Status: 429, Type: llm.ErrRateLimit, Code: "rate_limit_exceeded", RetryAfter: retry,
 			Message: "key " + k.Name + ": requests per minute limit reached (" + strconv.Itoa(k.RPM) + "): wait for the next minute"}
-	case k.TPM > 0 && k.tokens >= k.TPM:
+	case overTPM:
 		return &llm.Error{Status: 429, Type: llm.ErrRateLimit, Code: "rate_limit_exceeded", RetryAfter: retry,
 			Message: "key " + k.Name + ": tokens per minute limit reached (" + strconv.Itoa(k.TPM) + "): wait for the next minute"}
 	}
@@ -137,6 +148,9 @@ func (k *Key) settle(now time.Time, u llm.Usage, cost float64) {
 	k.OutputTokens.Add(int64(u.Output))
 	k.costMicros.Add(int64(cost * 1e6))
 	if k.TPM > 0 {
+		if s := k.Usage.limitStore(); s != nil {
+			k.addTokensShared(s, now, u.Total())
+		}
 		k.mu.Lock()
 		k.roll(now)
 		k.tokens += u.Total()
