@@ -121,8 +121,8 @@ func (b *Bus) Run(ctx context.Context) {
 		msg, err := ps.ReceiveTimeout(ctx, b.opt.Resync)
 		if err != nil {
 			var ne net.Error
-			if ctx.Err() != nil {
-				return
+			if ctx.Err() != nil || errors.Is(err, goredis.ErrClosed) || errors.Is(err, net.ErrClosed) {
+				return // stopped, or the client was closed under it (the node is shutting down)
 			}
 			if !errors.As(err, &ne) || !ne.Timeout() {
 				if !failing {
