@@ -121,8 +121,8 @@ func (b *Bus) Run(ctx context.Context) {
 		msg, err := ps.ReceiveTimeout(ctx, b.opt.Resync)
 		if err != nil {
 			var ne net.Error
-			if ctx.Err() != nil || errors.Is(err, goredis.ErrClosed) || errors.Is(err, net.ErrClosed) {
-				return // stopped, or the client was closed under it (the node is shutting down)
+			if ctx.Err() != nil || b.closed(ctx, err) {
+				return
 			}
 			if !errors.As(err, &ne) || !ne.Timeout() {
 				if !failing {
@@ -151,6 +151,15 @@ func (b *Bus) Run(ctx context.Context) {
 			b.catchUp(ctx)
 		}
 	}
+}
+
+// closed reports whether err comes from the client being closed under the bus (the node shuts
+// down), not from Redis failing: a closed connection is that only if the client says so too.
+func (b *Bus) closed(ctx context.Context, err error) bool {
+	if errors.Is(err, goredis.ErrClosed) {
+		return true
+	}
+	return errors.Is(err, net.ErrClosed) && errors.Is(b.client.Ping(ctx).Err(), goredis.ErrClosed)
 }
 
 // resyncAll re-reads every kind. The version counter is read first, so once every kind is read

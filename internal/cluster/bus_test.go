@@ -91,9 +91,9 @@ func TestBus(t *testing.T) {
 	rc.wait(t, "ops", "x y", time.Second)
 }
 
-// TestBusCatchesUpAfterRedisRestart: changes made while a node's subscription was down are
+// TestBusCatchesUpAfterDisconnect: changes made while a node's subscription was cut are
 // applied once it resubscribes.
-func TestBusCatchesUpAfterRedisRestart(t *testing.T) {
+func TestBusCatchesUpAfterDisconnect(t *testing.T) {
 	c := startRedis(t)
 	opt := BusOptions{Log: slog.New(slog.DiscardHandler), Resync: 200 * time.Millisecond}
 	var rb recorder
