@@ -22,13 +22,20 @@ type Applier func(ctx context.Context, field string, value []byte) error
 
 // publishScript writes one record of a kind with the next version and announces it, in one
 // step, so a node that reads the hash after the event sees the record. The keys share the
-// hash tag {state} so a Redis Cluster keeps them on one shard.
+// hash tag {state} so a Redis Cluster keeps them on one shard. A version is at least Redis's
+// clock in milliseconds, so versions keep growing after a Redis restart that lost the counter
+// (nodes would otherwise take new records for ones they applied).
 var publishScript = goredis.NewScript(`
-local v = redis.call('INCR', KEYS[1])
+local t = redis.call('TIME')
+local v = tonumber(redis.call('GET', KEYS[1]) or 0) + 1
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now > v then v = now end
+redis.call('SET', KEYS[1], string.format('%d', v))
+v = string.format('%d', v)
 redis.call('HSET', KEYS[2], ARGV[1], v .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
 if tonumber(ARGV[5]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
 redis.call('PUBLISH', ARGV[6], ARGV[4] .. ' ' .. v .. ' ' .. ARGV[2])
-return v
+return tonumber(v)
 `)
 
 // BusOptions tune a Bus; zero values take the defaults.
