@@ -3,6 +3,9 @@
 // exists, a node that dies drops out within the TTL, and one that stops cleanly leaves at once.
 // Leases (lease.go): each node holds a part of a shared capacity sized by its demand, renewed
 // every tick by one Lua script that never lets the parts add up to more than the whole.
+// Budgets (budget.go): reservations and settlements against a cap shared by every node. The
+// bus (bus.go): versioned records of admin changes, announced on a channel, so every node
+// applies every change.
 //
 // It knows Redis and what a node says about itself; not config, HTTP or the gateway (which
 // decides what to do with the list and the leases).
