@@ -141,4 +141,3 @@ admin: {address: "{{ADMIN}}"}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-

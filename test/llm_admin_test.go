@@ -148,8 +148,8 @@ func TestLLMAdminKeysCallLogAndMetrics(t *testing.T) {
 		Calls []struct {
 			Key, Model, Provider, Deployment string
 			Status                           int
-			InputTokens                      int64 `json:"input_tokens"`
-			OutputTokens                     int64 `json:"output_tokens"`
+			InputTokens                      int64   `json:"input_tokens"`
+			OutputTokens                     int64   `json:"output_tokens"`
 			CostUSD                          float64 `json:"cost_usd"`
 		}
 	}

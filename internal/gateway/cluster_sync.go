@@ -63,8 +63,11 @@ func (g *Gateway) runClusterSync(ctx context.Context) {
 	}
 	go func() {
 		g.mu.Lock()
-		g.mu.Unlock() //nolint:staticcheck // an empty critical section: wait for Start to finish
-		cs.bus.Run(ctx)
+		ready := g.ready.Load() // false: Start failed and the gateway is closing
+		g.mu.Unlock()
+		if ready {
+			cs.bus.Run(ctx)
+		}
 	}()
 }
 
