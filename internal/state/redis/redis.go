@@ -10,20 +10,12 @@
 // in sync (NTP); a node whose clock runs ahead by d gets up to d·rate extra requests from a
 // GCRA bucket, and window edges move by d.
 //
-// # Design note: sync: exact | batched
+// # sync: exact | batched
 //
-// exact (this store) spends one Redis round trip per decision: the burst is global, and the
-// throughput of one key is bounded by Redis (a single-threaded script runner, roughly 50–100k
-// decisions/s) and the request adds the round trip's latency (~100 µs on a LAN).
-//
-// batched is the planned alternative for keys too hot for that: a node takes tokens from the
-// global bucket in batches (one script call reserves k tokens, k sized to the node's recent
-// share of the key's traffic, at most 5% of the limit) and hands them out locally without a
-// round trip; unused tokens go back when the batch's lease ends (a tick of 100 ms or so). With
-// N nodes the global error is at most N·k tokens in flight, which the 5% cap bounds; the burst
-// a single node can pass is its batch, not the global burst. The same Lua GCRA serves both:
-// batched calls it with a cost of k instead of 1, so it needs a cost argument (and a refund
-// script) before it lands, with the cluster's config (`cluster: {redis: ...}`).
+// exact (Allow) spends one Redis round trip per decision: the burst is global, and the
+// throughput of one key is bounded by Redis (a single-threaded script runner) and each request
+// waits the round trip. batched (Reserve, used by internal/state/batched) takes several GCRA
+// tokens from the same cell in one call, which a node then hands out without a round trip.
 package redis
 
 import (
@@ -45,6 +37,8 @@ type Store struct {
 	c      goredis.Scripter
 	prefix string
 	script *goredis.Script
+	// reserve takes tokens in batches (Reserve).
+	reserve *goredis.Script
 }
 
 var _ state.Limiter = (*Store)(nil)
@@ -52,7 +46,7 @@ var _ state.Limiter = (*Store)(nil)
 // New returns a store that keeps its cells in c under prefix (like "aya:rl:"), so several
 // gateways (or other data) can share one Redis.
 func New(c goredis.Scripter, prefix string) *Store {
-	return &Store{c: c, prefix: prefix, script: goredis.NewScript(limitLua)}
+	return &Store{c: c, prefix: prefix, script: goredis.NewScript(limitLua), reserve: goredis.NewScript(reserveLua)}
 }
 
 // Allow runs one decision in Redis. An error (Redis unreachable, a timeout from ctx) leaves the
