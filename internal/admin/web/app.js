@@ -156,7 +156,22 @@
   }
 
   // Overview.
+  // The cluster card: the live nodes, shown only when this aya is part of a cluster.
+  async function clusterCard() {
+    let c;
+    try { c = await api('../cluster'); } catch (e) { if (e instanceof AuthError) throw e; c = { mode: 'unknown' }; }
+    const card = $('#cluster-card');
+    card.hidden = c.mode === 'standalone';
+    if (card.hidden) return;
+    fill($('#cluster-facts'), 'this node ' + (c.node || '?') + ' · Redis ' + (c.redis_up === false ? 'down' : c.mode === 'redis' ? 'up' : 'unreachable'));
+    const nodes = (c.nodes || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+    fill($('#cluster-nodes tbody'), nodes.length ? nodes.map((n) => el('tr', { class: 'cluster-node' + (n.name === c.node ? ' selected' : ''), 'data-node': n.name },
+      el('td', null, n.name), el('td', { class: 'mono' }, n.version), el('td', { class: 'mono' }, n.admin), el('td', null, fmtAgo(n.started))))
+      : [el('tr', null, el('td', { colspan: 4, class: 'empty' }, 'The node list is unavailable while Redis does not answer.'))]);
+  }
+
   async function overview() {
+    clusterCard().catch(() => {});
     const [series, recent, routes] = await Promise.all([
       api('../analytics?window=5m'),
       api('../analytics?window=10s'),
