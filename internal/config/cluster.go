@@ -28,7 +28,17 @@ type Cluster struct {
 	OnRedisDown string `yaml:"on_redis_down" default:"open"`
 	// Timeout bounds one Redis decision; past it the request is decided per OnRedisDown.
 	Timeout Duration `yaml:"timeout" default:"50ms"`
+	// Sync is how gcra rate limits count in Redis: exact (one round trip per decision, the
+	// burst is the cluster's) or batched (each node takes tokens in batches and hands them out
+	// itself, for keys too hot for a round trip each). Other algorithms are always exact.
+	Sync string `yaml:"sync" default:"exact"`
+	// Batch is how many tokens a batched node takes at once; 0 sizes it per limit (1% of a
+	// second's rate, at most a quarter of the burst).
+	Batch int64 `yaml:"batch"`
 }
+
+// maxClusterBatch bounds batch: a node holding more than this is no longer one limit.
+const maxClusterBatch = 100000
 
 // maxClusterTimeout keeps a slow Redis from holding every request for long.
 const maxClusterTimeout = 10 * time.Second
@@ -72,6 +82,14 @@ func (v *validator) cluster(cfg *Config) {
 	}
 	if c.OnRedisDown != "open" && c.OnRedisDown != "closed" {
 		v.errAt("cluster.on_redis_down", line, "cluster: on_redis_down %q: use open (each node limits on its own) or closed (503 until Redis is back)", c.OnRedisDown)
+	}
+	switch {
+	case c.Sync != "exact" && c.Sync != "batched":
+		v.errAt("cluster.sync", line, "cluster: sync %q: use exact (one Redis round trip per decision) or batched (nodes take tokens in batches)", c.Sync)
+	case c.Batch < 0 || c.Batch > maxClusterBatch:
+		v.errAt("cluster.batch", line, "cluster: batch %d: want 0 (sized per limit) to %d tokens", c.Batch, maxClusterBatch)
+	case c.Batch > 0 && c.Sync != "batched":
+		v.errAt("cluster.batch", line, "cluster: batch is set but sync is %q: set sync: batched, or remove batch", c.Sync)
 	}
 	if t := c.Timeout.D(); t <= 0 || t > maxClusterTimeout {
 		v.errAt("cluster.timeout", line, "cluster: timeout %v: want more than 0 and at most %v (a Redis round trip on a LAN takes well under 1ms)", t, maxClusterTimeout)

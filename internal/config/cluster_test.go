@@ -13,7 +13,7 @@ func TestCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Cluster{Line: 2, Redis: "redis://127.0.0.1:6379", Node: "n1", OnRedisDown: "open", Timeout: Duration(50 * time.Millisecond)}
+	want := Cluster{Line: 2, Redis: "redis://127.0.0.1:6379", Node: "n1", OnRedisDown: "open", Timeout: Duration(50 * time.Millisecond), Sync: "exact"}
 	if c := cfg.Cluster; c == nil || *c != want {
 		t.Fatalf("cluster %+v, want %+v", cfg.Cluster, want)
 	}
@@ -29,6 +29,10 @@ func TestCluster(t *testing.T) {
 	if err != nil || !cfg.Cluster.RedisCluster {
 		t.Fatalf("a Redis Cluster: %+v %v", cfg.Cluster, err)
 	}
+	cfg, err = Parse("aya.yaml", []byte(base+"cluster: {redis: \"redis://x:1\", node: n1, sync: batched, batch: 20}\n"))
+	if err != nil || cfg.Cluster.Sync != "batched" || cfg.Cluster.Batch != 20 {
+		t.Fatalf("sync: batched: %+v %v", cfg.Cluster, err)
+	}
 	if cfg, _ := Parse("aya.yaml", []byte(base)); cfg.Cluster != nil {
 		t.Fatal("no cluster: written, yet Cluster is set")
 	}
@@ -41,6 +45,9 @@ func TestCluster(t *testing.T) {
 		{"cluster:\n  redis: \"unix://\"\n", "aya.yaml:3: cluster: redis unix URL names no socket"},
 		{"cluster:\n  redis: \"redis://x:1\"\n  node: \"a b\"\n", `aya.yaml:4: cluster: node "a b"`},
 		{"cluster:\n  redis: \"redis://x:1\"\n  on_redis_down: maybe\n", `aya.yaml:4: cluster: on_redis_down "maybe"`},
+		{"cluster:\n  redis: \"redis://x:1\"\n  sync: eventual\n", `aya.yaml:4: cluster: sync "eventual"`},
+		{"cluster:\n  redis: \"redis://x:1\"\n  sync: batched\n  batch: -1\n", "aya.yaml:5: cluster: batch -1"},
+		{"cluster:\n  redis: \"redis://x:1\"\n  batch: 10\n", `aya.yaml:4: cluster: batch is set but sync is "exact"`},
 		{"cluster:\n  redis: \"redis://x:1\"\n  timeout: 0\n", "aya.yaml:4: cluster: timeout 0s"},
 		{"cluster:\n  redis: \"redis://x:1\"\n  timeout: 1m\n", "aya.yaml:4: cluster: timeout 1m0s"},
 		{"cluster:\n  redis: \"redis://x:1?master_name=m\"\n  redis_cluster: true\n", "aya.yaml:4: cluster: redis names Sentinels"},
