@@ -18,6 +18,7 @@ import (
 	"aya/internal/cluster"
 	"aya/internal/config"
 	"aya/internal/state"
+	"aya/internal/state/batched"
 	"aya/internal/state/redis"
 )
 
@@ -34,8 +35,9 @@ type clusterState struct {
 	client  goredis.UniversalClient
 	limiter *clusterLimiter
 	members *cluster.Membership
-	bus     *cluster.Bus // spreads admin changes
-	leases  *tpsLeases   // this node's leases on the TPS pools' capacities; nil until joined
+	bus     *cluster.Bus     // spreads admin changes
+	leases  *tpsLeases       // this node's leases on the TPS pools' capacities; nil until joined
+	batched *batched.Limiter // sync: batched's token reservations; nil with sync: exact
 	started time.Time
 	log     *slog.Logger
 }
@@ -54,8 +56,14 @@ func (g *Gateway) openCluster(cfg *config.Config) error {
 	}
 	t := c.Timeout.D()
 	cs := &clusterState{cfg: *c, client: client, started: time.Now().UTC(), log: g.log.With("node", c.Node)}
+	exact := redis.New(client, clusterPrefix+"rl:")
+	remote := state.Limiter(exact)
+	if c.Sync == "batched" {
+		cs.batched = batched.New(exact, exact, batched.Options{Batch: c.Batch, Timeout: t, Log: cs.log})
+		remote = cs.batched
+	}
 	cs.limiter = &clusterLimiter{
-		remote:     redis.New(client, clusterPrefix+"rl:"),
+		remote:     remote,
 		local:      g.pol.limit.store,
 		timeout:    t,
 		failClosed: c.OnRedisDown == "closed",
@@ -66,6 +74,9 @@ func (g *Gateway) openCluster(cfg *config.Config) error {
 	cs.limiter.up.Store(true)
 	g.pol.limit.shared, g.pol.limit.failClosed = cs.limiter, cs.limiter.failClosed
 	if err := g.metrics.Register(cs.limiter); err != nil {
+		if cs.batched != nil {
+			cs.batched.Close()
+		}
 		client.Close()
 		return err
 	}
@@ -164,6 +175,9 @@ func (g *Gateway) closeCluster() {
 		return
 	}
 	cs.limiter.close()
+	if cs.batched != nil {
+		cs.batched.Close()
+	}
 	if cs.leases != nil {
 		cs.leases.close() // after the pools stopped: the node admits nothing more
 	}
