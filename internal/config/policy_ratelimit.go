@@ -24,6 +24,9 @@ type RateLimitPolicy struct {
 	// Algorithm is gcra (also token_bucket), fixed_window, sliding_window or sliding_log.
 	Algorithm string          `yaml:"algorithm" default:"gcra"`
 	Quota     *RateLimitQuota `yaml:"quota"`
+	// OnRedisDown overrides cluster.on_redis_down for this policy: open (each node limits on
+	// its own while Redis fails) or closed (503). Empty: the cluster's setting.
+	OnRedisDown string `yaml:"on_redis_down"`
 }
 
 // RateLimitQuota caps a key's requests per calendar period (fixed windows in UTC).
@@ -88,6 +91,13 @@ const maxLogCount = 10000
 
 func (v *validator) rateLimitPolicy(cfg *Config, p *RateLimitPolicy, path, ctx string, line int) {
 	v.rateLimitKey(p.Key, path+".key", ctx, line)
+	switch {
+	case p.OnRedisDown == "":
+	case p.OnRedisDown != "open" && p.OnRedisDown != "closed":
+		v.errAt(path+".on_redis_down", line, "%s: on_redis_down must be open or closed, got %q", ctx, p.OnRedisDown)
+	case cfg.Cluster == nil:
+		v.errAt(path+".on_redis_down", line, "%s: on_redis_down is for cluster mode: add a top-level cluster: {redis: ...} or remove it", ctx)
+	}
 	if !p.Rate.Set() && p.Quota == nil && !v.bad[path+".rate"] {
 		v.errAt(path, line, "%s: set rate (like rate: 10/s), quota (like quota: {limit: 1000, per: day}) or both", ctx)
 	}

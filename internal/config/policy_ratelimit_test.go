@@ -94,3 +94,17 @@ func TestLimitRateText(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimitOnRedisDown(t *testing.T) {
+	base := "listeners: [{name: web, address: \"127.0.0.1:8080\"}]\nupstreams: [{name: u, targets: [\"http://127.0.0.1:9\"]}]\n"
+	route := "routes: [{name: r, upstream: u, policies: [{rate_limit: {rate: 1/s, on_redis_down: %s}}]}]\n"
+	if _, err := Parse("aya.yaml", []byte(base+strings.Replace(route, "%s", "closed", 1)+"cluster: {redis: \"redis://127.0.0.1:6379\"}\n")); err != nil {
+		t.Fatalf("closed with a cluster: %v", err)
+	}
+	if _, err := Parse("aya.yaml", []byte(base+strings.Replace(route, "%s", "closed", 1))); err == nil || !strings.Contains(err.Error(), "on_redis_down is for cluster mode") {
+		t.Fatalf("without a cluster: %v", err)
+	}
+	if _, err := Parse("aya.yaml", []byte(base+strings.Replace(route, "%s", "maybe", 1)+"cluster: {redis: \"redis://127.0.0.1:6379\"}\n")); err == nil || !strings.Contains(err.Error(), "aya.yaml:3: ") || !strings.Contains(err.Error(), "must be open or closed") {
+		t.Fatalf("a bad value: %v", err)
+	}
+}

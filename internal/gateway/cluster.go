@@ -192,6 +192,26 @@ func (l *limitState) limiter() state.Limiter {
 	return l.store
 }
 
+// limiterFor is the limiter of a policy whose on_redis_down is mode ("": the cluster's), and
+// whether it fails closed.
+func (l *limitState) limiterFor(mode string) (state.Limiter, bool) {
+	c, ok := l.shared.(*clusterLimiter)
+	if !ok || mode == "" || (mode == "closed") == c.failClosed {
+		return l.limiter(), l.failClosed
+	}
+	return clusterMode{c: c, failClosed: mode == "closed"}, mode == "closed"
+}
+
+// clusterMode is the cluster limiter with a policy's own on_redis_down.
+type clusterMode struct {
+	c          *clusterLimiter
+	failClosed bool
+}
+
+func (m clusterMode) Allow(ctx context.Context, key string, l state.Limit, now time.Time) (state.Decision, error) {
+	return m.c.allow(ctx, key, l, now, m.failClosed)
+}
+
 // clusterReloaded warns that cluster settings only change on restart: the Redis connection,
 // node name and registration are made once.
 func (g *Gateway) clusterReloaded(old, next *config.Config) {
@@ -266,6 +286,10 @@ type clusterLimiter struct {
 }
 
 func (c *clusterLimiter) Allow(ctx context.Context, key string, l state.Limit, now time.Time) (state.Decision, error) {
+	return c.allow(ctx, key, l, now, c.failClosed)
+}
+
+func (c *clusterLimiter) allow(ctx context.Context, key string, l state.Limit, now time.Time, failClosed bool) (state.Decision, error) {
 	if c.up.Load() {
 		rctx, cancel := context.WithTimeout(ctx, c.timeout)
 		d, err := c.remote.Allow(rctx, key, l, now)
@@ -279,7 +303,7 @@ func (c *clusterLimiter) Allow(ctx context.Context, key string, l state.Limit, n
 		c.failed(err)
 	}
 	c.fallbacks.Add(1)
-	if c.failClosed {
+	if failClosed {
 		return state.Decision{}, errRedisDown
 	}
 	return c.local.Allow(ctx, key, l, now)

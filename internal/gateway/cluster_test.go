@@ -214,3 +214,33 @@ func TestNewRedisClient(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitOnRedisDownPerPolicy: a policy's own on_redis_down wins over the cluster's, both
+// ways, on one node with Redis unreachable.
+func TestRateLimitOnRedisDownPerPolicy(t *testing.T) {
+	be := backend(t)
+	g, _ := testGateway(t, `listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{url: "{{BACKEND}}"}]}]
+routes:
+  - {name: strict, match: {path: "/strict"}, upstream: app, policies: [{rate_limit: {key: route, rate: 1/h, burst: 2, on_redis_down: closed}}]}
+  - {name: lenient, match: {path: "/lenient"}, upstream: app, policies: [{rate_limit: {key: route, rate: 1/h, burst: 2}}]}
+admin: {address: "127.0.0.1:0"}
+access_log: {enabled: false}
+cluster: {redis: "redis://127.0.0.1:1", node: n1, on_redis_down: open}
+`, be.URL)
+	get := func(path string) int {
+		resp, err := http.Get("http://" + g.Addr("web") + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var strict, lenient []int
+	for range 3 {
+		strict, lenient = append(strict, get("/strict")), append(lenient, get("/lenient"))
+	}
+	if fmt.Sprint(strict) != "[503 503 503]" || fmt.Sprint(lenient) != "[200 200 429]" {
+		t.Fatalf("Redis down: strict (closed) %v, lenient (the cluster's open) %v", strict, lenient)
+	}
+}

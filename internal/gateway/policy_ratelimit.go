@@ -34,11 +34,12 @@ func (b *policyBuild) rateLimit(c *config.RateLimitPolicy) (policy.Middleware, e
 	if err != nil {
 		return nil, err
 	}
+	store, failClosed := b.state.limit.limiterFor(c.OnRedisDown)
 	o := ratelimit.Options{
 		ID:         b.limitID(c),
 		Key:        key,
-		Store:      b.state.limit.limiter(),
-		FailClosed: b.state.limit.failClosed,
+		Store:      store,
+		FailClosed: failClosed,
 		Log:        b.log.With("policy", "rate_limit"),
 
 		OnLimited: b.state.metrics.onLimited(b.route.Name),
