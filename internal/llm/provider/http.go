@@ -126,6 +126,27 @@ func RetryAfter(h http.Header) time.Duration {
 	return 0
 }
 
+// Call posts body to path and decodes the whole (non-streamed) answer with decode; a
+// provider answer that does not decode is a 502. Every adapter's Chat is this with its own
+// wire format.
+func (c *Client) Call(ctx context.Context, path string, body []byte, decodeErr ErrorDecoder, decode func([]byte) (*llm.Response, error)) (*llm.Response, error) {
+	resp, cancel, err := c.Post(ctx, path, body, nil, decodeErr)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	b, err := ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out, err := decode(b)
+	if err != nil {
+		return nil, llm.Errorf(502, llm.ErrServer, "%v", err)
+	}
+	return out, nil
+}
+
 // ReadAll reads a whole (non-streamed) answer, bounded so a broken provider cannot exhaust
 // memory.
 func ReadAll(r io.Reader) ([]byte, error) {

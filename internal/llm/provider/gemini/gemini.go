@@ -39,21 +39,7 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request, model string) (*l
 	if err != nil {
 		return nil, err
 	}
-	resp, cancel, err := p.c.Post(ctx, path(model, "generateContent"), body, nil, decodeError)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	defer resp.Body.Close()
-	b, err := provider.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out, err := decodeResponse(b)
-	if err != nil {
-		return nil, llm.Errorf(502, llm.ErrServer, "%v", err)
-	}
-	return out, nil
+	return p.c.Call(ctx, path(model, "generateContent"), body, decodeError, decodeResponse)
 }
 
 // Stream starts a streamed call for model; it returns once the provider answered 200.

@@ -36,21 +36,7 @@ func (p *Provider) Chat(ctx context.Context, req *llm.Request, model string) (*l
 	if err != nil {
 		return nil, err
 	}
-	resp, cancel, err := p.c.Post(ctx, "/chat/completions", body, nil, wire.DecodeError)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	defer resp.Body.Close()
-	b, err := provider.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out, err := wire.DecodeResponse(b)
-	if err != nil {
-		return nil, llm.Errorf(502, llm.ErrServer, "%v", err)
-	}
-	return out, nil
+	return p.c.Call(ctx, "/chat/completions", body, wire.DecodeError, wire.DecodeResponse)
 }
 
 // Stream starts a streamed call for model; it returns once the provider answered 200.
