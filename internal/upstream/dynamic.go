@@ -4,9 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"aya/internal/config"
 )
+
+// removedTargetGrace is how long a target taken out of a pool (admin API, discovery) keeps its
+// transport for the requests that chose it before; an upstream's timeouts end them sooner.
+const removedTargetGrace = 30 * time.Second
 
 // TargetFactory builds a target, transport included, from its config. The gateway provides
 // it, since only the gateway knows how an upstream's timeouts and TLS make a transport.
@@ -86,7 +91,9 @@ func (p *Pool) apply(specs []config.Target) error {
 	p.members.Store(p.newMembers(next))
 	p.mu.Unlock()
 	for _, t := range byURL {
-		t.Transport.Close()
+		// Requests that chose the target just before the change are still on their way to it
+		// (or about to dial it): its connections close after a grace period, not under them.
+		time.AfterFunc(removedTargetGrace, t.Transport.Close)
 	}
 	p.refresh()
 	return errors.Join(errs...)
