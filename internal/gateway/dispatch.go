@@ -137,10 +137,8 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		s.llm.ServeHTTPX(rw, r)
 	case !matched:
 		proxy.WriteError(rw, r, 404, "no route matches "+r.Method+" "+r.Host+r.Path)
-	case s.byListener != nil && s.byListener[r.Listener] != nil:
-		s.byListener[r.Listener][i].ServeHTTPX(rw, r)
 	default:
-		s.handlers[i].ServeHTTPX(rw, r)
+		s.handler(r.Listener, i).ServeHTTPX(rw, r)
 	}
 	st.ok = true
 }
@@ -265,4 +263,15 @@ func (g *idGen) next(dst *[36]byte, now time.Time) {
 		dst[j+1] = hexDigits[b&0x0f]
 		j += 2
 	}
+}
+
+// handler is route i's chain for a request on listener: the one with the listener's default
+// policies when it has some (one map lookup, only when some listener does), else the route's.
+func (s *snapshot) handler(listener string, i int) httpx.Handler {
+	if s.byListener != nil {
+		if hs := s.byListener[listener]; hs != nil {
+			return hs[i]
+		}
+	}
+	return s.handlers[i]
 }
