@@ -32,12 +32,12 @@ type dispatcher struct {
 // recording a request allocate nothing: the request id's bytes, the response writer that
 // watches the answer, the record every sink reads, and what the proxy's observer adds per try.
 //
-// It also stands in for the request's context (it embeds it): that is how the proxy's
-// observer, which sees only the request, finds this state without a context.WithValue per
-// request. The dispatcher puts the original context back before the state returns to the
-// pool; like the request, nothing may use it after the handler returned.
+// The request carries it in httpx.Request.Local, which is how the proxy's observer, the error
+// writer and the policies find it without a context.WithValue per request. It is never a
+// context itself: a context derived from the request may outlive the handler (a timer that
+// fires late, a library's background work) and must not reach memory that the pool has
+// already handed to the next request.
 type reqState struct {
-	context.Context
 	id     [36]byte
 	rw     recWriter
 	hw     hijackWriter
@@ -47,7 +47,8 @@ type reqState struct {
 	route  *routeObs
 	ok     bool   // the handler returned (false: it panicked)
 	errMsg string // why aya answered with an error of its own (proxy.ErrorNoter)
-	// consumer is who the caller authenticated as (observe.NoteConsumer).
+	// consumer is who the caller authenticated as (observe.NoteConsumer), when no policy set
+	// pol.Consumer.
 	consumer string
 	// pol is what the route's policies learn about the request (policy.From).
 	pol    policy.State
@@ -55,23 +56,16 @@ type reqState struct {
 	target string
 	// upstreamTime sums the tries' durations.
 	upstreamTime time.Duration
+	// ctx is the request's own context, put back when the handler returned.
+	ctx context.Context
 	// spanCtx carries the server span when tracing is on; trySpan is the try in progress.
 	spanCtx context.Context
 	span    trace.Span
 	trySpan trace.Span
 }
 
-// Value answers stateKey, proxy.ErrorNoterKey and observe.ConsumerKey with the state itself
-// and passes every other key on.
-func (st *reqState) Value(key any) any {
-	if key == (stateKey{}) || key == proxy.ErrorNoterKey || key == observe.ConsumerKey {
-		return st
-	}
-	if key == policy.StateKey {
-		return &st.pol
-	}
-	return st.Context.Value(key)
-}
+// PolicyState is what the route's policies share (policy.From).
+func (st *reqState) PolicyState() *policy.State { return &st.pol }
 
 // NoteConsumer records who the caller authenticated as.
 func (st *reqState) NoteConsumer(name string) { st.consumer = name }
@@ -124,10 +118,10 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 		st.body = countingBody{r: body}
 		r.Body = &st.body
 	}
-	st.Context = r.Context()
-	r.SetContext(st)
+	r.Local = st
+	st.ctx = r.Context()
 	if s.obs.tracer != nil {
-		st.spanCtx, st.span = s.obs.tracer.StartServer(st, r, st.route.name)
+		st.spanCtx, st.span = s.obs.tracer.StartServer(st.ctx, r, st.route.name)
 		r.SetContext(st.spanCtx)
 	}
 	defer d.finish(st, r, rec, body)
@@ -147,8 +141,9 @@ func (d *dispatcher) ServeHTTPX(w httpx.ResponseWriter, r *httpx.Request) {
 // panicking handler (which the engine turns into a closed connection) is still counted.
 func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body io.Reader) {
 	dur := time.Since(w.start)
-	ctx := st.Context
+	ctx := st.ctx
 	r.SetContext(ctx)
+	r.Local = nil
 	r.Body = body
 
 	status, errMsg := w.status, st.errMsg
@@ -202,7 +197,7 @@ func (d *dispatcher) finish(st *reqState, r *httpx.Request, w *recWriter, body i
 	st.hw.reset(nil, time.Time{})
 	st.body = countingBody{}
 	st.pol.Reset()
-	st.Context, st.spanCtx, st.span, st.trySpan = nil, nil, nil, nil
+	st.ctx, st.spanCtx, st.span, st.trySpan = nil, nil, nil, nil
 	st.obs, st.route, st.ok, st.errMsg, st.consumer, st.tries, st.target, st.upstreamTime = nil, nil, false, "", "", 0, "", 0
 	reqStates.Put(st)
 }

@@ -186,13 +186,10 @@ func (o *obsTables) closeNotIn(next *obsTables) {
 	}
 }
 
-// stateKey finds a request's reqState in its context.
-type stateKey struct{}
-
 // stateOf returns the dispatcher's state of r, or nil for a request that did not come through
 // the dispatcher (a test calling a proxy directly).
 func stateOf(r *httpx.Request) *reqState {
-	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	st, _ := r.Local.(*reqState)
 	return st
 }
 

@@ -394,7 +394,7 @@ func TestConsumerReachesTheRecord(t *testing.T) {
 	g.Sinks().Add(sink)
 	next := g.snap.Load().handlers[0]
 	g.snap.Load().handlers[0] = httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
-		observe.NoteConsumer(r.Context(), "alice")
+		observe.NoteConsumer(r, "alice")
 		next.ServeHTTPX(w, r)
 	})
 	g.disp.ServeHTTPX(&nopWriter{}, benchRequest())
@@ -403,7 +403,7 @@ func TestConsumerReachesTheRecord(t *testing.T) {
 	if len(recs) != 2 || recs[0].Consumer != "alice" || recs[1].Consumer != "" {
 		t.Fatalf("records %+v", recs)
 	}
-	observe.NoteConsumer(context.Background(), "nobody") // no noter: nothing happens
+	observe.NoteConsumer(&httpx.Request{}, "nobody") // no noter: nothing happens
 }
 
 func TestLLMRequestsHaveTheirOwnRouteLabel(t *testing.T) {
@@ -500,5 +500,32 @@ func TestNoLLMSeriesWithoutLLM(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A context derived from a request may outlive the handler (a library's timer, a leaked
+// cancel): when it fires, it must not reach per-request memory the pool has reused (CI once
+// saw a nil-pointer panic in a timer goroutine when the pooled state was the context).
+func TestDerivedContextOutlivesTheRequest(t *testing.T) {
+	g := benchGateway(t, "access_log: {enabled: false}\n")
+	var leaked []context.Context
+	var cancels []context.CancelFunc
+	g.snap.Load().handlers[0] = httpx.HandlerFunc(func(w httpx.ResponseWriter, r *httpx.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Millisecond)
+		leaked, cancels = append(leaked, ctx), append(cancels, cancel) // canceled only after the timers fired
+		w.WriteHeader(204)
+	})
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 50 {
+		r := benchRequest()
+		r.SetContext(base)
+		g.disp.ServeHTTPX(&nopWriter{}, r)
+	}
+	for _, ctx := range leaked {
+		<-ctx.Done() // each timer fired after its request's state went back to the pool
+	}
+	for _, c := range cancels {
+		c()
 	}
 }

@@ -176,6 +176,12 @@ type Request struct {
 	Params []Param
 	// Close is set when the connection must close after this request.
 	Close bool
+	// Local is the dispatching server's per-request state (the gateway's pooled request
+	// memory), found here rather than in the context so that no context ever has pooled
+	// memory as its parent: a context derived from the request may outlive the handler (a
+	// timer, a library's background dial), while the pooled memory is reused at once. It is
+	// valid only until the handler returns and is never copied into another request.
+	Local any
 
 	ctx context.Context
 }

@@ -80,13 +80,22 @@ func (s *State) Reset() {
 
 type stateKey struct{}
 
-// StateKey is the context key under which a request's *State is found. The gateway answers it
-// from its pooled per-request memory (no context.WithValue per request).
+// StateKey is the context key under which a request that did not come through the gateway (a
+// unit test, an internal call) finds its *State.
 var StateKey any = stateKey{}
 
-// From returns the request's State. A request that did not come through the gateway (a unit
-// test, an internal call) gets a fresh one that is not shared with anything.
+// Holder is per-request memory that holds a State: the gateway's, in httpx.Request.Local, so
+// that no context.WithValue is needed per request.
+type Holder interface {
+	PolicyState() *State
+}
+
+// From returns the request's State. A request that did not come through the gateway gets the
+// one in its context (WithState), or else a fresh one that is not shared with anything.
 func From(r *httpx.Request) *State {
+	if h, ok := r.Local.(Holder); ok {
+		return h.PolicyState()
+	}
 	if s, ok := r.Context().Value(StateKey).(*State); ok {
 		return s
 	}

@@ -33,15 +33,10 @@ func classify(err error, ctx context.Context) (int, string) {
 }
 
 // ErrorNoter learns why aya answered a request with an error of its own (for the access log).
-// WriteError finds it in the request's context under ErrorNoterKey.
+// WriteError finds it in the request's Local state.
 type ErrorNoter interface {
 	NoteError(msg string)
 }
-
-type errorNoterKey struct{}
-
-// ErrorNoterKey is the context key of a request's ErrorNoter.
-var ErrorNoterKey any = errorNoterKey{}
 
 // WriteError answers with aya's JSON error shape: {"error":{"code","message","request_id"}}.
 // A 503 says Retry-After: 1.
@@ -52,7 +47,7 @@ func WriteError(w httpx.ResponseWriter, r *httpx.Request, status int, msg string
 // writeError is WriteError with the Retry-After a 503 carries (rounded up to seconds).
 func writeError(w httpx.ResponseWriter, r *httpx.Request, status int, msg string, retryAfter time.Duration) {
 	if r != nil {
-		if n, ok := r.Context().Value(ErrorNoterKey).(ErrorNoter); ok {
+		if n, ok := r.Local.(ErrorNoter); ok {
 			n.NoteError(msg)
 		}
 	}

@@ -279,3 +279,17 @@ func TestWeightedShuffle(t *testing.T) {
 		t.Fatalf("a first %.2f of the time, want about 0.75", r)
 	}
 }
+
+type consumerNoter struct{ name string }
+
+func (n *consumerNoter) NoteConsumer(name string) { n.name = name }
+
+// The request's record (the access log's consumer field) names the virtual key used.
+func TestFindNotesTheKeyAsConsumer(t *testing.T) {
+	ks := NewKeys([]string{"sk-team"}, []*Key{{Name: "team"}})
+	n := &consumerNoter{}
+	r := &httpx.Request{Header: httpx.Header{{Name: "Authorization", Value: "Bearer sk-team"}}, Local: n}
+	if k, e := ks.Find(r); e != nil || k.Name != "team" || n.name != "team" {
+		t.Fatalf("key %v, error %v, noted %q", k, e, n.name)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"aya/internal/httpx"
 	"aya/internal/llm"
+	"aya/internal/observe"
 )
 
 // Key is a virtual key: who is calling, what they may use, and their limits. A reload rebuilds
@@ -256,6 +257,7 @@ func (ks *Keys) Find(r *httpx.Request) (*Key, *llm.Error) {
 	h := HashSecret(secret)
 	// A map lookup by hash: timing reveals at most something about a hash, not the secret.
 	if k, ok := (*ks.byHash.Load())[h]; ok {
+		observe.NoteConsumer(r, k.Name) // the access log names the key
 		return k, nil
 	}
 	return nil, &llm.Error{Status: 401, Type: llm.ErrAuthentication, Message: "invalid API key: check the key aya's operator gave you"}

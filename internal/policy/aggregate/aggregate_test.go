@@ -98,7 +98,7 @@ func TestAggregateMerges(t *testing.T) {
 		if r.Header.Get("Authorization") != "Bearer t" || r.Header.Has("Accept-Encoding") || r.Header.Has("If-None-Match") {
 			t.Errorf("call header %v", r.Header)
 		}
-		if r.Context().Value(policy.StateKey) != nil {
+		if r.Local != nil || r.Context().Value(policy.StateKey) != nil {
 			t.Error("a call shares the client request's per-request state")
 		}
 	}
