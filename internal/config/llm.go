@@ -27,6 +27,9 @@ type LLM struct {
 	// Cooldown keeps a deployment out of rotation after a failure; a 429's retry-after, when
 	// longer, wins.
 	Cooldown Duration `yaml:"cooldown" default:"5s"`
+	// CooldownAfter is how many consecutive failures (5xx, overload, timeouts) put a deployment
+	// or provider key in cooldown; a 429 or an auth/quota failure does at once.
+	CooldownAfter int `yaml:"cooldown_after" default:"1"`
 	// Listeners the endpoints serve on; empty: every listener.
 	Listeners []string `yaml:"listeners"`
 	// Cache answers exact repeats of deterministic requests (temperature 0, or a seed) from
@@ -80,8 +83,11 @@ type LLMProvider struct {
 	// https://api.anthropic.com, https://generativelanguage.googleapis.com); openai_compatible
 	// requires it. OpenAI-style URLs end in /v1,
 	// as the OpenAI SDKs write them; Anthropic's do not.
-	BaseURL  string            `yaml:"base_url"`
-	APIKey   string            `yaml:"api_key" secret:"true"` // usually ${ENV}
+	BaseURL string `yaml:"base_url"`
+	APIKey  string `yaml:"api_key" secret:"true"` // usually ${ENV}
+	// APIKeys are several keys for one provider (instead of api_key): calls spread over them,
+	// and a key that is rate limited or out of quota sits out alone.
+	APIKeys  []string          `yaml:"api_keys" secret:"true"`
 	Headers  map[string]string `yaml:"headers"`
 	Timeouts LLMTimeouts       `yaml:"timeouts"`
 	// Metrics is where the server's Prometheus metrics are scraped for least_loaded. Absent on
@@ -114,7 +120,24 @@ type LLMModel struct {
 	// Fallbacks are other models (names or aliases) tried in order when every deployment of
 	// this one failed with a retryable error.
 	Fallbacks []string `yaml:"fallbacks"`
+	// FallbackOn are the error classes that move a call on to another deployment or model;
+	// the others go back to the client at once. Absent: every class but content_policy (and
+	// content_policy too when content_policy_fallbacks is set).
+	FallbackOn []string `yaml:"fallback_on"`
+	// ContextWindowFallbacks are models (names or aliases) tried when the prompt is too long
+	// for this one; ContentPolicyFallbacks when its provider refused the prompt.
+	ContextWindowFallbacks []string `yaml:"context_window_fallbacks"`
+	ContentPolicyFallbacks []string `yaml:"content_policy_fallbacks"`
 }
+
+// LLM error classes for fallback_on (internal/llm's Class values).
+const (
+	LLMOnContextLength = "context_length"
+	LLMOnContentPolicy = "content_policy"
+)
+
+// LLMFallbackClasses are the values of fallback_on.
+var LLMFallbackClasses = []string{"rate_limit", "overloaded", "server_error", "timeout", "auth", LLMOnContextLength, LLMOnContentPolicy}
 
 // LLMDeployment is a model on a provider.
 type LLMDeployment struct {
@@ -203,6 +226,9 @@ func (v *validator) llm(cfg *Config) {
 	if l.Cooldown.D() < 0 {
 		v.errAt("llm.cooldown", l.Line, "llm: cooldown must not be negative")
 	}
+	if l.CooldownAfter < 1 {
+		v.errAt("llm.cooldown_after", l.Line, "llm: cooldown_after must be at least 1 (failures in a row before a cooldown)")
+	}
 	if l.QueueTimeout.D() <= 0 {
 		v.errAt("llm.queue_timeout", l.Line, "llm: queue_timeout must be more than 0, like 2s")
 	}
@@ -260,6 +286,7 @@ func (v *validator) llm(cfg *Config) {
 			}
 			p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 		}
+		v.llmAPIKeys(p, path, ctx)
 		v.positiveTimeouts(p.Timeouts, path+".timeouts", ctx, p.Line)
 		if m := p.Metrics; m != nil {
 			v.llmMetrics(m, path+".metrics", ctx, p.Line)
@@ -321,16 +348,7 @@ func (v *validator) llm(cfg *Config) {
 				v.errf(d.Line, "%s: context_window, rpm and tpm must not be negative", dctx)
 			}
 		}
-		for j, f := range m.Fallbacks {
-			fp := fmt.Sprintf("%s.fallbacks[%d]", path, j)
-			target, ok := public[f]
-			switch {
-			case !ok:
-				v.errAt(fp, m.Line, "%s: fallback %q is not a model name or alias under llm.models%s", ctx, f, didYouMean(f, publicNames))
-			case target == m.Name:
-				v.errAt(fp, m.Line, "%s: fallback %q is the model itself", ctx, f)
-			}
-		}
+		v.llmFallbacks(m, path, ctx, public, publicNames)
 	}
 	deriveLLMMetrics(l)
 	v.llmPrompts(l, public, publicNames)
