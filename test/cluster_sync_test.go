@@ -110,6 +110,27 @@ func TestClusterGlobalLLMBudget(t *testing.T) {
 	if spent > budget || spent < budget/2 {
 		t.Fatalf("the key spent %d tokens of a %d budget across 2 nodes: the budget is not global", spent, budget)
 	}
+	// Each node's admin API shows the spend of both.
+	for i, n := range nodes {
+		status, body := syncAdmin(t, "GET", "http://"+n.Admin+"/llm/keys", "")
+		var got struct {
+			Keys []struct {
+				Name   string
+				Budget struct {
+					UsedTokens int    `json:"used_tokens"`
+					Scope      string `json:"scope"`
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &got); status != 200 || err != nil {
+			t.Fatalf("node %d GET /llm/keys: %d %s %v", i+1, status, body, err)
+		}
+		for _, k := range got.Keys {
+			if k.Name == "team" && (k.Budget.UsedTokens != spent || k.Budget.Scope != "cluster") {
+				t.Fatalf("node %d shows team's budget used %d (%s), want %d (cluster)", i+1, k.Budget.UsedTokens, k.Budget.Scope, spent)
+			}
+		}
+	}
 
 	// rpm: 4 across both nodes. Calls start early in a minute, so one minute counts them all.
 	if s := time.Now().Second(); s > 50 {

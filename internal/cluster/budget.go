@@ -82,6 +82,23 @@ func (b *Budgets) Settle(ctx context.Context, name string, period int64, ttl tim
 	return nil
 }
 
+// Used is what the key's calls used in period, on every node (holds not counted).
+func (b *Budgets) Used(ctx context.Context, name string, period int64) (tokens, micros int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	v, err := b.client.HMGet(ctx, b.key(name, period), "used_tokens", "used_micros").Result()
+	if err != nil {
+		return 0, 0, b.failed(fmt.Errorf("reading key %s's budget from Redis: %w", name, err))
+	}
+	b.answered()
+	num := func(x any) int64 {
+		s, _ := x.(string) // nil: nothing used yet this period
+		n, _ := strconv.ParseInt(s, 10, 64)
+		return n
+	}
+	return num(v[0]), num(v[1]), nil
+}
+
 // Errors is how many Redis calls failed: reservations each node then decided alone, and
 // settlements whose holds stay counted.
 func (b *Budgets) Errors() int64 { return b.errs.Load() }

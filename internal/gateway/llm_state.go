@@ -194,7 +194,7 @@ type llmKeyView struct {
 	Budget       any      `json:"budget,omitempty"`
 }
 
-func (g *Gateway) handleLLMKeys(w http.ResponseWriter, _ *http.Request) {
+func (g *Gateway) handleLLMKeys(w http.ResponseWriter, r *http.Request) {
 	s := g.snap.Load()
 	if s.llm == nil {
 		adminError(w, 404, "no llm: section in the config: the LLM gateway is off")
@@ -219,8 +219,15 @@ func (g *Gateway) handleLLMKeys(w http.ResponseWriter, _ *http.Request) {
 		}
 		slices.Sort(v.Models)
 		if b := k.Budget; b != nil {
-			tok, usd := k.BudgetUsed(now)
-			v.Budget = map[string]any{"tokens": b.Tokens, "usd": b.USD, "period": b.Period, "used_tokens": tok, "used_usd": usd}
+			// In a cluster the budget is global: show every node's spend, or this node's own
+			// (scope "node") while Redis does not answer.
+			scope := "cluster"
+			tok, usd, ok := k.SharedBudgetUsed(r.Context(), now)
+			if !ok {
+				scope = "node"
+				tok, usd = k.BudgetUsed(now)
+			}
+			v.Budget = map[string]any{"tokens": b.Tokens, "usd": b.USD, "period": b.Period, "used_tokens": tok, "used_usd": usd, "scope": scope}
 		}
 		out = append(out, v)
 	}

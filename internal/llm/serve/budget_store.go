@@ -17,6 +17,8 @@ type BudgetStore interface {
 	Reserve(ctx context.Context, key string, period int64, ttl time.Duration, capTokens, capMicros, estTokens, estMicros int64) (refused string, err error)
 	// Settle releases a hold and adds what the call really used.
 	Settle(ctx context.Context, key string, period int64, ttl time.Duration, heldTokens, heldMicros, tokens, micros int64) error
+	// Used is what the key's calls on every node used in period (settled, not held).
+	Used(ctx context.Context, key string, period int64) (tokens, micros int64, err error)
 }
 
 // settleTimeout bounds a settlement that runs after the client left (its context is gone, and
@@ -56,4 +58,19 @@ func (k *Key) settleShared(s BudgetStore, h hold, tokens int64, usd float64) err
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
 	return s.Settle(ctx, k.Name, h.period, k.Budget.budgetTTL(), h.tokens, micros(h.usd), tokens, micros(usd))
+}
+
+// SharedBudgetUsed is what the key's budget period used on every node, from the shared store:
+// ok is false without a budget or a store, or when the store does not answer (the caller then
+// shows this node's own sums, BudgetUsed).
+func (k *Key) SharedBudgetUsed(ctx context.Context, now time.Time) (tokens int64, usd float64, ok bool) {
+	s := k.Usage.store()
+	if k.Budget == nil || s == nil {
+		return 0, 0, false
+	}
+	t, m, err := s.Used(ctx, k.Name, k.Budget.periodOf(now))
+	if err != nil {
+		return 0, 0, false
+	}
+	return t, float64(m) / 1e6, true
 }

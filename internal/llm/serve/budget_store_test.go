@@ -22,6 +22,14 @@ func (f *fakeStore) Reserve(_ context.Context, _ string, _ int64, _ time.Duratio
 	return f.refused, f.err
 }
 
+func (f *fakeStore) Used(_ context.Context, _ string, _ int64) (int64, int64, error) {
+	var t int64
+	for _, n := range f.settled {
+		t += n
+	}
+	return t, 0, f.err
+}
+
 func (f *fakeStore) Settle(_ context.Context, _ string, _ int64, _ time.Duration, _, _, tokens, _ int64) error {
 	f.settled = append(f.settled, tokens)
 	return f.err
