@@ -37,11 +37,13 @@ type Header struct{ Name, Value string }
 
 // Client posts JSON to one provider.
 //
-// It is net/http, not aya's h1 client: providers are HTTPS endpoints on the internet where
-// HTTP/2 (one connection, many concurrent streams), proxy settings and system roots matter
-// more than the microseconds h1 saves, and an LLM call lasts hundreds of milliseconds.
+// It uses aya's h1 client (system roots for https) unless a proxy from HTTP_PROXY/HTTPS_PROXY
+// applies to the base URL, which net/http then handles: the gateway's added latency is counted
+// in tenths of a millisecond, and net/http's Transport spends that on its per-connection
+// goroutines alone. Providers speak HTTP/1.1; a call holds one connection while it lasts.
 type Client struct {
 	opts Options
+	h1   *h1Transport // nil: net/http
 	hc   *http.Client
 }
 
@@ -60,11 +62,16 @@ func NewClient(o Options) *Client {
 		DisableCompression: true,
 	}
 	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
-	return &Client{opts: o, hc: &http.Client{Transport: tr}}
+	return &Client{opts: o, h1: newH1Transport(o), hc: &http.Client{Transport: tr}}
 }
 
 // Close releases idle connections.
-func (c *Client) Close() { c.hc.CloseIdleConnections() }
+func (c *Client) Close() {
+	if c.h1 != nil {
+		c.h1.c.Close()
+	}
+	c.hc.CloseIdleConnections()
+}
 
 // ErrorDecoder reads a provider's error body with its status.
 type ErrorDecoder func(status int, body []byte) *llm.Error
@@ -80,19 +87,11 @@ func (c *Client) Post(ctx context.Context, path string, body []byte, extra []Hea
 	} else {
 		ctx, cancel = context.WithCancel(ctx)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.opts.BaseURL+path, bytes.NewReader(body))
-	if err != nil {
-		cancel()
-		return nil, nil, fmt.Errorf("provider base_url %q: %w", c.opts.BaseURL, err)
+	if c.h1 != nil {
+		resp, err = c.h1.post(ctx, path, body, c.opts.Headers, extra)
+	} else {
+		resp, err = c.postStd(ctx, path, body, extra)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	for _, h := range c.opts.Headers {
-		req.Header.Set(h.Name, h.Value)
-	}
-	for _, h := range extra {
-		req.Header.Set(h.Name, h.Value)
-	}
-	resp, err = c.hc.Do(req)
 	if err != nil {
 		cancel()
 		return nil, nil, llm.AsError(err)
@@ -106,6 +105,22 @@ func (c *Client) Post(ctx context.Context, path string, body []byte, extra []Hea
 		return nil, nil, e
 	}
 	return resp, cancel, nil
+}
+
+// postStd sends the call with net/http (through a proxy).
+func (c *Client) postStd(ctx context.Context, path string, body []byte, extra []Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.opts.BaseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("provider base_url %q: %w", c.opts.BaseURL, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for _, h := range c.opts.Headers {
+		req.Header.Set(h.Name, h.Value)
+	}
+	for _, h := range extra {
+		req.Header.Set(h.Name, h.Value)
+	}
+	return c.hc.Do(req)
 }
 
 // RetryAfter reads Retry-After (seconds or an HTTP date), or OpenAI's retry-after-ms.
