@@ -32,7 +32,10 @@ const (
 
 // Deployment is a model on a provider, with the live state routing reads.
 type Deployment struct {
-	Provider     Provider
+	Provider Provider
+	// Keys are the provider's API keys when it has several (each with its own adapter in
+	// Provider); nil: Provider alone.
+	Keys         []*ProviderKey
 	ProviderName string
 	Model        string // the provider's model id
 	Weight       int
@@ -47,6 +50,7 @@ type Deployment struct {
 	Load *Load
 
 	capacity *capacity // the rpm's pool that calls are admitted through; nil: none
+	model    *Model    // the model the deployment serves, for its fallback rules (set by NewRouter)
 
 	mu       sync.Mutex
 	minute   int64 // the minute the counts below are for
@@ -56,6 +60,8 @@ type Deployment struct {
 	inflight atomic.Int64
 	latency  atomic.Int64 // EWMA in nanoseconds: time to first token for streams, else total
 	cooldown atomic.Int64 // unix nanoseconds until which the deployment sits out
+	failures atomic.Int32 // consecutive failures, for cooldown_after
+	nextKey  atomic.Uint32
 }
 
 // Cost is what usage costs on this deployment, in US dollars.
@@ -77,7 +83,10 @@ func (d *Deployment) observeLatency(t time.Duration) {
 	}
 }
 
-func (d *Deployment) cooling(now time.Time) bool { return d.cooldown.Load() > now.UnixNano() }
+// cooling reports whether the deployment sits out: it does, or every one of its keys does.
+func (d *Deployment) cooling(now time.Time) bool {
+	return d.cooldown.Load() > now.UnixNano() || d.keysCooling(now)
+}
 
 // headroom is the share of the deployment's minute left under its tightest limit (1 with
 // none), and whether it is used up.
@@ -122,27 +131,42 @@ type Model struct {
 	Strategy    string
 	Deployments []*Deployment
 	Fallbacks   []*Model
+	// FallbackOn are the error classes that move a call on (zero: all but content_policy).
+	FallbackOn Classes
+	// ContextWindowFallbacks are tried when the prompt is too long for a deployment;
+	// ContentPolicyFallbacks when a provider refused it.
+	ContextWindowFallbacks []*Model
+	ContentPolicyFallbacks []*Model
 }
 
 // Router chooses deployments for a model.
 type Router struct {
 	models   map[string]*Model // by name and alias
 	cooldown time.Duration
+	after    int // cooldown_after: failures in a row before a cooldown
 	now      func() time.Time
 }
 
 // NewRouter routes among models, each under its name and the extra names in aliases.
 // cooldown is how long a deployment sits out after a retryable failure.
 func NewRouter(models []*Model, aliases map[string]*Model, cooldown time.Duration) *Router {
-	r := &Router{models: map[string]*Model{}, cooldown: cooldown, now: time.Now}
+	r := &Router{models: map[string]*Model{}, cooldown: cooldown, after: 1, now: time.Now}
 	for _, m := range models {
 		r.models[m.Name] = m
+		for _, d := range m.Deployments {
+			d.model = m
+		}
 	}
 	for a, m := range aliases {
 		r.models[a] = m
 	}
 	return r
 }
+
+// SetCooldownAfter makes 5xx, overload and timeout failures cool a deployment (or key) down
+// only after n in a row (rate limits and auth failures still do at once). Call it before the
+// router serves.
+func (r *Router) SetCooldownAfter(n int) { r.after = max(n, 1) }
 
 // Lookup finds a model by name or alias.
 func (r *Router) Lookup(name string) (*Model, bool) {
@@ -293,92 +317,140 @@ func weightedShuffle(ds []*Deployment) {
 	}
 }
 
-// fail puts d in cooldown after a retryable error, for the provider's retry-after when it is
-// longer than the configured cooldown.
-func (r *Router) fail(d *Deployment, e *llm.Error) {
-	wait := max(r.cooldown, e.RetryAfter)
-	if wait <= 0 {
-		return
-	}
-	d.cooldown.Store(r.now().Add(wait).UnixNano())
-}
-
 // Attempt records one try of a call.
 type Attempt struct {
 	Deployment *Deployment
+	Key        *ProviderKey // the key used, when the deployment has several
 	Err        *llm.Error
 	// Refused: the deployment's capacity pool did not let the call through in time; the
 	// provider was not called.
 	Refused bool
 }
 
-// Chat calls the deployments of plan in order until one answers. It moves on after a retryable
-// error (rate limit, overload, server error, timeout, the provider key's auth failure) and
-// returns the first other error at once. tries lists the failed attempts. Each deployment with
-// a capacity pool first admits the call by the class in ctx (WithClass); one that does not in
+// Chat calls the deployments of plan in order until one answers. After a failure the
+// model's fallback rules (next) decide whether it goes back to the client at once or the call
+// moves on, and what cools down. tries lists the failed attempts. Each deployment with a
+// capacity pool first admits the call by the class in ctx (WithClass); one that does not in
 // time is skipped without a cooldown.
 func (r *Router) Chat(ctx context.Context, req *llm.Request, plan []*Deployment) (resp *llm.Response, d *Deployment, tries []Attempt, err *llm.Error) {
 	cl := classOf(ctx)
-	for _, d := range plan {
+	var refused *llm.Response // a refusal kept in case no fallback does better
+	var refusedBy *Deployment
+	for i := 0; i < len(plan); i++ {
+		d := plan[i]
 		if e := cl.admit(ctx, d); e != nil {
-			tries = append(tries, Attempt{d, e, true})
+			tries = append(tries, Attempt{Deployment: d, Err: e, Refused: true})
 			if ctx.Err() != nil {
 				return nil, d, tries, e
 			}
 			continue
 		}
+		k := d.pick(r.now())
 		d.inflight.Add(1)
 		d.count(r.now(), 1, 0)
 		start := time.Now()
-		resp, cerr := d.Provider.Chat(ctx, req, d.Model)
+		resp, cerr := d.provider(k).Chat(ctx, req, d.Model)
 		d.inflight.Add(-1)
+		var e *llm.Error
 		if cerr == nil {
+			d.succeeded(k)
 			d.observeLatency(time.Since(start))
-			return resp, d, tries, nil
+			if !refusal(resp.Text, len(resp.ToolCalls), resp.Finish) || !d.fallsBackOn(llm.ClassContentPolicy) {
+				return resp, d, tries, nil
+			}
+			refused, refusedBy, e = resp, d, refusalError(d)
+		} else {
+			e = llm.AsError(cerr)
 		}
-		e := llm.AsError(cerr)
-		tries = append(tries, Attempt{d, e, false})
-		if !e.Retryable() || ctx.Err() != nil {
+		tries = append(tries, Attempt{Deployment: d, Key: k, Err: e})
+		var ok bool
+		if plan, ok = r.next(ctx, plan, i, k, e); !ok {
 			return nil, d, tries, e
 		}
-		r.fail(d, e)
+	}
+	if refused != nil {
+		return refused, refusedBy, tries[:len(tries)-1], nil
 	}
 	return nil, nil, tries, exhausted(tries)
 }
 
+// refusal reports whether an answer is a provider's refusal before any content: Anthropic's
+// stop_reason refusal, Gemini's finishReason SAFETY, OpenAI's content_filter, with nothing
+// said. Such an answer may go to another model (content_policy); one that said something
+// stands.
+func refusal(text string, toolCalls int, finish string) bool {
+	return finish == llm.FinishContentFilter && text == "" && toolCalls == 0
+}
+
+func refusalError(d *Deployment) *llm.Error {
+	return &llm.Error{Status: 400, Type: llm.ErrInvalidRequest, Code: llm.CodeContentPolicy,
+		Message: "the provider " + d.ProviderName + " refused the prompt (" + d.Model + " stopped with a content refusal before answering)"}
+}
+
 // OpenStream starts a stream on the deployments of plan in order, moving on as Chat does until
 // one delivers its first event: a failure before the first byte reached the client is retried
-// elsewhere, one after it cannot be. The returned stream tracks the deployment's in-flight
-// count until closed.
+// elsewhere, one after it cannot be. For a model that falls back on content_policy, the
+// stream is read up to its first content, so a refusal before any can go elsewhere too. The
+// returned stream tracks the deployment's in-flight count until closed.
 func (r *Router) OpenStream(ctx context.Context, req *llm.Request, plan []*Deployment) (s llm.Stream, first llm.Event, d *Deployment, tries []Attempt, err *llm.Error) {
 	cl := classOf(ctx)
-	for _, d := range plan {
+	var refused *trackedStream // a refusal kept in case no fallback does better
+	defer func() {
+		if refused != nil && s != refused {
+			refused.Close()
+		}
+	}()
+	for i := 0; i < len(plan); i++ {
+		d := plan[i]
 		if e := cl.admit(ctx, d); e != nil {
-			tries = append(tries, Attempt{d, e, true})
+			tries = append(tries, Attempt{Deployment: d, Err: e, Refused: true})
 			if ctx.Err() != nil {
 				return nil, llm.Event{}, d, tries, e
 			}
 			continue
 		}
+		k := d.pick(r.now())
 		d.inflight.Add(1)
 		d.count(r.now(), 1, 0)
 		start := time.Now()
-		st, serr := d.Provider.Stream(ctx, req, d.Model)
+		st, serr := d.provider(k).Stream(ctx, req, d.Model)
 		if serr == nil {
 			first, serr = st.Next()
 			if serr == nil || errors.Is(serr, io.EOF) {
+				d.succeeded(k)
 				d.observeLatency(time.Since(start))
-				return &trackedStream{Stream: st, d: d, eof: serr != nil}, first, d, tries, nil
+				ts := &trackedStream{Stream: st, d: d, eof: serr != nil}
+				if !d.fallsBackOn(llm.ClassContentPolicy) {
+					return ts, first, d, tries, nil
+				}
+				if first = ts.peek(first); !ts.refused {
+					return ts, first, d, tries, nil
+				}
+				if refused != nil {
+					refused.Close()
+				}
+				refused = ts
+				e := refusalError(d)
+				tries = append(tries, Attempt{Deployment: d, Key: k, Err: e})
+				var ok bool
+				if plan, ok = r.next(ctx, plan, i, k, e); !ok {
+					break
+				}
+				continue
 			}
 			st.Close()
 		}
 		d.inflight.Add(-1)
 		e := llm.AsError(serr)
-		tries = append(tries, Attempt{d, e, false})
-		if !e.Retryable() || ctx.Err() != nil {
+		tries = append(tries, Attempt{Deployment: d, Key: k, Err: e})
+		var ok bool
+		if plan, ok = r.next(ctx, plan, i, k, e); !ok {
 			return nil, llm.Event{}, d, tries, e
 		}
-		r.fail(d, e)
+	}
+	if refused != nil {
+		first, _ = refused.Next()
+		return refused, first, refused.d, tries[:len(tries)-1], nil
 	}
 	return nil, llm.Event{}, nil, tries, exhausted(tries)
 }
@@ -393,16 +465,61 @@ func exhausted(tries []Attempt) *llm.Error {
 
 type trackedStream struct {
 	llm.Stream
-	d      *Deployment
-	eof    bool
-	closed bool
+	d       *Deployment
+	eof     bool
+	closed  bool
+	pending []llm.Event // read ahead by peek, served before the stream's next
+	refused bool        // peek found a refusal before any content
+	err     error       // what ended the stream during peek (io.EOF or a failure)
 }
 
 func (t *trackedStream) Next() (llm.Event, error) {
+	if len(t.pending) > 0 {
+		ev := t.pending[0]
+		t.pending = t.pending[1:]
+		return ev, nil
+	}
+	if t.err != nil {
+		return llm.Event{}, t.err
+	}
 	if t.eof {
 		return llm.Event{}, io.EOF
 	}
 	return t.Stream.Next()
+}
+
+// peekLimit bounds the events read ahead of the first content (a start, usage, pings).
+const peekLimit = 16
+
+// peek reads ahead from first up to the first content, to tell a refusal before any content
+// (finish content_filter with nothing said). It returns the first event to send; the others
+// wait in pending. A refused stream is read to its end (it is short) so holding it on costs no
+// connection.
+func (t *trackedStream) peek(first llm.Event) llm.Event {
+	t.pending = append(t.pending, first)
+	ev := first
+	for n := 0; n < peekLimit && !t.eof && (ev.Kind == 0 || ev.Kind == llm.EventStart || ev.Kind == llm.EventUsage); n++ {
+		var err error
+		if ev, err = t.Stream.Next(); err != nil {
+			t.eof, t.err = true, err // the client's read meets it after the pending events
+			break
+		}
+		t.pending = append(t.pending, ev)
+	}
+	if ev.Kind == llm.EventFinish && refusal("", 0, ev.Finish) {
+		t.refused = true
+		for n := 0; n < peekLimit && !t.eof; n++ {
+			e, err := t.Stream.Next()
+			if err != nil {
+				break
+			}
+			t.pending = append(t.pending, e)
+		}
+		t.eof = true
+		t.Stream.Close()
+	}
+	first, t.pending = t.pending[0], t.pending[1:]
+	return first
 }
 
 func (t *trackedStream) Close() error {
