@@ -15,6 +15,10 @@ type Call struct {
 	Provider   string    `json:"provider,omitempty"`
 	Deployment string    `json:"deployment,omitempty"` // the provider's model id
 	Stream     bool      `json:"stream"`
+	// Priority and Batch are the call's class at saturated deployments: its key's, or what its
+	// headers chose where allowed (critical, high, medium or low).
+	Priority string `json:"priority"`
+	Batch    bool   `json:"batch"`
 
 	InputTokens     int     `json:"input_tokens"`
 	OutputTokens    int     `json:"output_tokens"`
@@ -66,7 +70,8 @@ func (l *CallLog) RecordCall(c *Call) {
 // CallFilter selects calls; zero fields match everything.
 type CallFilter struct {
 	Key, Model, Provider string
-	Status               int // exact status; 0: any
+	Priority             string // critical, high, medium or low; "": any
+	Status               int    // exact status; 0: any
 	Errors               bool
 	Since                time.Time
 	Limit                int // newest first; 0: 100
@@ -98,6 +103,7 @@ func (f *CallFilter) match(c *Call) bool {
 	case f.Key != "" && c.Key != f.Key,
 		f.Model != "" && c.Model != f.Model,
 		f.Provider != "" && c.Provider != f.Provider,
+		f.Priority != "" && c.Priority != f.Priority,
 		f.Status != 0 && c.Status != f.Status,
 		f.Errors && c.Status < 400,
 		!f.Since.IsZero() && c.Time.Before(f.Since):

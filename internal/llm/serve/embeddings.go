@@ -52,6 +52,16 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 		h.failCall(w, a, c, e)
 		return
 	}
+	cl, e := h.classify(r, key)
+	if e != nil {
+		h.failCall(w, a, c, e)
+		return
+	}
+	c.Priority, c.Batch = cl.Priority.String(), cl.Batch
+	// The input's JSON at four characters a token: strings are counted about as chat prompts
+	// are, token-id arrays a little over; the provider's usage settles it.
+	cl.Tokens = len(fields["input"])/4 + 1
+	ctx := WithClass(r.Context(), cl)
 	start := c.Time
 	var last *llm.Error
 	for _, d := range h.router.Plan(m, 0) {
@@ -59,16 +69,24 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 		if !ok {
 			continue
 		}
+		if e := cl.admit(ctx, d); e != nil {
+			last = e
+			c.Failed++
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
 		fields["model"], _ = json.Marshal(d.Model)
 		req, _ := json.Marshal(fields) // re-marshalling decoded raw JSON cannot fail
 		d.inflight.Add(1)
 		d.count(h.now(), 1, 0)
-		out, err := emb.Embed(r.Context(), req)
+		out, err := emb.Embed(ctx, req)
 		d.inflight.Add(-1)
 		if err != nil {
 			last = llm.AsError(err)
 			h.log.Warn("llm deployment failed", "request_id", r.ID, "model", model, "provider", d.ProviderName, "deployment", d.Model, "status", last.Status, "error", last.Message)
-			if !last.Retryable() || r.Context().Err() != nil {
+			if !last.Retryable() || ctx.Err() != nil {
 				break
 			}
 			h.router.fail(d, last)
@@ -86,6 +104,7 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 		cost := d.Cost(usage)
 		key.settle(h.now(), usage, cost)
 		d.count(h.now(), 0, usage.Input)
+		SettleTokens(ctx, usage.Input)
 		h.answerHeaders(w, d)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(200)

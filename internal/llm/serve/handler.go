@@ -179,6 +179,7 @@ func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *C
 		h.failCall(w, a, c, e)
 		return
 	}
+	c.Priority, c.Batch = cl.Priority.String(), cl.Batch
 	if h.cache != nil && !h.noCache[key.Name] && cacheable(req) {
 		k := keyOf(a.name, req)
 		if e, ok := h.cache.get(k); ok {
@@ -209,6 +210,7 @@ func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *C
 			return
 		}
 	}
+	cl.Tokens = callTokens(req, prompt)
 	ctx := WithClass(r.Context(), cl)
 	if req.Stream {
 		h.stream(ctx, w, r, a, c, req, key, plan, held, ck)
@@ -226,6 +228,7 @@ func (h *Handler) complete(w httpx.ResponseWriter, r *httpx.Request, a api, c *C
 	key.settle(h.now(), resp.Usage, cost)
 	h.settleBudget(key, held, resp.Usage, cost)
 	d.count(h.now(), 0, resp.Usage.Total())
+	SettleTokens(ctx, resp.Usage.Total())
 	out, e := a.encode(resp, c.Time.Unix())
 	if e != nil {
 		// The provider answered (and is paid) but not in the form asked for: not cached.
@@ -338,6 +341,7 @@ func (h *Handler) stream(ctx context.Context, w httpx.ResponseWriter, r *httpx.R
 	key.settle(h.now(), u, cost)
 	h.settleBudget(key, held, u, cost)
 	d.count(h.now(), 0, u.Total())
+	SettleTokens(ctx, u.Total())
 	h.logCall(c, d, u, cost, ttft, status)
 }
 
@@ -355,15 +359,19 @@ func (h *Handler) logTries(r *httpx.Request, req *llm.Request, tries []Attempt) 
 				"deployment", t.Deployment.Model, "error", t.Err.Message)
 			continue
 		}
+		key := ""
+		if t.Key != nil {
+			key = t.Key.Label
+		}
 		h.log.Warn("llm deployment failed", "request_id", r.ID, "model", req.Model, "provider", t.Deployment.ProviderName,
-			"deployment", t.Deployment.Model, "status", t.Err.Status, "error", t.Err.Message)
+			"deployment", t.Deployment.Model, "provider_key", key, "status", t.Err.Status, "class", t.Err.Class(), "error", t.Err.Message)
 	}
 }
 
 // newCall starts the call-log entry of a request from key. The request id is copied: it may
 // point into the connection's buffer, and the log keeps it.
 func (h *Handler) newCall(r *httpx.Request, key *Key, api string) *Call {
-	return &Call{Time: h.now(), RequestID: strings.Clone(r.ID), Key: key.Name, API: api}
+	return &Call{Time: h.now(), RequestID: strings.Clone(r.ID), Key: key.Name, API: api, Priority: key.Priority.String(), Batch: key.Batch}
 }
 
 // failCall answers with e and records the call as failed.
@@ -495,9 +503,15 @@ func (h *Handler) Close() {
 	seen := map[Provider]bool{}
 	for _, m := range h.router.models {
 		for _, d := range m.Deployments {
-			if c, ok := d.Provider.(interface{ Close() }); ok && !seen[d.Provider] {
-				seen[d.Provider] = true
-				c.Close()
+			ps := []Provider{d.Provider}
+			for _, k := range d.Keys {
+				ps = append(ps, k.Provider)
+			}
+			for _, p := range ps {
+				if c, ok := p.(interface{ Close() }); ok && !seen[p] {
+					seen[p] = true
+					c.Close()
+				}
 			}
 		}
 	}

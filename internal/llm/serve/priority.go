@@ -59,6 +59,17 @@ type Class struct {
 	// QueueTimeout); Deadline, when set, bounds the whole call's waiting.
 	Wait     time.Duration
 	Deadline time.Time
+	// Tokens is the call's estimate for deployments' tpm pools: the prompt and the output it
+	// may ask for (callTokens); 0 counts one.
+	Tokens int
+}
+
+// tier is the class's index among the pools' tiers: the priority's tps level, or batch.
+func (c Class) tier() int {
+	if c.Batch {
+		return batchService
+	}
+	return int(c.Priority.level())
 }
 
 // Tier names the class as the pools' service does: the priority, or batch.
@@ -71,15 +82,65 @@ func (c Class) Tier() string {
 
 type classKey struct{}
 
+// classBox is a call's class and the token reservation its admission made, for the
+// settlement once the provider reported the usage.
+type classBox struct {
+	Class
+	held   grant
+	heldAt *tokenPool // nil: nothing to settle
+}
+
 // WithClass attaches a call's class to its context, where the router's admission reads it.
 // A call without one is medium and interactive.
 func WithClass(ctx context.Context, c Class) context.Context {
-	return context.WithValue(ctx, classKey{}, c)
+	return context.WithValue(ctx, classKey{}, &classBox{Class: c})
 }
 
 func classOf(ctx context.Context) Class {
-	c, _ := ctx.Value(classKey{}).(Class)
-	return c
+	if b, ok := ctx.Value(classKey{}).(*classBox); ok {
+		return b.Class
+	}
+	return Class{}
+}
+
+// holdTokens remembers the tokens a deployment's pool reserved for the call in ctx. A reservation on
+// a deployment that then failed is replaced, and stays charged at its estimate: aya cannot
+// know what the provider counted of a failed call.
+func holdTokens(ctx context.Context, p *tokenPool, g grant) {
+	if b, ok := ctx.Value(classKey{}).(*classBox); ok {
+		b.held, b.heldAt = g, p
+	}
+}
+
+// SettleTokens replaces the token estimate the answering deployment's tpm pool reserved for
+// the call in ctx by the tokens the provider reported: an overestimate is given back, a
+// shortfall delays later calls. Once per call; a call without a reservation is a no-op.
+func SettleTokens(ctx context.Context, tokens int) {
+	if b, ok := ctx.Value(classKey{}).(*classBox); ok && b.heldAt != nil {
+		b.heldAt.settle(b.held, float64(tokens))
+		b.heldAt = nil
+	}
+}
+
+// Output estimates of a call's tokens for the tpm pools (callTokens).
+const (
+	// outputGuess is counted for a call that sets no max_tokens: answers of a few hundred
+	// tokens are the common case, and the settlement corrects the rest.
+	outputGuess = 256
+	// outputCap bounds a max_tokens counted ahead: a client asking for 100k tokens to get a
+	// short answer would otherwise hold a deployment's minute until its settlement.
+	outputCap = 4096
+)
+
+// callTokens is a call's weight on tpm pools: its prompt estimate plus the output it may
+// produce — max_tokens (which is what OpenAI's limiter counts ahead) up to outputCap, or
+// outputGuess without one.
+func callTokens(req *llm.Request, prompt int) int {
+	out := outputGuess
+	if req.MaxTokens > 0 {
+		out = min(req.MaxTokens, outputCap)
+	}
+	return prompt + out
 }
 
 // classify reads a call's class from its key and, where allowed, its headers: x-aya-priority

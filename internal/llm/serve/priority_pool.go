@@ -46,22 +46,32 @@ type PoolOptions struct {
 // pools runs the capacity pools of a handler's deployments.
 type pools struct {
 	queueTimeout, batchTimeout time.Duration
-	stop                       context.CancelFunc // nil: none running
+	stop                       context.CancelFunc // nil: no tps pool running
 	done                       chan struct{}      // closed when the pools stop
 	wg                         sync.WaitGroup
+	weighted                   []*tokenPool // the token pools, closed with the handler
 }
 
-// capacity is one deployment's pool.
+// capacity is one deployment's pools; a call must pass each it has.
 type capacity struct {
-	pool *tps.Pool
-	done <-chan struct{} // closed when the handler's pools stop
+	pool     *tps.Pool       // rpm ≥ 60: requests per second, by the tiers' shares; nil: none
+	requests *tokenPool      // 0 < rpm < 60: requests as weights under the minute; nil: none
+	tokens   *tokenPool      // tpm > 0: the calls' estimated tokens under the minute; nil: none
+	done     <-chan struct{} // closed when the handler's pools stop
 }
 
-// StartPools gives every deployment with an rpm of 60 or more a capacity pool of rpm/60
-// requests per second, shared by the priority tiers (waterfill allocator), and starts them;
-// Close stops them. Calls are admitted through a deployment's pool before they are sent to
-// it. Lower rpms have no pool (a pool's capacity is at least one request per second): their
-// deployments keep only the per-minute count. Call it once, before the handler serves.
+// StartPools gives every deployment with an rpm or a tpm its capacity pools, and starts them;
+// Close stops them. Calls are admitted through a deployment's pools before they are sent to
+// it, by their class (priority tier or batch):
+//
+//   - rpm of 60 or more: the TPS balancer's pool of rpm/60 requests per second, shared by the
+//     tiers (waterfill allocator);
+//   - rpm below 60 (the TPS pool's least capacity is one request a second): a token pool
+//     (token_pool.go) with each request weighing one, so the rpm holds over every minute;
+//   - tpm: a token pool weighing each call by its estimated tokens (Class.Tokens), settled
+//     with the provider's reported usage after the call (SettleTokens).
+//
+// Call it once, before the handler serves.
 func (h *Handler) StartPools(o PoolOptions) error {
 	h.pools.queueTimeout, h.pools.batchTimeout = o.QueueTimeout, o.BatchTimeout
 	if h.pools.queueTimeout <= 0 {
@@ -76,42 +86,57 @@ func (h *Handler) StartPools(o PoolOptions) error {
 	}
 	services = append(services, tps.Service{Name: tierBatch, Priority: tps.Low, Max: batchShare})
 	var built []*tps.Pool
+	var withCap []*Deployment
 	seen := map[*Deployment]bool{}
 	for _, name := range h.models {
 		m, _ := h.router.Lookup(name)
 		for _, d := range m.Deployments {
-			if seen[d] || d.RPM < 60 {
+			if seen[d] || d.RPM <= 0 && d.TPM <= 0 {
 				continue
 			}
 			seen[d] = true
-			alloc, err := tps.NewAllocator("waterfill")
-			if err != nil {
-				return err
+			c := &capacity{}
+			switch {
+			case d.RPM >= 60:
+				alloc, err := tps.NewAllocator("waterfill")
+				if err != nil {
+					return err
+				}
+				p, err := tps.NewPool(tps.PoolConfig{
+					Name:         fmt.Sprintf("llm %s/%s on %s", m.Name, d.Model, d.ProviderName),
+					Capacity:     float64(d.RPM) / 60,
+					Tick:         poolTick,
+					Margin:       noMargin,
+					QueueMax:     poolQueue,
+					QueueTimeout: maxDeadline, // waits end by the call's context (see admit)
+					Services:     services,
+				}, alloc)
+				if err != nil {
+					return fmt.Errorf("llm deployment %s on %s (model %s): %w", d.Model, d.ProviderName, m.Name, err)
+				}
+				built = append(built, p)
+				c.pool = p
+			case d.RPM > 0:
+				c.requests = newTokenPool(float64(d.RPM), poolQueue, time.Now)
+				h.pools.weighted = append(h.pools.weighted, c.requests)
 			}
-			p, err := tps.NewPool(tps.PoolConfig{
-				Name:         fmt.Sprintf("llm %s/%s on %s", m.Name, d.Model, d.ProviderName),
-				Capacity:     float64(d.RPM) / 60,
-				Tick:         poolTick,
-				Margin:       noMargin,
-				QueueMax:     poolQueue,
-				QueueTimeout: maxDeadline, // waits end by the call's context (see admit)
-				Services:     services,
-			}, alloc)
-			if err != nil {
-				return fmt.Errorf("llm deployment %s on %s (model %s): %w", d.Model, d.ProviderName, m.Name, err)
+			if d.TPM > 0 {
+				c.tokens = newTokenPool(float64(d.TPM), poolQueue, time.Now)
+				h.pools.weighted = append(h.pools.weighted, c.tokens)
 			}
-			built = append(built, p)
-			d.capacity = &capacity{pool: p}
+			d.capacity = c
+			withCap = append(withCap, d)
 		}
+	}
+	h.pools.done = make(chan struct{})
+	for _, d := range withCap {
+		d.capacity.done = h.pools.done
 	}
 	if len(built) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h.pools.stop, h.pools.done = cancel, make(chan struct{})
-	for d := range seen {
-		d.capacity.done = h.pools.done
-	}
+	h.pools.stop = cancel
 	for _, p := range built {
 		h.pools.wg.Go(func() { p.Run(ctx) })
 	}
@@ -120,21 +145,28 @@ func (h *Handler) StartPools(o PoolOptions) error {
 
 // close stops the pools: calls still waiting are refused.
 func (ps *pools) close() {
+	if ps.done == nil {
+		return
+	}
+	close(ps.done)
+	for _, p := range ps.weighted {
+		p.close()
+	}
 	if ps.stop != nil {
-		close(ps.done)
 		ps.stop()
 		ps.wg.Wait()
 	}
 }
 
-// PoolSnapshots are the deployments' pools as they are now (admin API, tests).
+// PoolSnapshots are the deployments' rpm pools (rpm of 60 or more) as they are now (admin API,
+// tests).
 func (h *Handler) PoolSnapshots() []tps.Snapshot {
 	var out []tps.Snapshot
 	seen := map[*Deployment]bool{}
 	for _, name := range h.models {
 		m, _ := h.router.Lookup(name)
 		for _, d := range m.Deployments {
-			if d.capacity != nil && !seen[d] {
+			if d.capacity != nil && d.capacity.pool != nil && !seen[d] {
 				seen[d] = true
 				out = append(out, d.capacity.pool.Snapshot())
 			}
@@ -143,56 +175,142 @@ func (h *Handler) PoolSnapshots() []tps.Snapshot {
 	return out
 }
 
-// admit waits until d's pool lets a call of class cl through. nil: send it to d now. A refusal
+// batchRPMSlice bounds how long a batch call holds its tokens while it waits for a request
+// slot: then it gives them back and queues for tokens again, behind any interactive call, so
+// a long batch wait never sits on tokens an interactive call could use.
+const batchRPMSlice = time.Second
+
+// admit waits until d's pools let a call of class cl through. nil: send it to d now. A refusal
 // is a 429 rate_limit_exceeded (the router moves on to the next deployment, without a
 // cooldown: the provider did nothing wrong); a client that left gets a 499.
+//
+// Tokens come first and the request slot second: a token reservation can be given back when
+// the request slot does not come in time, but an rpm slot, once taken, is spent. So a call
+// never holds a spent request slot while it waits for tokens; it holds tokens while it waits
+// for a slot only within its own wait (a batch call within batchRPMSlice at a time).
 func (cl Class) admit(ctx context.Context, d *Deployment) *llm.Error {
 	c := d.capacity
 	if c == nil {
 		return nil
 	}
-	svc := int(cl.Priority.level())
-	var wait context.Context
-	var cancel context.CancelFunc
-	switch {
-	case cl.Batch:
-		svc = batchService
+	tier := cl.tier()
+	n := float64(max(cl.Tokens, 1))
+	if c.pool == nil { // the token pools' fast path needs no wait context
+		if g, ok := c.fastTake(tier, n); ok {
+			holdTokens(ctx, c.tokens, g)
+			return nil
+		}
+	}
+	wait, cancel := cl.waitContext(ctx)
+	defer cancel()
+	for {
+		var g grant
+		if c.tokens != nil {
+			var err error
+			if g, err = c.tokens.wait(wait, tier, n); err != nil {
+				return cl.refusal(ctx, d, "tpm", d.TPM, c.tokens.retryIn(tier, n))
+			}
+		}
+		err, sliced := cl.admitRequest(ctx, wait, c, tier)
+		if err == nil {
+			holdTokens(ctx, c.tokens, g)
+			return nil
+		}
+		if c.tokens != nil {
+			c.tokens.settle(g, 0)
+		}
+		if sliced && wait.Err() == nil && !closed(c.done) {
+			continue // a batch call's slice for the request slot ended: queue for tokens again
+		}
+		var rej *tps.RejectedError
+		retry := time.Second
+		if errors.As(err, &rej) {
+			retry = rej.RetryAfter
+		} else if c.requests != nil {
+			retry = c.requests.retryIn(tier, 1)
+		}
+		return cl.refusal(ctx, d, "rpm", d.RPM, retry)
+	}
+}
+
+// fastTake admits a call on pools that all have room now, without waiting or allocating.
+func (c *capacity) fastTake(tier int, n float64) (grant, bool) {
+	var g grant
+	if c.tokens != nil {
+		var ok bool
+		if g, ok = c.tokens.take(tier, n); !ok {
+			return grant{}, false
+		}
+	}
+	if c.requests != nil {
+		if _, ok := c.requests.take(tier, 1); !ok {
+			if c.tokens != nil {
+				c.tokens.settle(g, 0)
+			}
+			return grant{}, false
+		}
+	}
+	return g, true
+}
+
+// admitRequest takes d's request slot (rpm), waiting within wait; sliced reports that a batch
+// call's slice ended rather than its wait.
+func (cl Class) admitRequest(ctx, wait context.Context, c *capacity, tier int) (err error, sliced bool) {
+	if c.pool == nil && c.requests == nil {
+		return nil, false
+	}
+	w := wait
+	if cl.Batch && c.tokens != nil {
+		var cancel context.CancelFunc
+		w, cancel = context.WithTimeout(wait, batchRPMSlice)
+		defer cancel()
+	}
+	if c.requests != nil {
+		_, err = c.requests.wait(w, tier, 1)
+	} else {
+		for {
+			err = c.pool.Admit(w, tier)
+			var rej *tps.RejectedError
+			// Pushed out of a full queue by a more important call: a batch call waits on while
+			// its deadline allows; an interactive one moves on.
+			if errors.As(err, &rej) && cl.Batch && ctx.Err() == nil && !closed(c.done) && sleep(w, rej.RetryAfter) {
+				continue
+			}
+			break
+		}
+	}
+	return err, err != nil && w != wait && wait.Err() == nil && ctx.Err() == nil
+}
+
+// waitContext bounds the call's wait at one deployment: a batch call's deadline, or an
+// interactive call's Wait and Deadline.
+func (cl Class) waitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if cl.Batch {
 		deadline := cl.Deadline
 		if deadline.IsZero() {
 			deadline = time.Now().Add(DefaultBatchTimeout)
 		}
-		wait, cancel = context.WithDeadline(ctx, deadline)
-	default:
-		w := cl.Wait
-		if w <= 0 {
-			w = DefaultQueueTimeout
-		}
-		wait, cancel = context.WithTimeout(ctx, w)
-		if !cl.Deadline.IsZero() {
-			wait, cancel = withEarlier(wait, cancel, cl.Deadline)
-		}
+		return context.WithDeadline(ctx, deadline)
 	}
-	defer cancel()
-	for {
-		err := c.pool.Admit(wait, svc)
-		if err == nil {
-			return nil
-		}
-		var rej *tps.RejectedError
-		switch {
-		case ctx.Err() != nil:
-			return &llm.Error{Status: 499, Type: llm.ErrInvalidRequest, Message: "the client left while the call waited for capacity"}
-		case errors.As(err, &rej):
-			// Pushed out of a full queue by a more important call. A batch call waits on while
-			// its deadline allows; an interactive one moves on.
-			if cl.Batch && !closed(c.done) && sleep(wait, rej.RetryAfter) {
-				continue
-			}
-			return refused(d, cl, rej.RetryAfter)
-		default: // the wait ended
-			return refused(d, cl, time.Second)
-		}
+	w := cl.Wait
+	if w <= 0 {
+		w = DefaultQueueTimeout
 	}
+	wait, cancel := context.WithTimeout(ctx, w)
+	if !cl.Deadline.IsZero() {
+		wait, cancel = withEarlier(wait, cancel, cl.Deadline)
+	}
+	return wait, cancel
+}
+
+// refusal is the error of a call a pool did not admit: 499 when the client left, else 429.
+// Every other reason (the wait ended, pushed out of a full queue, the pools stopped) is the
+// same 429 to the client.
+func (cl Class) refusal(ctx context.Context, d *Deployment, limit string, of int, retry time.Duration) *llm.Error {
+	if ctx.Err() != nil {
+		return &llm.Error{Status: 499, Type: llm.ErrInvalidRequest, Message: "the client left while the call waited for capacity"}
+	}
+	return refused(d, cl, max(retry, time.Second), limit, of)
 }
 
 // withEarlier bounds ctx by deadline too.
@@ -225,8 +343,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func refused(d *Deployment, cl Class, retry time.Duration) *llm.Error {
+func refused(d *Deployment, cl Class, retry time.Duration, limit string, of int) *llm.Error {
 	return &llm.Error{Status: 429, Type: llm.ErrRateLimit, Code: "rate_limit_exceeded", RetryAfter: retry,
-		Message: fmt.Sprintf("deployment %s on %s is at its rpm (%d): this %s call waited for capacity and got none; retry later, or ask aya's operator for a higher priority",
-			d.Model, d.ProviderName, d.RPM, cl.Tier())}
+		Message: fmt.Sprintf("deployment %s on %s is at its %s (%d): this %s call waited for capacity and got none; retry later, or ask aya's operator for a higher priority",
+			d.Model, d.ProviderName, limit, of, cl.Tier())}
 }

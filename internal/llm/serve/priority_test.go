@@ -260,17 +260,105 @@ func TestBatchWaits(t *testing.T) {
 	}
 }
 
-// TestNoPoolBelowOneRPS: a deployment under 60 rpm (or none) has no pool, and calls go straight
-// through whatever their class.
-func TestNoPoolBelowOneRPS(t *testing.T) {
-	r, plan, _, h := poolEnv(t, 30, PoolOptions{})
-	if len(h.PoolSnapshots()) != 0 || plan[0].capacity != nil {
-		t.Fatal("a pool for 30 rpm")
+// TestSmallRPM: a deployment under 60 rpm gets a token pool of requests: the minute's rpm
+// holds, a critical call waiting goes before a low one that came first, and the low one's
+// refusal names the rpm.
+func TestSmallRPM(t *testing.T) {
+	r, plan, p, h := poolEnv(t, 30, PoolOptions{}) // half a request a second, a burst of 5
+	if len(h.PoolSnapshots()) != 0 || plan[0].capacity == nil || plan[0].capacity.requests == nil {
+		t.Fatal("no request pool for 30 rpm")
 	}
 	for range 5 {
 		if _, _, _, e := r.Chat(WithClass(context.Background(), Class{Priority: PriorityLow}), &llm.Request{}, plan); e != nil {
 			t.Fatal(e)
 		}
+	}
+	out := make(chan outcome, 2)
+	var wg sync.WaitGroup
+	fire(&wg, r, plan, Class{Priority: PriorityLow, Wait: 2500 * time.Millisecond}, 1, out)
+	time.Sleep(50 * time.Millisecond)
+	fire(&wg, r, plan, Class{Priority: PriorityCritical, Wait: 2500 * time.Millisecond}, 1, out)
+	wg.Wait()
+	close(out)
+	for o := range out {
+		switch o.tier {
+		case "critical":
+			if o.err != nil {
+				t.Fatalf("critical: %v", o.err)
+			}
+		case "low":
+			if o.err == nil || o.err.Status != 429 || !strings.Contains(o.err.Message, "rpm (30)") {
+				t.Fatalf("low: %v, want a 429 naming the rpm", o.err)
+			}
+		}
+	}
+	if len(p.order) != 6 || p.order[5] != "critical" {
+		t.Fatalf("the provider saw %v", p.order)
+	}
+}
+
+// tpmEnv is one model on two deployments: the first with tpm (a bucket of tpm/6), the second,
+// a standby, without limits.
+func tpmEnv(t *testing.T, tpm int) (*Router, []*Deployment, *tagged, *tagged) {
+	t.Helper()
+	p1, p2 := &tagged{}, &tagged{}
+	d1 := &Deployment{Provider: p1, ProviderName: "demo", Model: "m-1", Weight: 1, TPM: tpm}
+	d2 := &Deployment{Provider: p2, ProviderName: "spare", Model: "m-2"}
+	m := &Model{Name: "m", Strategy: Weighted, Deployments: []*Deployment{d1, d2}}
+	r := NewRouter([]*Model{m}, nil, time.Minute)
+	h := NewHandler(r, NewKeys(nil, nil), nil, slog.New(slog.DiscardHandler))
+	if err := h.StartPools(PoolOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return r, r.Plan(m, 0), p1, p2
+}
+
+// TestTPMMovesOn: an interactive call that finds the tpm spent waits queue_timeout, then goes
+// to the next deployment of its plan, which is not put in cooldown; once the first call's
+// overestimate is settled, the tokens are back.
+func TestTPMMovesOn(t *testing.T) {
+	r, plan, p1, p2 := tpmEnv(t, 600) // a bucket of 100 tokens
+	ctx := WithClass(context.Background(), Class{Priority: PriorityHigh, Tokens: 100})
+	if _, d, _, e := r.Chat(ctx, &llm.Request{User: "first"}, plan); e != nil || d != plan[0] {
+		t.Fatalf("first call: %v on %v", e, d)
+	}
+	start := time.Now()
+	_, d, tries, e := r.Chat(WithClass(context.Background(), Class{Priority: PriorityCritical, Tokens: 50, Wait: 100 * time.Millisecond}), &llm.Request{}, plan)
+	if e != nil || d != plan[1] || len(tries) != 1 || !tries[0].Refused || time.Since(start) < 100*time.Millisecond {
+		t.Fatalf("second call: %v on %v after %v, tries %+v", e, d, time.Since(start), tries)
+	}
+	if !strings.Contains(tries[0].Err.Message, "tpm (600)") || tries[0].Err.RetryAfter < time.Second {
+		t.Fatalf("refusal: %+v", tries[0].Err)
+	}
+	if plan[0].cooling(time.Now()) {
+		t.Fatal("the saturated deployment cools down")
+	}
+	SettleTokens(ctx, 20) // the first call used 20 of its 100
+	if _, d, _, e := r.Chat(WithClass(context.Background(), Class{Priority: PriorityLow, Tokens: 60}), &llm.Request{}, plan); e != nil || d != plan[0] {
+		t.Fatalf("after the settlement: %v on %v", e, d)
+	}
+	if len(p1.order) != 2 || len(p2.order) != 1 {
+		t.Fatalf("calls: %v on the tpm deployment, %v on the standby", p1.order, p2.order)
+	}
+}
+
+// TestTPMBatchWaits: a batch call waits for spare tokens, past queue_timeout, and is answered
+// by the saturated deployment, not sent on to the next one.
+func TestTPMBatchWaits(t *testing.T) {
+	r, plan, p1, p2 := tpmEnv(t, 600)
+	r.Chat(WithClass(context.Background(), Class{Tokens: 100}), &llm.Request{}, plan)
+	start := time.Now()
+	cl := Class{Batch: true, Tokens: 10, Deadline: time.Now().Add(20 * time.Second)}
+	if _, d, _, e := r.Chat(WithClass(context.Background(), cl), &llm.Request{User: "batch"}, plan); e != nil || d != plan[0] {
+		t.Fatalf("batch: %v on %v", e, d)
+	}
+	// 10 tokens and a quarter of the bucket's 100 at 10 a second.
+	if took := time.Since(start); took < 3*time.Second {
+		t.Fatalf("batch admitted after %v, before the reserve refilled", took)
+	}
+	if len(p1.order) != 2 || len(p2.order) != 0 {
+		t.Fatalf("calls: %v, %v", p1.order, p2.order)
 	}
 }
 
