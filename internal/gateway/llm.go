@@ -18,6 +18,7 @@ import (
 func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handler, error) {
 	l := cfg.LLM
 	provs := make(map[string]serve.Provider, len(l.Providers))
+	keyed := map[string][]*serve.ProviderKey{} // providers with api_keys: one adapter per key
 	loads := map[string]*serve.Load{}
 	var scrapers []*serve.Scraper
 	for _, p := range l.Providers {
@@ -37,24 +38,51 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 		for _, f := range sortedFields(p.Headers) {
 			o.Headers = append(o.Headers, provider.Header{Name: f.Name, Value: f.Value})
 		}
-		switch p.Type {
-		case config.LLMAnthropic:
-			provs[p.Name] = anthropic.New(o, p.APIKey, l.DefaultMaxTokens)
-		case config.LLMGemini:
-			provs[p.Name] = gemini.New(o, p.APIKey)
-		case config.LLMOpenAI, config.LLMOpenAICompatible:
-			provs[p.Name] = openai.New(o, p.APIKey)
-		default:
+		adapter := func(key string) (serve.Provider, error) {
+			switch p.Type {
+			case config.LLMAnthropic:
+				return anthropic.New(o, key, l.DefaultMaxTokens), nil
+			case config.LLMGemini:
+				return gemini.New(o, key), nil
+			case config.LLMOpenAI, config.LLMOpenAICompatible:
+				return openai.New(o, key), nil
+			}
 			return nil, fmt.Errorf("%s:%d: llm provider %q: unknown type %q", cfg.File, p.Line, p.Name, p.Type)
 		}
+		if len(p.APIKeys) == 0 {
+			a, err := adapter(p.APIKey)
+			if err != nil {
+				return nil, err
+			}
+			provs[p.Name] = a
+			continue
+		}
+		for i, k := range p.APIKeys {
+			a, err := adapter(k)
+			if err != nil {
+				return nil, err
+			}
+			keyed[p.Name] = append(keyed[p.Name], &serve.ProviderKey{Provider: a, Label: serve.KeyLabel(i, k)})
+		}
+		provs[p.Name] = keyed[p.Name][0].Provider
 	}
 	models := make([]*serve.Model, len(l.Models))
 	byName := map[string]*serve.Model{}
 	aliases := map[string]*serve.Model{}
 	for i, mc := range l.Models {
 		m := &serve.Model{Name: mc.Name, Strategy: mc.Strategy}
+		on, err := serve.ParseClasses(mc.FallbackOn)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: llm model %q: %w", cfg.File, mc.Line, mc.Name, err)
+		}
+		m.FallbackOn = on
 		for _, dc := range mc.Deployments {
+			var keys []*serve.ProviderKey // each deployment's keys cool down on their own
+			for _, k := range keyed[dc.Provider] {
+				keys = append(keys, &serve.ProviderKey{Provider: k.Provider, Label: k.Label})
+			}
 			m.Deployments = append(m.Deployments, &serve.Deployment{
+				Keys:          keys,
 				Provider:      provs[dc.Provider],
 				ProviderName:  dc.Provider,
 				Model:         dc.Model,
@@ -73,14 +101,21 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 			aliases[a] = m
 		}
 	}
-	for i, mc := range l.Models {
-		for _, f := range mc.Fallbacks {
+	resolve := func(names []string) []*serve.Model {
+		var ms []*serve.Model
+		for _, f := range names {
 			fm, ok := byName[f]
 			if !ok {
 				fm = aliases[f]
 			}
-			models[i].Fallbacks = append(models[i].Fallbacks, fm)
+			ms = append(ms, fm)
 		}
+		return ms
+	}
+	for i, mc := range l.Models {
+		models[i].Fallbacks = resolve(mc.Fallbacks)
+		models[i].ContextWindowFallbacks = resolve(mc.ContextWindowFallbacks)
+		models[i].ContentPolicyFallbacks = resolve(mc.ContentPolicyFallbacks)
 	}
 	names := llmAliases(l)
 	var noCache []string
@@ -106,6 +141,7 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 		}
 	}
 	router := serve.NewRouter(models, aliases, l.Cooldown.D())
+	router.SetCooldownAfter(l.CooldownAfter)
 	ks := serve.NewKeys(secrets, keys)
 	st.addAdminKeys(ks, names)
 	h := serve.NewHandler(router, ks, l.Listeners, log.With("component", "llm"))
