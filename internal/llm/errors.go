@@ -156,7 +156,8 @@ var messageClasses = []struct{ substr, class string }{
 	{"exceeded your current quota", ClassAuth},                   // OpenAI insufficient_quota
 	{"credit balance is too low", ClassAuth},                     // Anthropic billing
 	{"billing", ClassAuth},                                       // billing_error, billing details
-	{"quota exceeded", ClassAuth},                                // generic quota wording
+	{"quota exceeded", ClassAuth},
+	{"api key not valid", ClassAuth}, // Gemini's 400 API_KEY_INVALID                                // generic quota wording
 }
 
 func classOfMessage(msg string) string {

@@ -142,6 +142,9 @@ func decodeResponse(body []byte) (*llm.Response, error) {
 	if gr.UsageMetadata != nil {
 		r.Usage = decodeUsage(gr.UsageMetadata)
 	}
+	if e := blocked(&gr); e != nil {
+		return nil, e
+	}
 	if len(gr.Candidates) == 0 {
 		return nil, fmt.Errorf("provider answer has no candidates")
 	}
@@ -157,6 +160,18 @@ func decodeResponse(body []byte) (*llm.Response, error) {
 	}
 	r.Finish = finishReason(c.FinishReason, len(r.ToolCalls) > 0)
 	return r, nil
+}
+
+// blocked is the error for a prompt Gemini refused: a 200 with promptFeedback.blockReason and
+// no candidates, which Google's SDKs raise as an exception. It is a content-policy failure
+// (400, OpenAI's code content_policy_violation), so a model with content_policy_fallbacks
+// tries another model, and a client gets it in its API's error shape.
+func blocked(gr *generateResponse) *llm.Error {
+	if gr.PromptFeedback == nil || gr.PromptFeedback.BlockReason == "" || len(gr.Candidates) > 0 {
+		return nil
+	}
+	return &llm.Error{Status: 400, Type: llm.ErrInvalidRequest, Code: llm.CodeContentPolicy,
+		Message: "Gemini blocked the prompt (promptFeedback.blockReason " + gr.PromptFeedback.BlockReason + ")"}
 }
 
 // decodeError reads a google.rpc.Status error body.
@@ -211,7 +226,10 @@ func (s *streamReader) read() error {
 		return fmt.Errorf("provider sent a stream event that is not JSON: %w", err)
 	}
 	if gr.Error != nil {
-		return &llm.Error{Status: 502, Type: llm.TypeForStatus(gr.Error.Code), Message: gr.Error.Message}
+		return &llm.Error{Status: 502, Type: llm.TypeForStatus(gr.Error.Code), Code: gr.Error.Status, Message: gr.Error.Message}
+	}
+	if e := blocked(&gr); e != nil {
+		return e
 	}
 	s.pending = s.pending[:0]
 	if !s.started {

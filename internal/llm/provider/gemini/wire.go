@@ -81,6 +81,11 @@ type generateResponse struct {
 	ModelVersion  string         `json:"modelVersion"`
 	ResponseID    string         `json:"responseId"`
 	Error         *errorObject   `json:"error"`
+	// PromptFeedback.BlockReason is set when the prompt itself was blocked: the answer is a
+	// 200 without candidates.
+	PromptFeedback *struct {
+		BlockReason string `json:"blockReason"`
+	} `json:"promptFeedback"`
 }
 
 type candidate struct {
