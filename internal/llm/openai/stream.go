@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -124,6 +123,7 @@ type StreamReader struct {
 	sse     *llm.SSEReader
 	body    io.Closer
 	pending []llm.Event
+	chunk   chunkIn // reused: its choices slice outlives one chunk
 	started bool
 	done    bool
 }
@@ -164,12 +164,9 @@ func (s *StreamReader) read() error {
 		s.done = true
 		return nil
 	}
-	var c struct {
-		chunk
-		Usage *usage       `json:"usage"`
-		Error *errorObject `json:"error"`
-	}
-	if err := json.Unmarshal(data, &c); err != nil {
+	c := &s.chunk
+	*c = chunkIn{chunk: chunk{Choices: c.Choices[:0]}}
+	if err := decodeChunk(data, c); err != nil {
 		return fmt.Errorf("provider sent a stream chunk that is not JSON: %w", err)
 	}
 	if c.Error != nil {

@@ -1,0 +1,125 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"aya/internal/llm"
+)
+
+// chunkIn is a chat.completion.chunk as a provider sends it, with the error object some
+// servers put in a stream.
+type chunkIn struct {
+	chunk
+	Usage *usage       `json:"usage"`
+	Error *errorObject `json:"error"`
+}
+
+// decodeChunk reads a chunk. A text, role or finish chunk — nearly every chunk of a stream —
+// is read by the scanner; anything else (tool calls, usage, an error, an unusual spelling)
+// by encoding/json, which has the last word on what the JSON means.
+func decodeChunk(data []byte, c *chunkIn) error {
+	if scanChunk(data, c) {
+		return nil
+	}
+	*c = chunkIn{}
+	return json.Unmarshal(data, c)
+}
+
+// scanChunk reads the common chunk shapes into c, reporting false for anything else.
+func scanChunk(data []byte, c *chunkIn) bool {
+	s := llm.NewScanner(data)
+	ok := s.Object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "id":
+			c.ID, ok = s.String()
+		case "model":
+			c.Model, ok = s.String()
+		case "choices":
+			c.Choices = c.Choices[:0]
+			ok = s.Null() || s.Array(func() bool {
+				c.Choices = append(c.Choices, chunkChoice{})
+				return scanChoice(&s, &c.Choices[len(c.Choices)-1])
+			})
+		case "usage", "error":
+			ok = s.Null()
+		case "object", "system_fingerprint":
+			// Unused, but encoding/json would refuse another type.
+			ok = s.Null() || skipString(&s)
+		case "created":
+			ok = s.Null() || skipInt(&s)
+		default:
+			ok = !foldsTo(key, "id", "model", "choices", "usage", "error", "object", "system_fingerprint", "created") && s.Skip()
+		}
+		return ok
+	})
+	return ok && s.End()
+}
+
+func scanChoice(s *llm.Scanner, ch *chunkChoice) bool {
+	return s.Object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "index":
+			ch.Index, ok = s.Int()
+		case "delta":
+			ok = s.Object(func(key []byte) bool {
+				switch string(key) {
+				case "role":
+					if s.Null() {
+						return true
+					}
+					r, ok := s.String()
+					ch.Delta.Role = r
+					return ok
+				case "content":
+					if s.Null() {
+						ch.Delta.Content = nil
+						return true
+					}
+					t, ok := s.String()
+					ch.Delta.Content = &t
+					return ok
+				case "tool_calls":
+					return s.Null()
+				}
+				return !foldsTo(key, "role", "content", "tool_calls") && s.Skip()
+			})
+		case "finish_reason":
+			if s.Null() {
+				ch.FinishReason = nil
+				return true
+			}
+			f, ok := s.String()
+			ch.FinishReason = &f
+			return ok
+		case "logprobs":
+			ok = s.Skip()
+		default:
+			ok = !foldsTo(key, "index", "delta", "finish_reason", "logprobs") && s.Skip()
+		}
+		return ok
+	})
+}
+
+func skipString(s *llm.Scanner) bool {
+	_, ok := s.String()
+	return ok
+}
+
+func skipInt(s *llm.Scanner) bool {
+	_, ok := s.Int()
+	return ok
+}
+
+// foldsTo reports whether key matches one of names only case-insensitively: encoding/json
+// would take it for that field, so the scanner must leave the chunk to it.
+func foldsTo(key []byte, names ...string) bool {
+	for _, n := range names {
+		if len(key) == len(n) && bytes.EqualFold(key, []byte(n)) {
+			return true
+		}
+	}
+	return false
+}
