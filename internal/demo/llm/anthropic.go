@@ -278,14 +278,18 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 		anthropicError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("prompt is too long: %d tokens > %d maximum", prompt+gq.maxTokens, s.opt.ContextWindow))
 		return
 	}
-	lim, f := s.admit(gq.promptTokens())
+	lim, f := s.admit(callerKey(r), gq.promptTokens())
 	setAnthropicLimits(w.Header(), lim)
 	if f != nil {
 		anthropicRefuse(w, f)
 		return
 	}
+	if s.blocked(gq) {
+		s.anthropicRefusal(w, r, q.Model, q.Stream, gq.promptTokens())
+		return
+	}
 	g := s.generate(gq)
-	end, err := s.begin(r.Context(), g.promptTokens+g.outputTokens())
+	end, err := s.begin(r.Context(), callerKey(r), g.promptTokens+g.outputTokens())
 	if err != nil {
 		return
 	}

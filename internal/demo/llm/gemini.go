@@ -300,12 +300,21 @@ func (s *Server) geminiGenerate(w http.ResponseWriter, r *http.Request, model st
 		geminiError(w, http.StatusBadRequest, "INVALID_ARGUMENT", fmt.Sprintf("The input token count (%d) exceeds the maximum number of tokens allowed (%d).", prompt+gq.maxTokens, s.opt.ContextWindow), nil)
 		return
 	}
-	if _, f := s.admit(gq.promptTokens()); f != nil {
+	if _, f := s.admit(callerKey(r), gq.promptTokens()); f != nil {
 		geminiRefuse(w, f)
 		return
 	}
+	if s.blocked(gq) {
+		body := geminiBlocked(model, s.newID("resp-"), gq.promptTokens())
+		if !stream {
+			writeJSON(w, http.StatusOK, body)
+			return
+		}
+		_ = startSSE(w).event("", body)
+		return
+	}
 	g := s.generate(gq)
-	end, err := s.begin(r.Context(), g.promptTokens+g.outputTokens())
+	end, err := s.begin(r.Context(), callerKey(r), g.promptTokens+g.outputTokens())
 	if err != nil {
 		return
 	}

@@ -3,6 +3,7 @@ package llmdemo
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,41 +26,81 @@ type limitsView struct {
 // nominalLimit is reported for an uncapped dimension, since clients expect the headers.
 const nominalLimit = 1_000_000
 
-func (s *Server) roll(now time.Time) {
-	if s.win.start.IsZero() || now.Sub(s.win.start) >= time.Minute {
-		s.win = window{start: now}
+// window is the minute counts a call is held to: one for the server, or the key's own with
+// Options.LimitPerKey. The caller holds s.mu.
+func (s *Server) window(key string, now time.Time) *window {
+	if !s.opt.LimitPerKey {
+		key = ""
 	}
+	if s.wins == nil {
+		s.wins = map[string]*window{}
+	}
+	w := s.wins[key]
+	if w == nil {
+		w = &window{}
+		s.wins[key] = w
+	}
+	if w.start.IsZero() || now.Sub(w.start) >= time.Minute {
+		*w = window{start: now}
+	}
+	return w
 }
 
-// admit counts one request of promptTokens against RPM/TPM, or refuses it with a 429.
-func (s *Server) admit(promptTokens int) (limitsView, *refusal) {
+// callerKey is the API key a request carries, in any provider's header (or Gemini's ?key=).
+func callerKey(r *http.Request) string {
+	if k, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return k
+	}
+	if k := r.Header.Get("x-api-key"); k != "" {
+		return k
+	}
+	if k := r.Header.Get("x-goog-api-key"); k != "" {
+		return k
+	}
+	return r.URL.Query().Get("key")
+}
+
+// admit counts one request of promptTokens from key against RPM/TPM (the key's own with
+// LimitPerKey), or refuses it with a 429.
+func (s *Server) admit(key string, promptTokens int) (limitsView, *refusal) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.roll(now)
-	reset := time.Minute - now.Sub(s.win.start)
-	if (s.opt.RPM > 0 && s.win.requests+1 > s.opt.RPM) || (s.opt.TPM > 0 && s.win.tokens+promptTokens > s.opt.TPM) {
+	w := s.window(key, now)
+	reset := time.Minute - now.Sub(w.start)
+	if (s.opt.RPM > 0 && w.requests+1 > s.opt.RPM) || (s.opt.TPM > 0 && w.tokens+promptTokens > s.opt.TPM) {
 		reason := "requests per minute"
-		if s.opt.RPM <= 0 || s.win.requests+1 <= s.opt.RPM {
+		if s.opt.RPM <= 0 || w.requests+1 <= s.opt.RPM {
 			reason = "tokens per minute"
 		}
 		secs := int((reset + time.Second - 1) / time.Second)
-		return s.view(reset), &refusal{status: http.StatusTooManyRequests, retryAfter: max(secs, 1), reason: reason}
+		return s.view(w, reset), &refusal{status: http.StatusTooManyRequests, retryAfter: max(secs, 1), reason: reason}
 	}
-	s.win.requests++
-	s.win.tokens += promptTokens
-	return s.view(reset), nil
+	w.requests++
+	w.tokens += promptTokens
+	if s.served == nil {
+		s.served = map[string]int{}
+	}
+	s.served[key]++
+	return s.view(w, reset), nil
 }
 
-// settle adds completion tokens to the window once they are known.
-func (s *Server) settle(tokens int) {
+// settle adds completion tokens to key's window once they are known.
+func (s *Server) settle(key string, tokens int) {
 	s.mu.Lock()
-	s.roll(time.Now())
-	s.win.tokens += tokens
+	s.window(key, time.Now()).tokens += tokens
 	s.mu.Unlock()
 }
 
-func (s *Server) view(reset time.Duration) limitsView {
+// Served counts the generation requests admitted with key (failed ones before admission, such
+// as injected errors or rate limits, are not counted).
+func (s *Server) Served(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served[key]
+}
+
+func (s *Server) view(w *window, reset time.Duration) limitsView {
 	v := limitsView{limitReq: nominalLimit, limitTok: nominalLimit, reset: reset}
 	if s.opt.RPM > 0 {
 		v.limitReq = s.opt.RPM
@@ -67,8 +108,8 @@ func (s *Server) view(reset time.Duration) limitsView {
 	if s.opt.TPM > 0 {
 		v.limitTok = s.opt.TPM
 	}
-	v.remainingReq = max(v.limitReq-s.win.requests, 0)
-	v.remainingTok = max(v.limitTok-s.win.tokens, 0)
+	v.remainingReq = max(v.limitReq-w.requests, 0)
+	v.remainingTok = max(v.limitTok-w.tokens, 0)
 	return v
 }
 

@@ -86,7 +86,14 @@ func (s *Server) openAIPreamble(w http.ResponseWriter, r *http.Request) bool {
 		openAIRefuse(w, f)
 		return false
 	}
-	return s.openAIAuth(w, r)
+	if !s.openAIAuth(w, r) {
+		return false
+	}
+	if s.opt.InsufficientQuota {
+		openAIQuotaRefusal(w)
+		return false
+	}
+	return true
 }
 
 func openAIModelNotFound(w http.ResponseWriter, model string) {

@@ -210,14 +210,18 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 			s.opt.ContextWindow, prompt+gq.maxTokens, prompt, gq.maxTokens), "invalid_request_error", "messages", "context_length_exceeded")
 		return
 	}
-	lim, f := s.admit(gq.promptTokens())
+	lim, f := s.admit(callerKey(r), gq.promptTokens())
 	setOpenAILimits(w.Header(), lim)
 	if f != nil {
 		openAIRefuse(w, f)
 		return
 	}
+	if s.blocked(gq) {
+		openAIPolicyRefusal(w)
+		return
+	}
 	g := s.generate(gq)
-	end, err := s.begin(r.Context(), g.promptTokens+g.outputTokens())
+	end, err := s.begin(r.Context(), callerKey(r), g.promptTokens+g.outputTokens())
 	if err != nil {
 		return
 	}

@@ -111,13 +111,13 @@ func (s *Server) openAIEmbeddings(w http.ResponseWriter, r *http.Request) {
 	for _, n := range counts {
 		total += n
 	}
-	lim, f := s.admit(total)
+	lim, f := s.admit(callerKey(r), total)
 	setOpenAILimits(w.Header(), lim)
 	if f != nil {
 		openAIRefuse(w, f)
 		return
 	}
-	end, err := s.begin(r.Context(), total)
+	end, err := s.begin(r.Context(), callerKey(r), total)
 	if err != nil {
 		return
 	}

@@ -47,6 +47,17 @@ type Options struct {
 	// RPM and TPM cap requests and tokens (prompt + completion) per minute; above them the
 	// server answers 429 with retry-after. 0 means no cap.
 	RPM, TPM int
+	// LimitPerKey holds each API key to its own RPM and TPM (as OpenAI and Anthropic limit
+	// each organization or key), with the rate-limit headers of the caller's key.
+	LimitPerKey bool
+	// BlockedWords make a prompt containing any of them (case-insensitive) refused the way
+	// each API refuses on policy: OpenAI 400 content_policy_violation, Gemini 200 with
+	// promptFeedback.blockReason SAFETY and no candidates, Anthropic 200 with stop_reason
+	// refusal and no content. Empty: nothing is refused.
+	BlockedWords []string
+	// InsufficientQuota (OpenAI) answers every generation request 429 insufficient_quota, as
+	// OpenAI does for an account out of credit.
+	InsufficientQuota bool
 	// ContextWindow caps prompt tokens plus the requested max tokens; above it the server answers
 	// each API's context-length error (OpenAI 400 context_length_exceeded, Anthropic 400 "prompt
 	// is too long", Gemini 400 INVALID_ARGUMENT). 0 means no cap.

@@ -20,10 +20,11 @@ type Server struct {
 	opt  Options
 
 	mu       sync.Mutex
-	rng      *rand.Rand  // error-rate draws
-	injected []injection // statuses forced on the next requests, in order
-	broken   []injection // statuses that break the next streams after their first token
-	win      window
+	rng      *rand.Rand         // error-rate draws
+	injected []injection        // statuses forced on the next requests, in order
+	broken   []injection        // statuses that break the next streams after their first token
+	wins     map[string]*window // by API key with LimitPerKey, else one under ""
+	served   map[string]int     // admitted requests by API key
 
 	requests atomic.Int64
 	running  atomic.Int64
@@ -176,7 +177,7 @@ func (s *Server) injectedStatus() *refusal {
 
 // begin marks one request in progress for the load metrics, waiting for a MaxRunning slot
 // first; the returned func ends it.
-func (s *Server) begin(ctx context.Context, tokens int) (func(extra int), error) {
+func (s *Server) begin(ctx context.Context, key string, tokens int) (func(extra int), error) {
 	if s.slots != nil {
 		s.waiting.Add(1)
 		select {
@@ -196,7 +197,7 @@ func (s *Server) begin(ctx context.Context, tokens int) (func(extra int), error)
 		if s.slots != nil {
 			<-s.slots
 		}
-		s.settle(extra)
+		s.settle(key, extra)
 	}, nil
 }
 
