@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"encoding/json"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -341,4 +342,20 @@ func (s *Scanner) number() bool {
 	}
 	s.i = j
 	return true
+}
+
+// AppendJSONString appends s as a JSON string exactly as encoding/json writes it (HTML
+// characters, U+2028 and U+2029 escaped, invalid UTF-8 replaced). Text made of plain
+// printable ASCII — most of it — is copied as is; anything else goes through encoding/json.
+func AppendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= utf8.RuneSelf, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -1,9 +1,13 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"reflect"
 	"testing"
+
+	"aya/internal/llm"
 )
 
 var chunkSamples = []string{
@@ -87,4 +91,44 @@ func BenchmarkDecodeChunk(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestTextChunkMatchesJSON: the hand-written chunks are what encoding/json writes.
+func TestTextChunkMatchesJSON(t *testing.T) {
+	stop := "stop"
+	texts := []string{"", "plain", `quote " and \ back`, "<b>&amp;</b>", "line\nbreak\ttab\x01", "héllo ✓ \u2028", "bad \xff utf8"}
+	for _, usage := range []bool{false, true} {
+		for _, text := range texts {
+			for _, d := range []delta{{Content: &text}, {Role: "assistant", Content: &text}, {}} {
+				for _, finish := range []*string{nil, &stop} {
+					var got bytes.Buffer
+					w := NewStreamWriter(&got, func() error { return nil }, usage, 1732000000)
+					w.id, w.model = "chatcmpl-"+text, "m<"+text
+					if err := w.textChunk(d, finish); err != nil {
+						t.Fatal(err)
+					}
+					c := chunk{ID: w.id, Object: "chat.completion.chunk", Created: w.created, Model: w.model,
+						Choices: []chunkChoice{{Delta: d, FinishReason: finish, Logprobs: jsonNull}}}
+					if usage {
+						c.Usage = jsonNull
+					}
+					if want := "data: " + string(mustJSON(&c)) + "\n\n"; got.String() != want {
+						t.Fatalf("got  %s\nwant %s", got.String(), want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkStreamWriterText(b *testing.B) {
+	w := NewStreamWriter(io.Discard, func() error { return nil }, true, 1732000000)
+	w.Write(llm.Event{Kind: llm.EventStart, ID: "chatcmpl-abc123", Model: "gpt-4o-mini"})
+	ev := llm.Event{Kind: llm.EventText, Text: " hello"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := w.Write(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

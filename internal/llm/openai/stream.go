@@ -3,6 +3,7 @@ package openai
 import (
 	"fmt"
 	"io"
+	"strconv"
 
 	"aya/internal/llm"
 )
@@ -97,6 +98,9 @@ func (s *StreamWriter) Fail(e *llm.Error) error {
 }
 
 func (s *StreamWriter) chunk(d delta, finish *string) error {
+	if len(d.ToolCalls) == 0 {
+		return s.textChunk(d, finish)
+	}
 	c := chunk{
 		ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
 		Choices: []chunkChoice{{Delta: d, FinishReason: finish, Logprobs: jsonNull}},
@@ -105,6 +109,45 @@ func (s *StreamWriter) chunk(d delta, finish *string) error {
 		c.Usage = jsonNull
 	}
 	return s.send(mustJSON(&c))
+}
+
+// textChunk writes a chunk without tool calls — the role, text and finish chunks, nearly all
+// of a stream — by hand, byte for byte as encoding/json writes the chunk type.
+func (s *StreamWriter) textChunk(d delta, finish *string) error {
+	b := append(s.buf[:0], `data: {"id":`...)
+	b = llm.AppendJSONString(b, s.id)
+	b = append(b, `,"object":"chat.completion.chunk","created":`...)
+	b = strconv.AppendInt(b, s.created, 10)
+	b = append(b, `,"model":`...)
+	b = llm.AppendJSONString(b, s.model)
+	b = append(b, `,"system_fingerprint":null,"choices":[{"index":0,"delta":{`...)
+	if d.Role != "" {
+		b = append(b, `"role":`...)
+		b = llm.AppendJSONString(b, d.Role)
+	}
+	if d.Content != nil {
+		if d.Role != "" {
+			b = append(b, ',')
+		}
+		b = append(b, `"content":`...)
+		b = llm.AppendJSONString(b, *d.Content)
+	}
+	b = append(b, `},"finish_reason":`...)
+	if finish != nil {
+		b = llm.AppendJSONString(b, *finish)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"logprobs":null}]`...)
+	if s.includeUsage {
+		b = append(b, `,"usage":null`...)
+	}
+	b = append(b, "}\n\n"...)
+	s.buf = b
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	return s.flush()
 }
 
 func (s *StreamWriter) send(data []byte) error {
