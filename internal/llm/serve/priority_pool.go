@@ -201,8 +201,8 @@ func (cl Class) admit(ctx context.Context, d *Deployment) *llm.Error {
 			return nil
 		}
 	}
-	wait, cancel := cl.waitContext(ctx)
-	defer cancel()
+	wait := newWaitContext(ctx, cl.waitUntil(time.Now()))
+	defer wait.release()
 	for {
 		var g grant
 		if c.tokens != nil {
@@ -255,52 +255,51 @@ func (c *capacity) fastTake(tier int, n float64) (grant, bool) {
 
 // admitRequest takes d's request slot (rpm), waiting within wait; sliced reports that a batch
 // call's slice ended rather than its wait.
-func (cl Class) admitRequest(ctx, wait context.Context, c *capacity, tier int) (err error, sliced bool) {
+func (cl Class) admitRequest(ctx context.Context, wait *waitContext, c *capacity, tier int) (err error, sliced bool) {
 	if c.pool == nil && c.requests == nil {
 		return nil, false
 	}
 	w := wait
 	if cl.Batch && c.tokens != nil {
-		var cancel context.CancelFunc
-		w, cancel = context.WithTimeout(wait, batchRPMSlice)
-		defer cancel()
+		w = newWaitContext(wait, time.Now().Add(batchRPMSlice))
+		defer w.release()
 	}
 	if c.requests != nil {
 		_, err = c.requests.wait(w, tier, 1)
 	} else {
 		for {
-			err = c.pool.Admit(w, tier)
-			var rej *tps.RejectedError
+			if err = c.pool.Admit(w, tier); err == nil || !cl.Batch {
+				break
+			}
 			// Pushed out of a full queue by a more important call: a batch call waits on while
 			// its deadline allows; an interactive one moves on.
-			if errors.As(err, &rej) && cl.Batch && ctx.Err() == nil && !closed(c.done) && sleep(w, rej.RetryAfter) {
-				continue
+			var rej *tps.RejectedError
+			if !errors.As(err, &rej) || ctx.Err() != nil || closed(c.done) || !sleep(w, rej.RetryAfter) {
+				break
 			}
-			break
 		}
 	}
 	return err, err != nil && w != wait && wait.Err() == nil && ctx.Err() == nil
 }
 
-// waitContext bounds the call's wait at one deployment: a batch call's deadline, or an
-// interactive call's Wait and Deadline.
-func (cl Class) waitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// waitUntil is when the call's wait at one deployment ends: a batch call's deadline, or an
+// interactive call's Wait, or its Deadline when that comes first.
+func (cl Class) waitUntil(now time.Time) time.Time {
 	if cl.Batch {
-		deadline := cl.Deadline
-		if deadline.IsZero() {
-			deadline = time.Now().Add(DefaultBatchTimeout)
+		if cl.Deadline.IsZero() {
+			return now.Add(DefaultBatchTimeout)
 		}
-		return context.WithDeadline(ctx, deadline)
+		return cl.Deadline
 	}
 	w := cl.Wait
 	if w <= 0 {
 		w = DefaultQueueTimeout
 	}
-	wait, cancel := context.WithTimeout(ctx, w)
-	if !cl.Deadline.IsZero() {
-		wait, cancel = withEarlier(wait, cancel, cl.Deadline)
+	until := now.Add(w)
+	if !cl.Deadline.IsZero() && cl.Deadline.Before(until) {
+		return cl.Deadline
 	}
-	return wait, cancel
+	return until
 }
 
 // refusal is the error of a call a pool did not admit: 499 when the client left, else 429.
@@ -311,15 +310,6 @@ func (cl Class) refusal(ctx context.Context, d *Deployment, limit string, of int
 		return &llm.Error{Status: 499, Type: llm.ErrInvalidRequest, Message: "the client left while the call waited for capacity"}
 	}
 	return refused(d, cl, max(retry, time.Second), limit, of)
-}
-
-// withEarlier bounds ctx by deadline too.
-func withEarlier(ctx context.Context, cancel context.CancelFunc, deadline time.Time) (context.Context, context.CancelFunc) {
-	if d, ok := ctx.Deadline(); ok && !deadline.Before(d) {
-		return ctx, cancel
-	}
-	c2, cancel2 := context.WithDeadline(ctx, deadline)
-	return c2, func() { cancel2(); cancel() }
 }
 
 func closed(ch <-chan struct{}) bool {

@@ -394,23 +394,35 @@ func BenchmarkClassify(b *testing.B) {
 	}
 }
 
-// BenchmarkAdmit is the admission of a call on a deployment with room: the pool's fast path
-// plus the call's wait context.
+// BenchmarkAdmit is the admission of a call on a deployment with room: on its rpm pool (tps),
+// its tpm pool, both, or the request pool of an rpm under 60; the token reservation is settled
+// as the handler does after the call.
 func BenchmarkAdmit(b *testing.B) {
-	b.ReportAllocs()
-	d := &Deployment{Provider: &tagged{}, ProviderName: "demo", Model: "m-1", Weight: 1, RPM: 6e9}
-	m := &Model{Name: "m", Strategy: Weighted, Deployments: []*Deployment{d}}
-	h := NewHandler(NewRouter([]*Model{m}, nil, time.Minute), NewKeys(nil, nil), nil, slog.New(slog.DiscardHandler))
-	if err := h.StartPools(PoolOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
-	ctx := context.Background()
-	cl := Class{Priority: PriorityHigh, Wait: time.Second}
-	for b.Loop() {
-		if e := cl.admit(ctx, d); e != nil {
-			b.Fatal(e)
-		}
+	for _, bc := range []struct {
+		name     string
+		rpm, tpm int
+	}{{"rpm", 6e9, 0}, {"tpm", 0, 6e12}, {"rpm+tpm", 6e9, 6e12}, {"rpm<60", 59, 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			d := &Deployment{Provider: &tagged{}, ProviderName: "demo", Model: "m-1", Weight: 1, RPM: bc.rpm, TPM: bc.tpm}
+			m := &Model{Name: "m", Strategy: Weighted, Deployments: []*Deployment{d}}
+			h := NewHandler(NewRouter([]*Model{m}, nil, time.Minute), NewKeys(nil, nil), nil, slog.New(slog.DiscardHandler))
+			if err := h.StartPools(PoolOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			if bc.rpm > 0 && bc.rpm < 60 {
+				d.capacity.requests = newTokenPool(6e12, poolQueue, time.Now) // room for every call
+			}
+			cl := Class{Priority: PriorityHigh, Wait: time.Second, Tokens: 500}
+			ctx := WithClass(context.Background(), cl)
+			for b.Loop() {
+				if e := cl.admit(ctx, d); e != nil {
+					b.Fatal(e)
+				}
+				SettleTokens(ctx, 400)
+			}
+		})
 	}
 }
 
