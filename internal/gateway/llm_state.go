@@ -149,6 +149,7 @@ func (g *Gateway) mountLLMAdmin(mux *http.ServeMux, cfg config.Admin) {
 	mux.Handle("GET /llm/keys", auth(cfg.Token, http.HandlerFunc(g.handleLLMKeys)))
 	mux.Handle("POST /llm/keys", auth(cfg.Token, http.HandlerFunc(g.handleLLMKeyCreate)))
 	mux.Handle("DELETE /llm/keys/{name}", auth(cfg.Token, http.HandlerFunc(g.handleLLMKeyRevoke)))
+	mux.Handle("GET /llm/deployments", auth(cfg.Token, http.HandlerFunc(g.handleLLMDeployments)))
 }
 
 func adminError(w http.ResponseWriter, status int, msg string) {

@@ -142,7 +142,8 @@ func RetryAfter(h http.Header) time.Duration {
 }
 
 // Call posts body to path and decodes the whole (non-streamed) answer with decode; a
-// provider answer that does not decode is a 502. Every adapter's Chat is this with its own
+// provider answer that does not decode is a 502, unless decode says what it is with an
+// *llm.Error. Every adapter's Chat is this with its own
 // wire format.
 func (c *Client) Call(ctx context.Context, path string, body []byte, decodeErr ErrorDecoder, decode func([]byte) (*llm.Response, error)) (*llm.Response, error) {
 	resp, cancel, err := c.Post(ctx, path, body, nil, decodeErr)
@@ -156,6 +157,9 @@ func (c *Client) Call(ctx context.Context, path string, body []byte, decodeErr E
 		return nil, err
 	}
 	out, err := decode(b)
+	if e, ok := err.(*llm.Error); ok { // a 200 that is a refusal (Gemini's blocked prompt)
+		return nil, e
+	}
 	if err != nil {
 		return nil, llm.Errorf(502, llm.ErrServer, "%v", err)
 	}
@@ -210,6 +214,13 @@ func (f *firstEvent) Next() (llm.Event, error) {
 		}
 	}
 	return ev, err
+}
+
+// Buffered passes on the stream's report that its next event is at hand (see the handler's
+// flushing); a stream that cannot tell reports false.
+func (f *firstEvent) Buffered() bool {
+	b, ok := f.Stream.(interface{ Buffered() bool })
+	return ok && b.Buffered()
 }
 
 func (f *firstEvent) Close() error {
