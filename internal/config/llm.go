@@ -38,7 +38,7 @@ type LLM struct {
 	// Prompts are prompt templates served as REST endpoints.
 	Prompts []LLMPrompt `yaml:"prompts"`
 	// QueueTimeout is how long an interactive call waits for a saturated deployment's capacity
-	// (deployments with rpm) before that deployment is skipped.
+	// (the pools of deployments with rpm or tpm) before that deployment is skipped.
 	QueueTimeout Duration `yaml:"queue_timeout" default:"2s"`
 	// BatchTimeout is how long a batch call may wait for spare capacity in all, unless the
 	// request sends its own x-aya-deadline.
