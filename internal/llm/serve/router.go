@@ -488,6 +488,16 @@ func (t *trackedStream) Next() (llm.Event, error) {
 	return t.Stream.Next()
 }
 
+// Buffered reports whether the next event is at hand without waiting (read ahead, or in the
+// provider stream's buffer), so the handler can write it before flushing.
+func (t *trackedStream) Buffered() bool {
+	if len(t.pending) > 0 {
+		return true
+	}
+	b, ok := t.Stream.(interface{ Buffered() bool })
+	return ok && !t.eof && b.Buffered()
+}
+
 // peekLimit bounds the events read ahead of the first content (a start, usage, pings).
 const peekLimit = 16
 
