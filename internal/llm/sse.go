@@ -62,6 +62,13 @@ func (s *SSEReader) Next() (event, data []byte, err error) {
 	}
 }
 
+// Buffered reports whether a whole event (up to its blank line) is already buffered, so
+// Next will return it without waiting for the body.
+func (s *SSEReader) Buffered() bool {
+	b, _ := s.r.Peek(s.r.Buffered())
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
+}
+
 func (s *SSEReader) readLine() ([]byte, error) {
 	line, err := s.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {

@@ -22,9 +22,11 @@ type StreamWriter struct {
 	finish       string
 	usage        llm.Usage
 	buf          []byte
+	ending       bool // End is writing: one flush after the last event
 }
 
-// NewStreamWriter writes to w, calling flush after each event. includeUsage is the client's
+// NewStreamWriter writes to w, calling flush after each event (once after the closing ones
+// End writes together). includeUsage is the client's
 // stream_options.include_usage.
 func NewStreamWriter(w io.Writer, flush func() error, includeUsage bool, created int64) *StreamWriter {
 	return &StreamWriter{w: w, flush: flush, includeUsage: includeUsage, created: created}
@@ -77,6 +79,7 @@ func (s *StreamWriter) End() error {
 	if err := s.start(); err != nil {
 		return err
 	}
+	s.ending = true // the closing events leave together: nothing is awaited between them
 	f := finishOr(s.finish)
 	if err := s.chunk(delta{}, &f); err != nil {
 		return err
@@ -88,7 +91,10 @@ func (s *StreamWriter) End() error {
 			return err
 		}
 	}
-	return s.send([]byte("[DONE]"))
+	if err := s.send([]byte("[DONE]")); err != nil {
+		return err
+	}
+	return s.flush()
 }
 
 // Fail ends a stream that broke after it started: OpenAI's SDKs raise an error for a data
@@ -147,6 +153,13 @@ func (s *StreamWriter) textChunk(d delta, finish *string) error {
 	if _, err := s.w.Write(b); err != nil {
 		return err
 	}
+	return s.flushEvent()
+}
+
+func (s *StreamWriter) flushEvent() error {
+	if s.ending {
+		return nil
+	}
 	return s.flush()
 }
 
@@ -157,7 +170,7 @@ func (s *StreamWriter) send(data []byte) error {
 	if _, err := s.w.Write(s.buf); err != nil {
 		return err
 	}
-	return s.flush()
+	return s.flushEvent()
 }
 
 // StreamReader turns a provider's chat.completion.chunk stream into llm events, one chunk at
@@ -169,6 +182,7 @@ type StreamReader struct {
 	chunk   chunkIn // reused: its choices slice outlives one chunk
 	started bool
 	done    bool
+	err     error // what a read ahead (Buffered) met, for Next to return
 }
 
 // NewStreamReader reads the SSE body of a streamed chat completion; Close closes body.
@@ -179,6 +193,9 @@ func NewStreamReader(body io.ReadCloser) *StreamReader {
 // Next returns the next event, io.EOF after [DONE] (or the end of the body).
 func (s *StreamReader) Next() (llm.Event, error) {
 	for len(s.pending) == 0 {
+		if s.err != nil {
+			return llm.Event{}, s.err
+		}
 		if s.done {
 			return llm.Event{}, io.EOF
 		}
@@ -189,6 +206,19 @@ func (s *StreamReader) Next() (llm.Event, error) {
 	ev := s.pending[0]
 	s.pending = s.pending[1:]
 	return ev, nil
+}
+
+// Buffered reports whether Next will return an event without waiting for the provider: one
+// is decoded and waiting, or a whole chunk with one is buffered (it is decoded now, since a
+// chunk may carry no event). The end of the stream or a failure is not an event: the writer
+// flushes what it wrote before it ends the stream. The client's copy of the stream can then be flushed
+// after the next event instead: a burst leaves in one write, and nothing waits unflushed
+// while aya waits for the provider.
+func (s *StreamReader) Buffered() bool {
+	for len(s.pending) == 0 && !s.done && s.err == nil && s.sse.Buffered() {
+		s.err = s.read()
+	}
+	return len(s.pending) > 0
 }
 
 // Close releases the provider's body.

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"aya/internal/llm"
 )
@@ -27,18 +28,22 @@ func streamEvents() []llm.Event {
 func writeStream(t *testing.T, includeUsage bool) string {
 	t.Helper()
 	var b bytes.Buffer
-	flushes := 0
-	w := NewStreamWriter(&b, func() error { flushes++; return nil }, includeUsage, 7)
+	flushed, flushes := 0, 0
+	w := NewStreamWriter(&b, func() error { flushed, flushes = b.Len(), flushes+1; return nil }, includeUsage, 7)
 	for _, ev := range streamEvents() {
 		if err := w.Write(ev); err != nil {
 			t.Fatal(err)
 		}
+		if flushed != b.Len() {
+			t.Fatalf("%v written but not flushed: each event must be flushed before the next is awaited", ev.Kind)
+		}
 	}
+	before := flushes
 	if err := w.End(); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(b.String(), "\n\n"); flushes != n {
-		t.Fatalf("%d flushes for %d events: each event must be flushed", flushes, n)
+	if flushed != b.Len() || flushes != before+1 {
+		t.Fatalf("End flushed %d times, the last at %d of %d bytes: want once, after its last event", flushes-before, flushed, b.Len())
 	}
 	return b.String()
 }
@@ -142,5 +147,48 @@ func BenchmarkStreamReader(b *testing.B) {
 				break
 			}
 		}
+	}
+}
+
+// TestStreamReaderBuffered: Buffered tells whether Next would wait for the provider, never
+// waiting itself; a chunk with no event is read ahead, not mistaken for one at hand.
+func TestStreamReaderBuffered(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	r := NewStreamReader(pr)
+	defer r.Close()
+	chunkOf := func(text string) string {
+		return `data: {"id":"c","choices":[{"index":0,"delta":{"content":"` + text + `"}}]}` + "\n\n"
+	}
+	write := func(s string) {
+		go io.WriteString(pw, s)
+	}
+	write(chunkOf("a") + chunkOf("b") + chunkOf(""))
+	next := func(want llm.EventKind) {
+		t.Helper()
+		ev, err := r.Next()
+		if err != nil || ev.Kind != want {
+			t.Fatalf("got %+v, %v; want kind %v", ev, err, want)
+		}
+	}
+	next(llm.EventStart)
+	if !r.Buffered() {
+		t.Fatal("the text of the first chunk is decoded and waiting")
+	}
+	next(llm.EventText)
+	if !r.Buffered() {
+		t.Fatal("a second whole chunk is buffered")
+	}
+	next(llm.EventText)
+	if r.Buffered() {
+		t.Fatal("only a chunk without events is left: Next would wait")
+	}
+	write("data: [DONE]\n\n")
+	time.Sleep(10 * time.Millisecond)
+	if r.Buffered() {
+		t.Fatal("the end of the stream is not an event")
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("got %v, want EOF", err)
 	}
 }

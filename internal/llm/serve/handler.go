@@ -301,7 +301,7 @@ func (h *Handler) stream(ctx context.Context, w httpx.ResponseWriter, r *httpx.R
 	w.WriteHeader(200)
 	ttft := h.now().Sub(start)
 	status := 200
-	sw := newStreamWriter(w, r, req, start)
+	sw := streamWriterFlushing(w, r, req, start, flushUnlessBuffered(w, s))
 	var col *collector
 	if ck != nil {
 		col = &collector{}
@@ -346,10 +346,35 @@ func (h *Handler) stream(ctx context.Context, w httpx.ResponseWriter, r *httpx.R
 }
 
 func newStreamWriter(w httpx.ResponseWriter, r *httpx.Request, req *llm.Request, start time.Time) streamWriter {
+	return streamWriterFlushing(w, r, req, start, w.Flush)
+}
+
+// streamWriterFlushing is newStreamWriter with the flush called after each event.
+func streamWriterFlushing(w httpx.ResponseWriter, r *httpx.Request, req *llm.Request, start time.Time, flush func() error) streamWriter {
 	if r.Path == "/v1/messages" {
-		return anthropic.NewStreamWriter(w, w.Flush)
+		return anthropic.NewStreamWriter(w, flush)
 	}
-	return openai.NewStreamWriter(w, w.Flush, req.IncludeUsage, start.Unix())
+	return openai.NewStreamWriter(w, flush, req.IncludeUsage, start.Unix())
+}
+
+// flushUnlessBuffered flushes w after an event unless the provider's next event is already
+// at hand (its stream reports Buffered): it follows at once, so a burst leaves in one write
+// instead of one system call per event, and nothing waits unflushed while aya waits for the
+// provider.
+func flushUnlessBuffered(w httpx.ResponseWriter, s llm.Stream) func() error {
+	if t, ok := s.(*trackedStream); ok {
+		s = t.Stream
+	}
+	b, ok := s.(interface{ Buffered() bool })
+	if !ok {
+		return w.Flush
+	}
+	return func() error {
+		if b.Buffered() {
+			return nil
+		}
+		return w.Flush()
+	}
 }
 
 func (h *Handler) logTries(r *httpx.Request, req *llm.Request, tries []Attempt) {
