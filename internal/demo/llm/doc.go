@@ -20,7 +20,11 @@
 // Anthropic x-api-key or bearer, as anthropic-sdk-go v2 sends, plus anthropic-version; Gemini
 // x-goog-api-key or ?key=), each API's error bodies and statuses (401, 404 model not found,
 // 400 for a missing max_tokens or an overflowing ContextWindow, 429 with retry-after, 500, Anthropic 529) and in-stream error
-// events. The official openai-go v3, anthropic-sdk-go v2 and genai clients are pointed at these
+// events. Policy refusals (BlockedWords) take each API's real shape: OpenAI 400
+// content_policy_violation, Gemini 200 promptFeedback.blockReason without candidates, Anthropic
+// 200 stop_reason refusal with stop_details; InsufficientQuota is OpenAI's 429
+// insufficient_quota; LimitPerKey counts RPM/TPM per API key, as providers do per key or
+// organization. The official openai-go v3, anthropic-sdk-go v2 and genai clients are pointed at these
 // servers in the tests.
 //
 // Simplified: the text is seeded nonsense, the same for the same request. Tokens are counted by
