@@ -208,6 +208,11 @@ func (cl Class) admit(ctx context.Context, d *Deployment) *llm.Error {
 		if c.tokens != nil {
 			var err error
 			if g, err = c.tokens.wait(wait, tier, n); err != nil {
+				// Pushed out of a full queue by a more important call: a batch call queues
+				// again while its deadline allows.
+				if errors.Is(err, errPushedOut) && cl.Batch && !closed(c.done) && sleep(wait, time.Second) {
+					continue
+				}
 				return cl.refusal(ctx, d, "tpm", d.TPM, c.tokens.retryIn(tier, n))
 			}
 		}
