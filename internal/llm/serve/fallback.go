@@ -118,34 +118,32 @@ func tries(plan []*Deployment, d *Deployment) int {
 	return n
 }
 
-// wait is how long a failure of class sits out, or 0 when it does not yet: a rate limit or an
-// auth failure at once, others after cooldown_after in a row (counted by failures).
-func (r *Router) wait(e *llm.Error, class string, failures interface{ Add(int32) int32 }) time.Duration {
+// wait is how long a failure of class sits out: the configured cooldown or the provider's
+// retry-after, whichever is longer, and for auth at least authCooldown.
+func (r *Router) wait(e *llm.Error, class string) time.Duration {
 	w := max(r.cooldown, e.RetryAfter)
-	switch class {
-	case llm.ClassAuth:
-		return max(w, authCooldown)
-	case llm.ClassRateLimit:
-		return w
-	}
-	if int(failures.Add(1)) < r.after {
-		return 0
+	if class == llm.ClassAuth {
+		w = max(w, authCooldown)
 	}
 	return w
 }
 
-// fail puts d in cooldown after a failure, for the provider's retry-after when it is longer
-// than the configured cooldown (see wait).
+// fail puts d in cooldown after a failure (see wait): a rate limit or an auth failure at
+// once, others after cooldown_after in a row.
 func (r *Router) fail(d *Deployment, e *llm.Error) {
-	if w := r.wait(e, e.Class(), &d.failures); w > 0 {
-		d.failures.Store(0)
+	class := e.Class()
+	if class != llm.ClassRateLimit && class != llm.ClassAuth && int(d.failures.Add(1)) < r.after {
+		return
+	}
+	d.failures.Store(0)
+	if w := r.wait(e, class); w > 0 {
 		d.cooldown.Store(r.now().Add(w).UnixNano())
 	}
 }
 
+// coolKey puts one of a deployment's keys in cooldown after a rate limit or auth failure.
 func (r *Router) coolKey(k *ProviderKey, e *llm.Error, class string) {
-	if w := r.wait(e, class, &k.failures); w > 0 {
-		k.failures.Store(0)
+	if w := r.wait(e, class); w > 0 {
 		k.cooldown.Store(r.now().Add(w).UnixNano())
 	}
 }

@@ -218,9 +218,9 @@ func TestContentPolicyFallback(t *testing.T) {
 			}
 			// The fallback fails too: an error refusal comes back with its code, a 200 refusal as it was.
 			a.steps, safe.steps = []step{first}, []step{{err: &llm.Error{Status: 500, Type: llm.ErrServer}}}
-			text, _, err = call(t, r, m, stream)
-			if first.refuse && (err != nil || text != "refusal") || !first.refuse && (err == nil || err.Status != 500) {
-				t.Errorf("stream %v, refusal %v, fallback failing: answer %q, err %v", stream, first.refuse, text, err)
+			text, tries, err = call(t, r, m, stream)
+			if first.refuse && (err != nil || text != "refusal") || !first.refuse && (err == nil || err.Status != 500) || len(tries) != 2-boolInt(first.refuse) {
+				t.Errorf("stream %v, refusal %v, fallback failing: answer %q, err %v, %d tries", stream, first.refuse, text, err, len(tries))
 			}
 		}
 		// Without content_policy in fallback_on a 200 refusal is the answer, at once.
@@ -297,6 +297,13 @@ func TestCooldownAfter(t *testing.T) {
 	if !da.cooling(*now) {
 		t.Fatal("a 429 did not cool at once with cooldown_after 3")
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func BenchmarkPick(b *testing.B) {

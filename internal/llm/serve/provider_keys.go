@@ -16,7 +16,6 @@ type ProviderKey struct {
 	Label string
 
 	cooldown atomic.Int64 // unix nanoseconds until which the key sits out
-	failures atomic.Int32 // consecutive failures, for cooldown_after
 }
 
 // KeyLabel is how a key is named where its secret must not show.
@@ -81,13 +80,11 @@ func (d *Deployment) provider(k *ProviderKey) Provider {
 	return d.Provider
 }
 
-// succeeded ends the runs of failures that count towards cooldown_after. The loads keep the
-// common case (no failure before) free of writes to shared cache lines.
-func (d *Deployment) succeeded(k *ProviderKey) {
+// succeeded ends the run of failures that counts towards cooldown_after (keys cool only on
+// rate limits and auth failures, at once, so they keep no count). The load keeps the common
+// case free of writes to a shared cache line.
+func (d *Deployment) succeeded() {
 	if d.failures.Load() != 0 {
 		d.failures.Store(0)
-	}
-	if k != nil && k.failures.Load() != 0 {
-		k.failures.Store(0)
 	}
 }

@@ -336,6 +336,7 @@ func (r *Router) Chat(ctx context.Context, req *llm.Request, plan []*Deployment)
 	cl := classOf(ctx)
 	var refused *llm.Response // a refusal kept in case no fallback does better
 	var refusedBy *Deployment
+	refusedTry := -1
 	for i := 0; i < len(plan); i++ {
 		d := plan[i]
 		if e := cl.admit(ctx, d); e != nil {
@@ -353,23 +354,26 @@ func (r *Router) Chat(ctx context.Context, req *llm.Request, plan []*Deployment)
 		d.inflight.Add(-1)
 		var e *llm.Error
 		if cerr == nil {
-			d.succeeded(k)
+			d.succeeded()
 			d.observeLatency(time.Since(start))
 			if !refusal(resp.Text, len(resp.ToolCalls), resp.Finish) || !d.fallsBackOn(llm.ClassContentPolicy) {
 				return resp, d, tries, nil
 			}
-			refused, refusedBy, e = resp, d, refusalError(d)
+			refused, refusedBy, refusedTry, e = resp, d, len(tries), refusalError(d)
 		} else {
 			e = llm.AsError(cerr)
 		}
 		tries = append(tries, Attempt{Deployment: d, Key: k, Err: e})
 		var ok bool
 		if plan, ok = r.next(ctx, plan, i, k, e); !ok {
+			if refused != nil {
+				break
+			}
 			return nil, d, tries, e
 		}
 	}
-	if refused != nil {
-		return refused, refusedBy, tries[:len(tries)-1], nil
+	if refused != nil { // the refusal is the answer after all: not a failed try
+		return refused, refusedBy, slices.Delete(tries, refusedTry, refusedTry+1), nil
 	}
 	return nil, nil, tries, exhausted(tries)
 }
@@ -395,6 +399,7 @@ func refusalError(d *Deployment) *llm.Error {
 func (r *Router) OpenStream(ctx context.Context, req *llm.Request, plan []*Deployment) (s llm.Stream, first llm.Event, d *Deployment, tries []Attempt, err *llm.Error) {
 	cl := classOf(ctx)
 	var refused *trackedStream // a refusal kept in case no fallback does better
+	refusedTry := -1
 	defer func() {
 		if refused != nil && s != refused {
 			refused.Close()
@@ -417,7 +422,7 @@ func (r *Router) OpenStream(ctx context.Context, req *llm.Request, plan []*Deplo
 		if serr == nil {
 			first, serr = st.Next()
 			if serr == nil || errors.Is(serr, io.EOF) {
-				d.succeeded(k)
+				d.succeeded()
 				d.observeLatency(time.Since(start))
 				ts := &trackedStream{Stream: st, d: d, eof: serr != nil}
 				if !d.fallsBackOn(llm.ClassContentPolicy) {
@@ -429,7 +434,7 @@ func (r *Router) OpenStream(ctx context.Context, req *llm.Request, plan []*Deplo
 				if refused != nil {
 					refused.Close()
 				}
-				refused = ts
+				refused, refusedTry = ts, len(tries)
 				e := refusalError(d)
 				tries = append(tries, Attempt{Deployment: d, Key: k, Err: e})
 				var ok bool
@@ -445,12 +450,15 @@ func (r *Router) OpenStream(ctx context.Context, req *llm.Request, plan []*Deplo
 		tries = append(tries, Attempt{Deployment: d, Key: k, Err: e})
 		var ok bool
 		if plan, ok = r.next(ctx, plan, i, k, e); !ok {
+			if refused != nil {
+				break
+			}
 			return nil, llm.Event{}, d, tries, e
 		}
 	}
-	if refused != nil {
+	if refused != nil { // the refusal is the answer after all: not a failed try
 		first, _ = refused.Next()
-		return refused, first, refused.d, tries[:len(tries)-1], nil
+		return refused, first, refused.d, slices.Delete(tries, refusedTry, refusedTry+1), nil
 	}
 	return nil, llm.Event{}, nil, tries, exhausted(tries)
 }
@@ -498,6 +506,11 @@ func (t *trackedStream) Buffered() bool {
 	return ok && !t.eof && b.Buffered()
 }
 
+// content reports whether ev says something (text or a tool call), so no refusal can precede it.
+func content(ev llm.Event) bool {
+	return ev.Kind == llm.EventText || ev.Kind == llm.EventToolStart || ev.Kind == llm.EventToolArgs
+}
+
 // peekLimit bounds the events read ahead of the first content (a start, usage, pings).
 const peekLimit = 16
 
@@ -506,9 +519,12 @@ const peekLimit = 16
 // wait in pending. A refused stream is read to its end (it is short) so holding it on costs no
 // connection.
 func (t *trackedStream) peek(first llm.Event) llm.Event {
+	if content(first) {
+		return first
+	}
 	t.pending = append(t.pending, first)
 	ev := first
-	for n := 0; n < peekLimit && !t.eof && (ev.Kind == 0 || ev.Kind == llm.EventStart || ev.Kind == llm.EventUsage); n++ {
+	for n := 0; n < peekLimit && !t.eof && !content(ev) && ev.Kind != llm.EventFinish; n++ {
 		var err error
 		if ev, err = t.Stream.Next(); err != nil {
 			t.eof, t.err = true, err // the client's read meets it after the pending events
