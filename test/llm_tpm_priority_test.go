@@ -37,7 +37,7 @@ func TestLLMTPMPriority(t *testing.T) {
 listeners: [{name: web, address: "%s"}]
 admin: {address: "{{ADMIN}}"}
 llm:
-  queue_timeout: 8s
+  queue_timeout: 10s
   providers:
     - {name: oa, type: openai, base_url: "%s/v1"}
   models:
