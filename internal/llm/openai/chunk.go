@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bytes"
 	"encoding/json"
 
 	"aya/internal/llm"
@@ -15,8 +14,8 @@ type chunkIn struct {
 	Error *errorObject `json:"error"`
 }
 
-// decodeChunk reads a chunk. A text, role or finish chunk — nearly every chunk of a stream —
-// is read by the scanner; anything else (tool calls, usage, an error, an unusual spelling)
+// decodeChunk reads a chunk. A text, role, finish or usage chunk — nearly every chunk of a
+// stream — is read by the scanner; anything else (tool calls, an error, an unusual spelling)
 // by encoding/json, which has the last word on what the JSON means.
 func decodeChunk(data []byte, c *chunkIn) error {
 	if scanChunk(data, c) {
@@ -39,10 +38,12 @@ func scanChunk(data []byte, c *chunkIn) bool {
 		case "choices":
 			c.Choices = c.Choices[:0]
 			ok = s.Null() || s.Array(func() bool {
-				c.Choices = append(c.Choices, chunkChoice{})
+				c.Choices = grow(c.Choices)
 				return scanChoice(&s, &c.Choices[len(c.Choices)-1])
 			})
-		case "usage", "error":
+		case "usage":
+			ok = scanUsage(&s, &c.Usage)
+		case "error":
 			ok = s.Null()
 		case "object", "system_fingerprint":
 			// Unused, but encoding/json would refuse another type.
@@ -101,25 +102,4 @@ func scanChoice(s *llm.Scanner, ch *chunkChoice) bool {
 		}
 		return ok
 	})
-}
-
-func skipString(s *llm.Scanner) bool {
-	_, ok := s.String()
-	return ok
-}
-
-func skipInt(s *llm.Scanner) bool {
-	_, ok := s.Int()
-	return ok
-}
-
-// foldsTo reports whether key matches one of names only case-insensitively: encoding/json
-// would take it for that field, so the scanner must leave the chunk to it.
-func foldsTo(key []byte, names ...string) bool {
-	for _, n := range names {
-		if len(key) == len(n) && bytes.EqualFold(key, []byte(n)) {
-			return true
-		}
-	}
-	return false
 }

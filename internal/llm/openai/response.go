@@ -61,8 +61,11 @@ func decodeUsage(u *usage) llm.Usage {
 // DecodeResponse reads a provider's chat.completion.
 func DecodeResponse(body []byte) (*llm.Response, error) {
 	var cr chatResponse
-	if err := json.Unmarshal(body, &cr); err != nil {
-		return nil, fmt.Errorf("provider answer is not a chat completion: %w", err)
+	if !scanResponse(body, &cr) {
+		cr = chatResponse{}
+		if err := json.Unmarshal(body, &cr); err != nil {
+			return nil, fmt.Errorf("provider answer is not a chat completion: %w", err)
+		}
 	}
 	if len(cr.Choices) == 0 {
 		return nil, fmt.Errorf("provider answer has no choices")

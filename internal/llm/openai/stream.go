@@ -238,7 +238,9 @@ func (s *StreamReader) read() error {
 		return nil
 	}
 	c := &s.chunk
-	*c = chunkIn{chunk: chunk{Choices: c.Choices[:0]}}
+	choices := c.Choices[:cap(c.Choices)]
+	clear(choices) // nothing of the last chunk may show through
+	*c = chunkIn{chunk: chunk{Choices: choices[:0]}}
 	if err := decodeChunk(data, c); err != nil {
 		return fmt.Errorf("provider sent a stream chunk that is not JSON: %w", err)
 	}

@@ -192,3 +192,25 @@ func TestStreamReaderBuffered(t *testing.T) {
 		t.Fatalf("got %v, want EOF", err)
 	}
 }
+
+// TestStreamReaderFreshChunks: a chunk's decoding starts clean, with nothing of the last.
+func TestStreamReaderFreshChunks(t *testing.T) {
+	in := `data: {"id":"c","choices":[{"index":0,"delta":{"content":"a"}}]}` + "\n\n" +
+		`data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n" +
+		`data: {"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}` + "\n\ndata: [DONE]\n\n"
+	r := NewStreamReader(io.NopCloser(strings.NewReader(in)))
+	var kinds []llm.EventKind
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, ev.Kind)
+	}
+	if want := []llm.EventKind{llm.EventStart, llm.EventText, llm.EventFinish, llm.EventUsage}; !reflect.DeepEqual(kinds, want) {
+		t.Fatalf("got %v, want %v", kinds, want)
+	}
+}
