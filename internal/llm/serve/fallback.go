@@ -15,32 +15,38 @@ type Classes uint16
 
 const classesSet Classes = 1 << 15 // marks a set that was given, so an empty one means none
 
-var classBits = func() map[string]Classes {
-	m := map[string]Classes{}
-	for i, c := range llm.FallbackClasses {
-		m[c] = 1 << i
+// classBit is class's member of a set; 0 for a class no model falls back on. A switch, not a
+// map: the router asks on every answered stream.
+func classBit(class string) Classes {
+	switch class {
+	case llm.ClassRateLimit:
+		return 1 << 0
+	case llm.ClassOverloaded:
+		return 1 << 1
+	case llm.ClassServerError:
+		return 1 << 2
+	case llm.ClassTimeout:
+		return 1 << 3
+	case llm.ClassAuth:
+		return 1 << 4
+	case llm.ClassContextLength:
+		return 1 << 5
+	case llm.ClassContentPolicy:
+		return 1 << 6
 	}
-	return m
-}()
+	return 0
+}
 
 // defaultClasses is the behaviour of a model without fallback_on: every retryable class and
 // context_length; a provider's content refusal goes back to the client.
-var defaultClasses = func() Classes {
-	var s Classes
-	for c, b := range classBits {
-		if c != llm.ClassContentPolicy {
-			s |= b
-		}
-	}
-	return s | classesSet
-}()
+const defaultClasses = classesSet | 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<5
 
 // ParseClasses is the set of the named classes (fallback_on's values).
 func ParseClasses(names []string) (Classes, error) {
 	s := classesSet
 	for _, n := range names {
-		b, ok := classBits[n]
-		if !ok {
+		b := classBit(n)
+		if b == 0 {
 			return 0, fmt.Errorf("unknown error class %q: use one of %v", n, llm.FallbackClasses)
 		}
 		s |= b
@@ -53,7 +59,7 @@ func (s Classes) Has(class string) bool {
 	if s == 0 {
 		s = defaultClasses
 	}
-	return s&classBits[class] != 0
+	return s&classBit(class) != 0
 }
 
 // fallsBackOn reports whether a failure of class at d may go on to another deployment.

@@ -168,6 +168,15 @@ func TestFallbackOnExcludes(t *testing.T) {
 	if _, err := ParseClasses([]string{"rate_limits"}); err == nil {
 		t.Error("an unknown class parsed")
 	}
+	all, _ := ParseClasses(llm.FallbackClasses)
+	for _, c := range llm.FallbackClasses {
+		if !all.Has(c) || Classes(0).Has(c) != (c != llm.ClassContentPolicy) {
+			t.Errorf("class %s: in all %v, in the default %v", c, all.Has(c), Classes(0).Has(c))
+		}
+	}
+	if none, _ := ParseClasses(nil); none.Has(llm.ClassRateLimit) || Classes(0).Has(llm.ClassInvalidRequest) {
+		t.Error("an empty fallback_on falls back, or invalid_request does by default")
+	}
 }
 
 // TestContextWindowFallback: a context-length error skips the deployments whose window is no
@@ -308,9 +317,8 @@ func boolInt(b bool) int {
 
 func BenchmarkPick(b *testing.B) {
 	d := &Deployment{Keys: []*ProviderKey{{}, {}, {}}}
-	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = d.pick(now)
+		_ = d.pick(time.Now)
 	}
 }

@@ -40,11 +40,12 @@ func (k *ProviderKey) CoolingUntil(now time.Time) time.Time {
 
 // pick chooses the key for a call: round robin among the keys not cooling, or, when all are,
 // the one whose cooldown ends first. nil: the deployment has one key (its Provider).
-func (d *Deployment) pick(now time.Time) *ProviderKey {
+func (d *Deployment) pick(clock func() time.Time) *ProviderKey {
 	n := uint32(len(d.Keys))
 	if n == 0 {
 		return nil
 	}
+	now := clock()
 	start := d.nextKey.Add(1) - 1
 	var best *ProviderKey
 	for j := range n {

@@ -346,7 +346,7 @@ func (r *Router) Chat(ctx context.Context, req *llm.Request, plan []*Deployment)
 			}
 			continue
 		}
-		k := d.pick(r.now())
+		k := d.pick(r.now)
 		d.inflight.Add(1)
 		d.count(r.now(), 1, 0)
 		start := time.Now()
@@ -414,7 +414,7 @@ func (r *Router) OpenStream(ctx context.Context, req *llm.Request, plan []*Deplo
 			}
 			continue
 		}
-		k := d.pick(r.now())
+		k := d.pick(r.now)
 		d.inflight.Add(1)
 		d.count(r.now(), 1, 0)
 		start := time.Now()
