@@ -18,9 +18,13 @@ type SSEReader struct {
 // maxSSELine bounds one line of an event stream; longer lines are an upstream fault.
 const maxSSELine = 4 << 20
 
+// sseBuffer holds a few events of a typical stream (a chunk is a few hundred bytes); a longer
+// line is gathered past it (readLine). Every open stream holds one.
+const sseBuffer = 4 << 10
+
 // NewSSEReader reads events from r.
 func NewSSEReader(r io.Reader) *SSEReader {
-	return &SSEReader{r: bufio.NewReaderSize(r, 16<<10)}
+	return &SSEReader{r: bufio.NewReaderSize(r, sseBuffer)}
 }
 
 // Next returns the next event's name ("" when the stream did not name it) and data (several

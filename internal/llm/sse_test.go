@@ -58,3 +58,24 @@ func BenchmarkSSEReader(b *testing.B) {
 		}
 	}
 }
+
+func TestSSEReaderBuffered(t *testing.T) {
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{"data: a\n\ndata: b\n\n", true},
+		{"data: a\n\ndata: b\r\n\r\n", true},
+		{"data: a\n\ndata: b\n", false}, // the second event's blank line has not arrived
+		{"data: a\n\n", false},
+	}
+	for _, tt := range tests {
+		r := NewSSEReader(strings.NewReader(tt.body))
+		if _, _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Buffered(); got != tt.want {
+			t.Errorf("%q: Buffered() = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}
