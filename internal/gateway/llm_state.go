@@ -143,7 +143,8 @@ func (st *llmState) addAdminKeys(ks *serve.Keys, aliases map[string]string) {
 	}
 }
 
-// mountLLMAdmin adds the LLM endpoints to the admin API: the call log and the virtual keys.
+// mountLLMAdmin adds the LLM endpoints to the admin API: the call log, the virtual keys and
+// the deployments' routing state.
 func (g *Gateway) mountLLMAdmin(mux *http.ServeMux, cfg config.Admin) {
 	mux.Handle("GET /llm/calls", auth(cfg.Token, http.HandlerFunc(g.handleLLMCalls)))
 	mux.Handle("GET /llm/keys", auth(cfg.Token, http.HandlerFunc(g.handleLLMKeys)))
