@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEmbeddings(t *testing.T) {
@@ -40,5 +41,43 @@ func TestEmbeddings(t *testing.T) {
 	}
 	if w := e.do("POST", "/v1/embeddings", `{"model":"claude","input":"x"}`); w.status != 400 || !strings.Contains(w.body.String(), "embeddings") {
 		t.Fatalf("%d %s", w.status, w.body.String())
+	}
+}
+
+// TestEmbeddingsThroughPools: embeddings calls are admitted by a deployment's tpm pool, weighed
+// by their input and settled with the provider's usage; one that does not fit in time is a 429
+// naming the tpm, and the call log has its priority.
+func TestEmbeddingsThroughPools(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.router.models["embed"].Deployments[1]
+	d.TPM = 60 // a bucket of 10 tokens, one a second
+	if err := e.h.StartPools(PoolOptions{QueueTimeout: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.h.Close)
+	log := NewCallLog(8)
+	e.h.SetRecorder(log)
+	if w := e.do("POST", "/v1/embeddings", `{"model":"embed","input":"one two"}`); w.status != 200 {
+		t.Fatalf("%d %s", w.status, w.body.String())
+	}
+	big := `{"model":"embed","input":"` + strings.Repeat("lorem ipsum ", 20) + `"}`
+	w := e.do("POST", "/v1/embeddings", big, "x-aya-batch", "false")
+	if w.status != 429 || w.header.Get("Retry-After") == "" || !strings.Contains(w.body.String(), "tpm (60)") {
+		t.Fatalf("a call over the bucket: %d %s", w.status, w.body.String())
+	}
+	calls := log.Query(CallFilter{Priority: "medium"})
+	if len(calls) != 2 || calls[0].Status != 429 || calls[1].Status != 200 || calls[1].Batch {
+		t.Fatalf("call log: %+v", calls)
+	}
+	// Settled: the minute holds what the provider reported, not the estimate.
+	p := d.capacity.tokens
+	p.mu.Lock()
+	got := p.win.sum
+	p.mu.Unlock()
+	if want := float64(calls[1].InputTokens); got != want || want == 0 {
+		t.Fatalf("the minute holds %v tokens, the provider reported %v", got, want)
+	}
+	if len(log.Query(CallFilter{Priority: "low"})) != 0 {
+		t.Fatal("the priority filter matched other priorities")
 	}
 }
