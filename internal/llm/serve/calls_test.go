@@ -13,7 +13,7 @@ func TestCallLogRingAndFilter(t *testing.T) {
 		{Key: "a", Model: "gpt", Status: 200},
 		{Key: "b", Model: "gpt", Status: 429},
 		{Key: "a", Model: "claude", Status: 200},
-		{Key: "a", Model: "gpt", Status: 500},
+		{Key: "a", Model: "gpt", Status: 500, Priority: "critical"},
 	} {
 		c.Time = t0.Add(time.Duration(i) * time.Second)
 		l.RecordCall(&c)
@@ -30,6 +30,9 @@ func TestCallLogRingAndFilter(t *testing.T) {
 	}
 	if got := l.Query(CallFilter{Since: t0.Add(3 * time.Second)}); len(got) != 1 {
 		t.Fatalf("since filter: %d calls, want 1", len(got))
+	}
+	if got := l.Query(CallFilter{Priority: "critical"}); len(got) != 1 || got[0].Status != 500 {
+		t.Fatalf("priority filter: %+v", got)
 	}
 	if got := l.Query(CallFilter{Limit: 1}); len(got) != 1 || got[0].Status != 500 {
 		t.Fatalf("limit: %+v", got)
@@ -67,7 +70,7 @@ func TestHandlerRecordsEveryCall(t *testing.T) {
 	}
 	missing, stream, chat := calls[0], calls[1], calls[2]
 	if chat.Status != 200 || chat.Model != "gpt" || chat.Provider != "oa" || chat.Deployment != "gpt-4o" || chat.API != "chat_completions" ||
-		chat.RequestID != "req-1" || chat.Key != "anonymous" {
+		chat.RequestID != "req-1" || chat.Key != "anonymous" || chat.Priority != "medium" || chat.Batch {
 		t.Fatalf("chat call: %+v", chat)
 	}
 	if chat.InputTokens != resp.Usage.PromptTokens || chat.OutputTokens != resp.Usage.CompletionTokens || chat.CostUSD <= 0 {
