@@ -20,6 +20,7 @@ type fake struct {
 type step struct {
 	err    *llm.Error
 	refuse bool // a 200 that stops with content_filter before any content
+	late   bool // streams: err comes as the stream's first event, not as the answer's status
 }
 
 func (f *fake) take() step {
@@ -45,6 +46,9 @@ func (f *fake) Chat(context.Context, *llm.Request, string) (*llm.Response, error
 
 func (f *fake) Stream(context.Context, *llm.Request, string) (llm.Stream, error) {
 	s := f.take()
+	if s.err != nil && s.late {
+		return &events{err: s.err}, nil
+	}
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -57,10 +61,14 @@ func (f *fake) Stream(context.Context, *llm.Request, string) (llm.Stream, error)
 
 type events struct {
 	evs    []llm.Event
+	err    error // instead of the first event
 	closed bool
 }
 
 func (s *events) Next() (llm.Event, error) {
+	if s.err != nil {
+		return llm.Event{}, s.err
+	}
 	if len(s.evs) == 0 {
 		return llm.Event{}, io.EOF
 	}
@@ -118,8 +126,8 @@ func pair(steps ...step) (*Router, *Model, *fake, *fake, *Deployment, *time.Time
 }
 
 // TestFallbackByClass: each class of failure at the first deployment, for a plain call and a
-// stream failing before its first byte: whether the next deployment answers, and how long the
-// failed one sits out.
+// stream failing before its first byte (in the answer's status, or as its first event):
+// whether the next deployment answers, and how long the failed one sits out.
 func TestFallbackByClass(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -138,11 +146,12 @@ func TestFallbackByClass(t *testing.T) {
 		{"invalid_request", &llm.Error{Status: 400, Type: llm.ErrInvalidRequest, Message: "bad temperature"}, false, 0},
 	}
 	for _, c := range cases {
-		for _, stream := range []bool{false, true} {
-			r, m, _, b, da, now := pair(step{err: c.err})
+		for _, mode := range []struct{ stream, late bool }{{false, false}, {true, false}, {true, true}} {
+			stream := mode.stream
+			r, m, _, b, da, now := pair(step{err: c.err, late: mode.late})
 			text, tries, err := call(t, r, m, stream)
 			if c.fallback != (err == nil && text == "b") || len(tries) != 1 {
-				t.Errorf("%s (stream %v): answer %q, %d tries, err %v; want fallback %v", c.name, stream, text, len(tries), err, c.fallback)
+				t.Errorf("%s (stream %v, error as first event %v): answer %q, %d tries, err %v; want fallback %v", c.name, stream, mode.late, text, len(tries), err, c.fallback)
 			}
 			if !c.fallback && (b.calls != 0 || err.Code != c.err.Code) {
 				t.Errorf("%s (stream %v): b called %d times, err %v (code %q): want the provider's error at once", c.name, stream, b.calls, err, err.Code)
