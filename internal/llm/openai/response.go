@@ -3,12 +3,48 @@ package openai
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"aya/internal/llm"
 )
 
 // EncodeResponse writes a whole answer as a chat.completion object.
 func EncodeResponse(r *llm.Response, created int64) []byte {
+	if len(r.ToolCalls) == 0 {
+		return encodeTextResponse(r, created)
+	}
+	return encodeResponseJSON(r, created)
+}
+
+// encodeTextResponse writes an answer without tool calls — most answers — by hand, byte for
+// byte as encodeResponseJSON writes it.
+func encodeTextResponse(r *llm.Response, created int64) []byte {
+	b := make([]byte, 0, 384+len(r.Text))
+	b = append(b, `{"id":`...)
+	b = llm.AppendJSONString(b, r.ID)
+	b = append(b, `,"object":"chat.completion","created":`...)
+	b = strconv.AppendInt(b, created, 10)
+	b = append(b, `,"model":`...)
+	b = llm.AppendJSONString(b, r.Model)
+	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+	b = llm.AppendJSONString(b, r.Text)
+	b = append(b, `,"refusal":null},"finish_reason":`...)
+	b = llm.AppendJSONString(b, finishOr(r.Finish))
+	b = append(b, `,"logprobs":null}],"usage":{"prompt_tokens":`...)
+	u := r.Usage
+	b = strconv.AppendInt(b, int64(u.Input), 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.Output), 10)
+	b = append(b, `,"total_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.Total()), 10)
+	b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.CachedInput), 10)
+	b = append(b, `},"completion_tokens_details":{"reasoning_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.Reasoning), 10)
+	return append(b, `}},"system_fingerprint":null}`...)
+}
+
+func encodeResponseJSON(r *llm.Response, created int64) []byte {
 	msg := respMessage{Role: "assistant"}
 	if r.Text != "" || len(r.ToolCalls) == 0 {
 		t := r.Text

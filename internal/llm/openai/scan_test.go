@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	"aya/internal/llm"
 )
 
 var responseSamples = []string{
@@ -75,4 +77,26 @@ func BenchmarkDecodeResponse(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestEncodeTextResponseMatchesJSON: the hand-written answer is what encoding/json writes.
+func TestEncodeTextResponseMatchesJSON(t *testing.T) {
+	for _, text := range []string{"", "plain", "<tag> & \"quote\"\n", "héllo \u2028 \xff"} {
+		for _, finish := range []string{"", "length"} {
+			r := &llm.Response{ID: "chatcmpl-" + text, Model: "m&" + text, Text: text, Finish: finish,
+				Usage: llm.Usage{Input: 12, Output: 5, CachedInput: 2, Reasoning: 1}}
+			if got, want := string(encodeTextResponse(r, 1732000000)), string(encodeResponseJSON(r, 1732000000)); got != want {
+				t.Fatalf("got  %s\nwant %s", got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkEncodeResponse(b *testing.B) {
+	r := &llm.Response{ID: "chatcmpl-abc", Model: "gpt-4o-mini", Text: "Hello there, benchmark. How are you today?", Finish: "stop",
+		Usage: llm.Usage{Input: 20, Output: 16}}
+	b.ReportAllocs()
+	for b.Loop() {
+		EncodeResponse(r, 1732000000)
+	}
 }
