@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,6 +131,44 @@ llm:
 			t.Fatalf("call log: %+v, want priority critical, not batch", c)
 		}
 	}
+	r2, err := http.Get("http://" + p.Admin + "/llm/calls?priority=critical&limit=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Body.Close()
+	if err := json.NewDecoder(r2.Body).Decode(&log); err != nil || len(log.Calls) != crits+1 {
+		t.Fatalf("GET /llm/calls?priority=critical: %d calls (%v), want %d", len(log.Calls), err, crits+1)
+	}
+	// The pool's metrics count the critical tokens admitted and the low ones that waited.
+	if v := poolMetric(t, p.Admin, "aya_llm_pool_admitted_tokens_total", "critical"); v <= 0 {
+		t.Errorf("aya_llm_pool_admitted_tokens_total{tier=critical} = %v", v)
+	}
+	if v := poolMetric(t, p.Admin, "aya_llm_pool_queued_tokens_total", "low"); v <= 0 {
+		t.Errorf("aya_llm_pool_queued_tokens_total{tier=low} = %v", v)
+	}
+}
+
+// poolMetric sums a pool metric's series of one tier.
+func poolMetric(t *testing.T, admin, name, tier string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	sum := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, `tier="`+tier+`"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }
 
 // statusCounter counts the 429s a handler writes.

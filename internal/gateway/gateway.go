@@ -101,6 +101,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.snap.Store(s)
+	g.llm.pools.Track(s.llm)
 	g.insight = newInsight(g, cfg)
 	built = true
 	return g, nil
@@ -301,6 +302,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 	}
 
 	g.snap.Store(next)
+	g.llm.pools.Track(next.llm)
 	g.publishListeners()
 	g.reg.Activate(next.livePools())
 	startTPS(g.ctx, old, next)

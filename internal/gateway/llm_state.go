@@ -37,6 +37,7 @@ type llmState struct {
 	cost      *prometheus.CounterVec
 	ttft      *prometheus.HistogramVec
 	duration  *prometheus.HistogramVec
+	pools     *serve.PoolCollector // the live handler's token pools
 	collector []prometheus.Collector
 }
 
@@ -88,7 +89,8 @@ func newLLMState() *llmState {
 		Help:    "Whole LLM call duration, by public model, provider and whether it streamed.",
 		Buckets: ttftBuckets,
 	}, []string{"model", "provider", "stream"})
-	st.collector = []prometheus.Collector{st.requests, st.tokens, st.cost, st.ttft, st.duration}
+	st.pools = serve.NewPoolCollector()
+	st.collector = []prometheus.Collector{st.requests, st.tokens, st.cost, st.ttft, st.duration, st.pools}
 	return st
 }
 
@@ -161,6 +163,14 @@ func (g *Gateway) handleLLMCalls(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := serve.CallFilter{Key: q.Get("key"), Model: q.Get("model"), Provider: q.Get("provider"), Errors: q.Get("errors") == "true"}
 	var err error
+	if v := q.Get("priority"); v != "" {
+		p, err := serve.ParsePriority(v)
+		if err != nil {
+			adminError(w, 400, "priority must be critical, high, medium or low, got "+strconv.Quote(v))
+			return
+		}
+		f.Priority = p.String()
+	}
 	if v := q.Get("status"); v != "" {
 		if f.Status, err = strconv.Atoi(v); err != nil {
 			adminError(w, 400, "status must be an HTTP status code, got "+strconv.Quote(v))

@@ -182,6 +182,8 @@ func TestAdminAPIMatchesOpenAPI(t *testing.T) {
 		{"DELETE", "/llm/keys/ops", "", true, 409},
 		{"GET", "/llm/calls?key=ops&limit=5", "", true, 200},
 		{"GET", "/llm/calls?limit=0", "", true, 400},
+		{"GET", "/llm/calls?priority=high", "", true, 200},
+		{"GET", "/llm/calls?priority=urgent", "", true, 400},
 		{"GET", "/llm/deployments", "", true, 200},
 	}
 	// What some answers must show, beyond matching the document: the setup's traffic.
