@@ -11,7 +11,8 @@ import (
 
 // soakRSS holds a steady load through aya for dur — rate non-streamed calls per second and
 // streams concurrent slow streams, each reopened when it ends — and samples aya's RSS every
-// interval. After a warm-up (the first fifth of the soak, at most a minute) memory must stay
+// interval. After a warm-up (a fifth of the soak, at least two intervals, at most a minute —
+// the streams' buffers and the pools fill first) memory must stay
 // within ±10% of its first warm sample: a leak shows as a steady climb past that band.
 func soakRSS(c *http.Client, t targets, pid int, dur, every time.Duration, rate, streams int) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
@@ -38,7 +39,7 @@ func soakRSS(c *http.Client, t targets, pid int, dur, every time.Duration, rate,
 		}
 	})
 
-	warm := min(dur/5, time.Minute)
+	warm := min(max(dur/5, 2*every), time.Minute)
 	start := time.Now()
 	fmt.Printf("soak: %v at %d non-streamed calls/s + %d concurrent streams; RSS every %v, warm-up %v\n", dur, rate, streams, every, warm)
 	var samples []int64
@@ -46,12 +47,17 @@ func soakRSS(c *http.Client, t targets, pid int, dur, every time.Duration, rate,
 	inBand := true
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	last := start
 	for done := false; !done; {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
 			done = true
+			if time.Since(last) < every/2 {
+				continue // the last tick just sampled
+			}
 		}
+		last = time.Now()
 		v := rss(pid)
 		samples = append(samples, v)
 		since := time.Since(start).Round(time.Second)
