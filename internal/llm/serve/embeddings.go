@@ -62,58 +62,71 @@ func (h *Handler) embeddings(w httpx.ResponseWriter, r *httpx.Request) {
 	// are, token-id arrays a little over; the provider's usage settles it.
 	cl.Tokens = len(fields["input"])/4 + 1
 	ctx := WithClass(r.Context(), cl)
-	start := c.Time
-	var last *llm.Error
-	for _, d := range h.router.Plan(m, 0) {
-		emb, ok := d.Provider.(Embedder)
+	out, d, tries, e := h.router.embed(ctx, h.router.Plan(m, 0), func(d *Deployment) []byte {
+		fields["model"], _ = json.Marshal(d.Model)
+		req, _ := json.Marshal(fields) // re-marshalling decoded raw JSON cannot fail
+		return req
+	})
+	h.logTries(r, &llm.Request{Model: model}, tries)
+	c.Failed = len(tries)
+	if e != nil {
+		h.failCall(w, a, c, e)
+		return
+	}
+	var u struct {
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+		} `json:"usage"`
+	}
+	json.Unmarshal(out, &u)
+	usage := llm.Usage{Input: u.Usage.PromptTokens}
+	cost := d.Cost(usage)
+	key.settle(h.now(), usage, cost)
+	d.count(h.now(), 0, usage.Input)
+	SettleTokens(ctx, usage.Input)
+	h.answerHeaders(w, d)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	w.Write(out)
+	h.logCall(c, d, usage, cost, 0, 200)
+}
+
+// embed calls the deployments of plan that can embed, in order, with the same capacity pools,
+// provider keys and fallback rules as Chat; body is the request for a deployment.
+func (r *Router) embed(ctx context.Context, plan []*Deployment, body func(*Deployment) []byte) (out []byte, d *Deployment, tries []Attempt, err *llm.Error) {
+	cl := classOf(ctx)
+	for i := 0; i < len(plan); i++ {
+		d := plan[i]
+		k := d.pick(r.now)
+		emb, ok := d.provider(k).(Embedder)
 		if !ok {
 			continue
 		}
 		if e := cl.admit(ctx, d); e != nil {
-			last = e
-			c.Failed++
+			tries = append(tries, Attempt{Deployment: d, Err: e, Refused: true})
 			if ctx.Err() != nil {
-				break
+				return nil, d, tries, e
 			}
 			continue
 		}
-		fields["model"], _ = json.Marshal(d.Model)
-		req, _ := json.Marshal(fields) // re-marshalling decoded raw JSON cannot fail
 		d.inflight.Add(1)
-		d.count(h.now(), 1, 0)
-		out, err := emb.Embed(ctx, req)
+		d.count(r.now(), 1, 0)
+		start := time.Now()
+		out, cerr := emb.Embed(ctx, body(d))
 		d.inflight.Add(-1)
-		if err != nil {
-			last = llm.AsError(err)
-			h.log.Warn("llm deployment failed", "request_id", r.ID, "model", model, "provider", d.ProviderName, "deployment", d.Model, "status", last.Status, "error", last.Message)
-			if !last.Retryable() || ctx.Err() != nil {
-				break
-			}
-			h.router.fail(d, last)
-			c.Failed++
-			continue
+		if cerr == nil {
+			d.succeeded()
+			d.observeLatency(time.Since(start))
+			return out, d, tries, nil
 		}
-		d.observeLatency(time.Since(start))
-		var u struct {
-			Usage struct {
-				PromptTokens int `json:"prompt_tokens"`
-			} `json:"usage"`
+		e := llm.AsError(cerr)
+		tries = append(tries, Attempt{Deployment: d, Key: k, Err: e})
+		if plan, ok = r.next(ctx, plan, i, k, e); !ok {
+			return nil, d, tries, e
 		}
-		json.Unmarshal(out, &u)
-		usage := llm.Usage{Input: u.Usage.PromptTokens}
-		cost := d.Cost(usage)
-		key.settle(h.now(), usage, cost)
-		d.count(h.now(), 0, usage.Input)
-		SettleTokens(ctx, usage.Input)
-		h.answerHeaders(w, d)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(200)
-		w.Write(out)
-		h.logCall(c, d, usage, cost, 0, 200)
-		return
 	}
-	if last == nil {
-		last = llm.Errorf(400, llm.ErrInvalidRequest, "model %s has no deployment that serves embeddings (use an openai or openai_compatible provider)", model)
+	if len(tries) == 0 {
+		return nil, nil, nil, llm.Errorf(400, llm.ErrInvalidRequest, "the model has no deployment that serves embeddings (use an openai or openai_compatible provider)")
 	}
-	h.failCall(w, a, c, last)
+	return nil, nil, tries, exhausted(tries)
 }

@@ -1,11 +1,14 @@
 package serve
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"aya/internal/llm"
 )
 
 func TestEmbeddings(t *testing.T) {
@@ -79,5 +82,51 @@ func TestEmbeddingsThroughPools(t *testing.T) {
 	}
 	if len(log.Query(CallFilter{Priority: "low"})) != 0 {
 		t.Fatal("the priority filter matched other priorities")
+	}
+}
+
+// fakeEmbedder answers embeddings with its name, or fails with err first.
+type fakeEmbedder struct {
+	fake
+	errs  []error
+	calls int
+}
+
+func (f *fakeEmbedder) Embed(_ context.Context, body []byte) ([]byte, error) {
+	f.calls++
+	if len(f.errs) > 0 {
+		err := f.errs[0]
+		f.errs = f.errs[1:]
+		return nil, err
+	}
+	return []byte(`{"name":"` + f.name + `","usage":{"prompt_tokens":3}}`), nil
+}
+
+// TestEmbedKeysAndFallbacks: embeddings follow the same provider-key lanes and fallback rules
+// as chat: a key's 429 moves on to the deployment's next key, a 500 to the next deployment,
+// and a client error goes back at once.
+func TestEmbedKeysAndFallbacks(t *testing.T) {
+	k1, k2 := &fakeEmbedder{fake: fake{name: "k1"}}, &fakeEmbedder{fake: fake{name: "k2"}}
+	other := &fakeEmbedder{fake: fake{name: "other"}}
+	d := &Deployment{Provider: k1, Model: "e", Weight: 1, Keys: []*ProviderKey{{Provider: k1}, {Provider: k2}}}
+	m := &Model{Name: "m", Deployments: []*Deployment{d, {Provider: other, Model: "e2"}}}
+	r := NewRouter([]*Model{m}, nil, time.Second)
+	body := func(*Deployment) []byte { return []byte(`{}`) }
+	ctx := context.Background()
+
+	k1.errs = []error{&llm.Error{Status: 429, Type: llm.ErrRateLimit}}
+	k2.errs = nil
+	out, got, tries, err := r.embed(ctx, []*Deployment{d, m.Deployments[1]}, body)
+	if err != nil || got != d || len(tries) != 1 || !strings.Contains(string(out), `"k2"`) {
+		t.Fatalf("after one key's 429: %s, %d tries, %v", out, len(tries), err)
+	}
+	k1.errs, k2.errs = []error{&llm.Error{Status: 500, Type: llm.ErrServer}}, []error{&llm.Error{Status: 500, Type: llm.ErrServer}}
+	out, _, _, err = r.embed(ctx, r.Plan(m, 0), body)
+	if err != nil || !strings.Contains(string(out), `"other"`) {
+		t.Fatalf("after a 500: %s, %v", out, err)
+	}
+	other.errs = []error{&llm.Error{Status: 400, Type: llm.ErrInvalidRequest, Message: "bad input"}}
+	if _, _, tries, err = r.embed(ctx, []*Deployment{m.Deployments[1], d}, body); err == nil || err.Status != 400 || len(tries) != 1 {
+		t.Fatalf("a client error: %v after %d tries, want the 400 at once", err, len(tries))
 	}
 }

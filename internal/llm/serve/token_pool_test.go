@@ -213,11 +213,10 @@ func TestTokenPoolWaitEnds(t *testing.T) {
 	p.step(time.Second) // 10: fits small, but big is ahead
 	none(t, out)
 	cancel()
-	if got := recv(t, out); got != "big refused" {
-		t.Fatalf("got %s", got)
-	}
-	if got := recv(t, out); got != "small" {
-		t.Fatalf("got %s, want small admitted once big left", got)
+	// Both waiters' goroutines report; which one does first is up to the scheduler.
+	got := map[string]bool{recv(t, out): true, recv(t, out): true}
+	if !got["big refused"] || !got["small"] {
+		t.Fatalf("got %v, want big refused and small admitted once big left", got)
 	}
 	if st := p.snapshot(); st[tierCritical].Refused != 100 {
 		t.Fatalf("stats %+v", st)
