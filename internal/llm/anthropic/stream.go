@@ -25,6 +25,7 @@ type StreamWriter struct {
 	tool      int  // the open block's tool call index
 	next      int  // the next block's index
 	buf       []byte
+	data      []byte // a text delta's JSON, reused
 }
 
 // NewStreamWriter writes to w, calling flush after each event.
@@ -51,8 +52,8 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 				return err
 			}
 		}
-		return s.send("content_block_delta", map[string]any{"type": "content_block_delta", "index": s.next - 1,
-			"delta": map[string]string{"type": "text_delta", "text": ev.Text}})
+		s.data = appendTextDelta(s.data[:0], s.next-1, ev.Text)
+		return s.sendRaw("content_block_delta", s.data)
 	case llm.EventToolStart:
 		if err := s.start(); err != nil {
 			return err
@@ -157,6 +158,7 @@ type StreamReader struct {
 	usage     llm.Usage
 	done      bool
 	gotFinish bool
+	err       error // what a read ahead (Buffered) met, for Next to return
 }
 
 // NewStreamReader reads the SSE body of a streamed message; Close closes body.
@@ -167,9 +169,22 @@ func NewStreamReader(body io.ReadCloser) *StreamReader {
 // Close releases the provider's body.
 func (s *StreamReader) Close() error { return s.body.Close() }
 
+// Buffered reports whether Next will return an event without waiting for the provider (see
+// the OpenAI reader's Buffered): one is decoded and waiting, or a whole event with one is
+// buffered and is decoded now.
+func (s *StreamReader) Buffered() bool {
+	for len(s.pending) == 0 && !s.done && s.err == nil && s.sse.Buffered() {
+		s.err = s.read()
+	}
+	return len(s.pending) > 0
+}
+
 // Next returns the next event, io.EOF after message_stop.
 func (s *StreamReader) Next() (llm.Event, error) {
 	for len(s.pending) == 0 {
+		if s.err != nil {
+			return llm.Event{}, s.err
+		}
 		if s.done {
 			return llm.Event{}, io.EOF
 		}
@@ -187,20 +202,31 @@ type streamEvent struct {
 	Message *messageResponse `json:"message"`
 	Index   int              `json:"index"`
 	Block   *block           `json:"content_block"`
-	Delta   *struct {
-		Type         string  `json:"type"`
-		Text         string  `json:"text"`
-		PartialJSON  string  `json:"partial_json"`
-		StopReason   string  `json:"stop_reason"`
-		StopSequence *string `json:"stop_sequence"`
-	} `json:"delta"`
-	Usage *struct {
+	Delta   *streamDelta     `json:"delta"`
+	Usage   *struct {
 		InputTokens              *int `json:"input_tokens"`
 		CacheCreationInputTokens *int `json:"cache_creation_input_tokens"`
 		CacheReadInputTokens     *int `json:"cache_read_input_tokens"`
 		OutputTokens             int  `json:"output_tokens"`
 	} `json:"usage"`
 	Error *errorObject `json:"error"`
+}
+
+type streamDelta struct {
+	Type         string  `json:"type"`
+	Text         string  `json:"text"`
+	PartialJSON  string  `json:"partial_json"`
+	StopReason   string  `json:"stop_reason"`
+	StopSequence *string `json:"stop_sequence"`
+}
+
+// decodeEvent reads an event, a text delta or a ping by the scanner, others by encoding/json.
+func decodeEvent(data []byte, ev *streamEvent) error {
+	if scanEvent(data, ev) {
+		return nil
+	}
+	*ev = streamEvent{}
+	return json.Unmarshal(data, ev)
 }
 
 func (s *StreamReader) read() error {
@@ -216,7 +242,7 @@ func (s *StreamReader) read() error {
 		return err
 	}
 	var ev streamEvent
-	if err := json.Unmarshal(data, &ev); err != nil {
+	if err := decodeEvent(data, &ev); err != nil {
 		return fmt.Errorf("provider sent a stream event that is not JSON: %w", err)
 	}
 	s.pending = s.pending[:0]
