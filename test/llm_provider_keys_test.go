@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,6 +105,22 @@ llm:
 		}
 		if d.Cooling || len(d.Keys) != 2 || d.Keys[0].Key != "#1 …cccc" || d.Keys[0].CoolingUntil == nil || d.Keys[1].CoolingUntil != nil {
 			t.Fatalf("deployment state: %+v", d)
+		}
+		// The same state on /metrics.
+		resp, err := http.Get("http://" + p.Admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`aya_llm_provider_key_cooling{deployment="gpt-4o",key="#1 …cccc",model="retry",provider="retry"} 1`,
+			`aya_llm_provider_key_cooling{deployment="gpt-4o",key="#2 …dddd",model="retry",provider="retry"} 0`,
+			`aya_llm_deployment_cooling{deployment="gpt-4o",model="retry",provider="retry"} 0`,
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 		return
 	}

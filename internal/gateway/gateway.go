@@ -97,7 +97,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		}
 		return nil, err
 	}
-	if err := g.metrics.Register(append(append(g.llm.collector, g.pol.metrics.collectors()...), stateCollector{g})...); err != nil {
+	if err := g.metrics.Register(append(append(g.llm.collector, g.pol.metrics.collectors()...), stateCollector{g}, llmDeploymentCollector{g})...); err != nil {
 		return nil, err
 	}
 	g.snap.Store(s)
