@@ -2,12 +2,21 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	anthropic "github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 )
 
 // TestDemo starts `aya demo` as a user would and checks /api/ is answered by all 3 backends,
@@ -143,5 +152,72 @@ func TestVersionAndUsage(t *testing.T) {
 	out, _ = cmd.CombinedOutput()
 	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "unknown command") {
 		t.Fatalf("aya bogus: exit %d %q", cmd.ProcessState.ExitCode(), out)
+	}
+}
+
+// TestDemoLLMWithSDKs: the demo's /v1 with the key sk-demo works with both official SDKs,
+// lists a model of every local provider and an embeddings model, and serves 50 concurrent
+// streams per chat model without an error.
+func TestDemoLLMWithSDKs(t *testing.T) {
+	listen, admin := freePort(t), freePort(t)
+	p := startProc(t, []string{"demo", "--listen", listen, "--admin", admin})
+	p.Admin = admin
+	p.waitHealthy(5 * time.Second)
+
+	oc := openai.NewClient(option.WithBaseURL("http://"+listen+"/v1/"), option.WithAPIKey("sk-demo"), option.WithMaxRetries(0))
+	page, err := oc.Models.List(ctxTimeout(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chat []string
+	embed := ""
+	for _, m := range page.Data {
+		if strings.Contains(m.ID, "embedding") {
+			embed = m.ID
+		} else {
+			chat = append(chat, m.ID)
+		}
+	}
+	for _, want := range []string{"gpt-4o-mini", "claude-sonnet", "gemini-flash", "llama-3.1-8b"} {
+		if !slices.Contains(chat, want) {
+			t.Fatalf("GET /v1/models: %v lacks %s (one model per local provider)", chat, want)
+		}
+	}
+	if embed == "" {
+		t.Fatalf("GET /v1/models lists no embeddings model: %v", chat)
+	}
+	if e, err := oc.Embeddings.New(ctxTimeout(t, 10*time.Second), openai.EmbeddingNewParams{
+		Model: embed, Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b"}},
+	}); err != nil || len(e.Data) != 2 {
+		t.Fatalf("embeddings: %v %v", e, err)
+	}
+	ac := anthropic.NewClient(aoption.WithBaseURL("http://"+listen+"/"), aoption.WithAPIKey("sk-demo"), aoption.WithMaxRetries(0))
+	if m, err := ac.Messages.New(ctxTimeout(t, 10*time.Second), anParams("gemini-flash")); err != nil || len(m.Content) == 0 || m.Content[0].Text == "" {
+		t.Fatalf("anthropic SDK → gemini-flash: %+v %v", m, err)
+	}
+
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	for _, model := range chat {
+		for range 50 {
+			wg.Go(func() {
+				p := oaParams(model)
+				p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+				s := oc.Chat.Completions.NewStreaming(ctxTimeout(t, 60*time.Second), p)
+				var acc openai.ChatCompletionAccumulator
+				for s.Next() {
+					acc.AddChunk(s.Current())
+				}
+				if err := s.Err(); err != nil || len(acc.Choices) == 0 || acc.Choices[0].Message.Content == "" || acc.Usage.CompletionTokens == 0 {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %v %+v", model, err, acc.Usage))
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Fatalf("%d of %d concurrent streams failed; first: %v", n, 50*len(chat), firstErr.Load())
 	}
 }
