@@ -17,8 +17,10 @@ type chunkIn struct {
 // decodeChunk reads a chunk. A text, role, finish or usage chunk — nearly every chunk of a
 // stream — is read by the scanner; anything else (tool calls, an error, an unusual spelling)
 // by encoding/json, which has the last word on what the JSON means.
-func decodeChunk(data []byte, c *chunkIn) error {
-	if scanChunk(data, c) {
+// With ids false the chunk's id and model are checked but not kept: a stream reader needs
+// them only from its first chunk.
+func decodeChunk(data []byte, c *chunkIn, ids bool) error {
+	if scanChunk(data, c, ids) {
 		return nil
 	}
 	*c = chunkIn{}
@@ -26,14 +28,20 @@ func decodeChunk(data []byte, c *chunkIn) error {
 }
 
 // scanChunk reads the common chunk shapes into c, reporting false for anything else.
-func scanChunk(data []byte, c *chunkIn) bool {
+func scanChunk(data []byte, c *chunkIn, ids bool) bool {
 	s := llm.NewScanner(data)
 	ok := s.Object(func(key []byte) bool {
 		var ok bool
 		switch string(key) {
 		case "id":
+			if !ids {
+				return s.Null() || skipString(&s)
+			}
 			c.ID, ok = s.String()
 		case "model":
+			if !ids {
+				return s.Null() || skipString(&s)
+			}
 			c.Model, ok = s.String()
 		case "choices":
 			c.Choices = c.Choices[:0]

@@ -44,12 +44,16 @@ func FuzzDecodeChunk(f *testing.F) {
 
 func checkChunk(t *testing.T, data []byte) {
 	var fast chunkIn
-	ok := scanChunk(data, &fast)
+	ok := scanChunk(data, &fast, true)
+	var noIDs chunkIn
+	if scanChunk(data, &noIDs, false) != ok {
+		t.Fatalf("%s: taken with ids %v, without %v", data, ok, !ok)
+	}
 	var want chunkIn
 	err := json.Unmarshal(data, &want)
 	if !ok {
 		var got chunkIn
-		if gerr := decodeChunk(data, &got); (gerr == nil) != (err == nil) || !reflect.DeepEqual(got, want) {
+		if gerr := decodeChunk(data, &got, true); (gerr == nil) != (err == nil) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: fallback got %+v (%v), want %+v (%v)", data, got, gerr, want, err)
 		}
 		return
@@ -77,7 +81,7 @@ func BenchmarkDecodeChunk(b *testing.B) {
 		var c chunkIn
 		for b.Loop() {
 			c.Choices = c.Choices[:0]
-			if err := decodeChunk(data, &c); err != nil {
+			if err := decodeChunk(data, &c, false); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -241,7 +241,7 @@ func (s *StreamReader) read() error {
 	choices := c.Choices[:cap(c.Choices)]
 	clear(choices) // nothing of the last chunk may show through
 	*c = chunkIn{chunk: chunk{Choices: choices[:0]}}
-	if err := decodeChunk(data, c); err != nil {
+	if err := decodeChunk(data, c, !s.started); err != nil {
 		return fmt.Errorf("provider sent a stream chunk that is not JSON: %w", err)
 	}
 	if c.Error != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
@@ -109,12 +110,41 @@ func (t *h1Transport) post(ctx context.Context, path string, body []byte, base, 
 	if err := t.c.Do(ctx, &x.req, &x.resp); err != nil {
 		return nil, asError(err)
 	}
-	resp := &http.Response{StatusCode: x.resp.Status, ContentLength: x.resp.ContentLength, Body: x,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: make(http.Header, len(x.resp.Header))}
-	for _, f := range x.resp.Header {
-		resp.Header.Add(strings.Clone(f.Name), strings.Clone(f.Value))
+	return &http.Response{StatusCode: x.resp.Status, ContentLength: x.resp.ContentLength, Body: x,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: copyHeader(x.resp.Header)}, nil
+}
+
+// copyHeader copies a response head out of the connection's buffer into net/http's type
+// with a handful of allocations, not three per field: one string holds every name and
+// value, one slice every value.
+func copyHeader(fields httpx.Header) http.Header {
+	n := 0
+	for _, f := range fields {
+		n += len(f.Name) + len(f.Value)
 	}
-	return resp, nil
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, f := range fields {
+		sb.WriteString(f.Name)
+		sb.WriteString(f.Value)
+	}
+	all := sb.String()
+	vals := make([]string, len(fields))
+	h := make(http.Header, len(fields))
+	off := 0
+	for i, f := range fields {
+		name := all[off : off+len(f.Name)]
+		off += len(f.Name)
+		vals[i] = all[off : off+len(f.Value)]
+		off += len(f.Value)
+		key := textproto.CanonicalMIMEHeaderKey(name) // the name itself when already canonical
+		if old, ok := h[key]; ok {
+			h[key] = append(old, vals[i])
+		} else {
+			h[key] = vals[i : i+1 : i+1]
+		}
+	}
+	return h
 }
 
 func joinQuery(a, b string) string {

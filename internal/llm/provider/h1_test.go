@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"aya/internal/httpx"
 	"aya/internal/llm"
 )
 
@@ -210,5 +212,23 @@ func TestNewH1TransportChoice(t *testing.T) {
 		if tr != nil && strings.HasPrefix(tt.base, "https") && (tr.c.TLS == nil || tr.c.TLS.NextProtos[0] != "http/1.1") {
 			t.Errorf("%s: TLS config %+v", tt.base, tr.c.TLS)
 		}
+	}
+}
+
+func TestCopyHeader(t *testing.T) {
+	in := httpx.Header{{Name: "content-type", Value: "application/json"}, {Name: "X-Ratelimit-Remaining", Value: "9"},
+		{Name: "set-cookie", Value: "a=1"}, {Name: "Set-Cookie", Value: "b=2"}, {Name: "Empty", Value: ""}}
+	want := http.Header{"Content-Type": {"application/json"}, "X-Ratelimit-Remaining": {"9"}, "Set-Cookie": {"a=1", "b=2"}, "Empty": {""}}
+	if got := copyHeader(in); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func BenchmarkCopyHeader(b *testing.B) {
+	in := httpx.Header{{Name: "Content-Type", Value: "application/json"}, {Name: "Date", Value: "Thu, 26 Nov 2026 04:40:00 GMT"},
+		{Name: "x-request-id", Value: "req_123"}, {Name: "openai-processing-ms", Value: "231"}, {Name: "x-ratelimit-remaining-requests", Value: "9999"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		copyHeader(in)
 	}
 }
