@@ -108,7 +108,7 @@ func TestTextChunkMatchesJSON(t *testing.T) {
 					var got bytes.Buffer
 					w := NewStreamWriter(&got, func() error { return nil }, usage, 1732000000)
 					w.id, w.model = "chatcmpl-"+text, "m<"+text
-					if err := w.textChunk(d, finish); err != nil {
+					if err := w.textChunk(d.Role, d.Content, finish); err != nil {
 						t.Fatal(err)
 					}
 					c := chunk{ID: w.id, Object: "chat.completion.chunk", Created: w.created, Model: w.model,

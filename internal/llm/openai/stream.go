@@ -44,7 +44,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 			return err
 		}
 		t := ev.Text
-		return s.chunk(delta{Content: &t}, nil)
+		return s.textChunk("", &t, nil) // not chunk: &t stays on the stack
 	case llm.EventToolStart:
 		if err := s.start(); err != nil {
 			return err
@@ -105,7 +105,7 @@ func (s *StreamWriter) Fail(e *llm.Error) error {
 
 func (s *StreamWriter) chunk(d delta, finish *string) error {
 	if len(d.ToolCalls) == 0 {
-		return s.textChunk(d, finish)
+		return s.textChunk(d.Role, d.Content, finish)
 	}
 	c := chunk{
 		ID: s.id, Object: "chat.completion.chunk", Created: s.created, Model: s.model,
@@ -119,7 +119,7 @@ func (s *StreamWriter) chunk(d delta, finish *string) error {
 
 // textChunk writes a chunk without tool calls — the role, text and finish chunks, nearly all
 // of a stream — by hand, byte for byte as encoding/json writes the chunk type.
-func (s *StreamWriter) textChunk(d delta, finish *string) error {
+func (s *StreamWriter) textChunk(role string, content, finish *string) error {
 	b := append(s.buf[:0], `data: {"id":`...)
 	b = llm.AppendJSONString(b, s.id)
 	b = append(b, `,"object":"chat.completion.chunk","created":`...)
@@ -127,16 +127,16 @@ func (s *StreamWriter) textChunk(d delta, finish *string) error {
 	b = append(b, `,"model":`...)
 	b = llm.AppendJSONString(b, s.model)
 	b = append(b, `,"system_fingerprint":null,"choices":[{"index":0,"delta":{`...)
-	if d.Role != "" {
+	if role != "" {
 		b = append(b, `"role":`...)
-		b = llm.AppendJSONString(b, d.Role)
+		b = llm.AppendJSONString(b, role)
 	}
-	if d.Content != nil {
-		if d.Role != "" {
+	if content != nil {
+		if role != "" {
 			b = append(b, ',')
 		}
 		b = append(b, `"content":`...)
-		b = llm.AppendJSONString(b, *d.Content)
+		b = llm.AppendJSONString(b, *content)
 	}
 	b = append(b, `},"finish_reason":`...)
 	if finish != nil {
