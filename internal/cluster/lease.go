@@ -21,30 +21,46 @@ import (
 // shrinks keeps counting at its old size for Hold (the upstream's window still holds what was
 // admitted under it), and a node that stops renewing loses its lease after TTL. Redis's own
 // clock (TIME) dates leases, so the nodes' clocks do not matter.
+//
+// An upstream that counts over a window longer than Hold (a provider's tokens per minute) still
+// counts what a node admitted after its lease shrank or lapsed: each node also reports that
+// (Usage), and it counts against the others like a lease until the window has passed.
 
 // leaseScript renews ARGV[1]'s lease on the capacity KEYS[1] holds: ARGV[2] demand, ARGV[3]
-// capacity, ARGV[4] TTL ms, ARGV[5] hold ms. It returns {lease, live nodes}.
+// capacity, ARGV[4] TTL ms, ARGV[5] hold ms, ARGV[6] what the node admitted that the upstream
+// still counts (per second of its window), ARGV[7] how long that counts (the window, ms; 0: the
+// hold covers it). It returns {lease, live nodes}.
 //
-// Each entry is "demand lease expires held held_until" (ms since the epoch).
+// Each entry is "demand lease expires held held_until used used_until" (ms since the epoch; the
+// last two may be missing). An entry whose lease expired still counts its used until used_until:
+// a dead node's admissions stay in the upstream's window after its lease lapsed.
 var leaseScript = goredis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local node, demand, cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ttl, hold = tonumber(ARGV[4]), tonumber(ARGV[5])
+local used, window = tonumber(ARGV[6]), tonumber(ARGV[7])
 local all = redis.call('HGETALL', KEYS[1])
 local demands = {}
-local old, held, heldUntil, others = 0, 0, 0, 0
+local old, held, heldUntil, others, keep = 0, 0, 0, 0, 0
 for i = 1, #all, 2 do
-  local d, l, exp, h, hu = string.match(all[i+1], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
-  d, l, exp, h, hu = tonumber(d), tonumber(l), tonumber(exp), tonumber(h), tonumber(hu)
-  if not (d and l and exp and h and hu) or exp <= now then
+  local f = {}
+  for x in string.gmatch(all[i+1], '%S+') do f[#f+1] = tonumber(x) end
+  local d, l, exp, h, hu, u, uu = f[1], f[2], f[3], f[4], f[5], f[6] or 0, f[7] or 0
+  if not (d and l and exp and h and hu and u and uu) or (exp <= now and uu <= now) then
     redis.call('HDEL', KEYS[1], all[i])
   elseif all[i] == node then
-    old, held, heldUntil = l, h, hu
+    if exp > now then old, held, heldUntil = l, h, hu end
   else
-    demands[#demands+1] = d
-    if hu > now and h > l then l = h end
-    others = others + l
+    local c = 0
+    if exp > now then
+      demands[#demands+1] = d
+      c = l
+      if hu > now and h > c then c = h end
+    end
+    if uu > now and u > c then c = u end
+    others = others + c
+    keep = math.max(keep, exp - now, uu - now)
   end
 end
 demands[#demands+1] = demand
@@ -67,25 +83,25 @@ local mine = share[n] + math.max(rest, 0) / n
 mine = math.max(0, math.min(mine, cap - others))
 if heldUntil <= now then held, heldUntil = 0, 0 end
 if mine < old then held, heldUntil = math.max(held, old), now + hold end
-local ttlOf = math.max(ttl, hold)
-redis.call('HSET', KEYS[1], node, string.format('%.17g %.17g %d %.17g %d', demand, mine, now + ttl, held, heldUntil))
-redis.call('PEXPIRE', KEYS[1], ttlOf)
+redis.call('HSET', KEYS[1], node, string.format('%.17g %.17g %d %.17g %d %.17g %d', demand, mine, now + ttl, held, heldUntil, used, now + window))
+redis.call('PEXPIRE', KEYS[1], math.max(ttl, hold, window, keep))
 return {string.format('%.17g', mine), n}
 `)
 
 // releaseScript gives ARGV[1]'s lease back: it drops to 0 at once, but keeps counting at its
 // old size for ARGV[2] ms (what the node admitted is still in the upstream's window) and
-// then disappears.
+// then disappears; what it reported as used still counts until its own end.
 var releaseScript = goredis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
-local l, h, hu = string.match(v, '^%S+ (%S+) %S+ (%S+) (%S+)$')
-l, h, hu = tonumber(l) or 0, tonumber(h) or 0, tonumber(hu) or 0
+local f = {}
+for x in string.gmatch(v, '%S+') do f[#f+1] = tonumber(x) end
+local l, h, hu, u, uu = f[2] or 0, f[4] or 0, f[5] or 0, f[6] or 0, f[7] or 0
 if hu <= now then h = 0 end
 local hold = tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], ARGV[1], string.format('0 0 %d %.17g %d', now + hold, math.max(h, l), now + hold))
+redis.call('HSET', KEYS[1], ARGV[1], string.format('0 0 %d %.17g %d %.17g %d', now + hold, math.max(h, l), now + hold, u, uu))
 return 1
 `)
 
@@ -141,11 +157,35 @@ func NewLease(c goredis.UniversalClient, name, node string, o LeaseOptions) (*Le
 // Renew reports this node's demand (requests per second) on a capacity of capacity requests
 // per second and returns its new lease.
 func (l *Lease) Renew(ctx context.Context, capacity, demand float64) (Grant, error) {
+	return l.RenewUsage(ctx, capacity, demand, Usage{})
+}
+
+// Usage is what a node admitted under its lease that the upstream still counts, for a capacity
+// the upstream counts over a window longer than the lease's Hold (a provider's tokens per
+// minute): the others' leases leave room for it until it has left the window, even when this
+// node's lease shrank or lapsed meanwhile.
+type Usage struct {
+	// Used is what the node admitted within the last Window, per second of Window (the
+	// capacity's unit); it counts against the others as if it were a lease.
+	Used float64
+	// Window is how long Used counts from this renewal on; 0: it does not.
+	Window time.Duration
+}
+
+// RenewUsage is Renew for a capacity counted over a window: the others' leases leave room for
+// u.Used until u.Window has passed, and this node's window limit stays within its lease (see
+// Usage). So the nodes' admissions within any window add up to at most the capacity × window,
+// as long as each node admits only while what it admitted in the window is within its lease ×
+// window.
+func (l *Lease) RenewUsage(ctx context.Context, capacity, demand float64, u Usage) (Grant, error) {
 	if !(demand >= 0) {
 		demand = 0
 	}
+	if !(u.Used >= 0) || u.Window <= 0 {
+		u = Usage{}
+	}
 	v, err := leaseScript.Run(ctx, l.c, []string{l.key}, l.node, fmtFloat(demand), fmtFloat(capacity),
-		l.ttl.Milliseconds(), l.hold.Milliseconds()).Slice()
+		l.ttl.Milliseconds(), l.hold.Milliseconds(), fmtFloat(u.Used), u.Window.Milliseconds()).Slice()
 	if err != nil {
 		return Grant{}, fmt.Errorf("cluster: renewing node %q's lease on %s: %w", l.node, l.key, err)
 	}

@@ -187,3 +187,53 @@ func BenchmarkLeaseRenew(b *testing.B) {
 		}
 	}
 }
+
+// TestLeaseUsageCounts: what a node reports as used counts against the others like a lease,
+// after its lease shrank and after it lapsed, until the window passed; the others then take it.
+func TestLeaseUsageCounts(t *testing.T) {
+	c := startRedis(t)
+	ctx := context.Background()
+	const hold, ttl, window = 20 * time.Millisecond, 60 * time.Millisecond, 300 * time.Millisecond
+	newLease := func(node string) *Lease {
+		l, err := NewLease(c, "usage", node, LeaseOptions{Hold: hold, TTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a, b := newLease("a"), newLease("b")
+	renew := func(l *Lease, demand, used, want float64) {
+		t.Helper()
+		g, err := l.RenewUsage(ctx, 100, demand, Usage{Used: used, Window: window})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(g.Lease-want) > 1e-6 {
+			t.Fatalf("node %s: lease %v, want %v", l.node, g.Lease, want)
+		}
+	}
+	renew(a, 100, 0, 100) // alone
+	renew(a, 100, 80, 100)
+	renew(b, 100, 0, 0) // a's lease counts whole
+	time.Sleep(hold + 5*time.Millisecond)
+	renew(a, 100, 80, 50) // a's share shrinks to half…
+	time.Sleep(hold + 5*time.Millisecond)
+	renew(b, 100, 0, 20) // …but b may not take more than a's used leaves
+	// a dies: its lease lapses after the TTL, but its used counts until the window passed.
+	time.Sleep(ttl + 5*time.Millisecond)
+	renew(b, 100, 0, 20)
+	time.Sleep(window)
+	renew(b, 100, 0, 100)
+	// A release keeps the used too.
+	renew(a, 0, 30, 0)
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(hold + 5*time.Millisecond)
+	renew(b, 100, 0, 70)
+	// A plain Renew (b reports nothing used) sees a's used all the same.
+	g, err := b.Renew(ctx, 100, 100)
+	if err != nil || math.Abs(g.Lease-70) > 1e-6 {
+		t.Fatalf("plain renewal: %v %v", g, err)
+	}
+}
