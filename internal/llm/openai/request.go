@@ -237,7 +237,7 @@ func EncodeRequest(req *llm.Request, model string) ([]byte, error) {
 		cr.MaxTokens = &req.MaxTokens
 	}
 	if req.System != "" {
-		cr.Messages = append(cr.Messages, message{Role: "system", Content: mustJSON(req.System)})
+		cr.Messages = append(cr.Messages, message{Role: "system", Content: llm.AppendJSONString(nil, req.System)})
 	}
 	for _, m := range req.Messages {
 		cr.Messages = append(cr.Messages, encodeMessage(m))
@@ -267,7 +267,7 @@ func EncodeRequest(req *llm.Request, model string) ([]byte, error) {
 func encodeMessage(m llm.Message) message {
 	out := message{Role: m.Role, ToolCallID: m.ToolCallID}
 	if m.Role == llm.RoleTool {
-		out.Content = mustJSON(llm.JoinText(m.Content))
+		out.Content = llm.AppendJSONString(nil, llm.JoinText(m.Content))
 		return out
 	}
 	out.Content = encodeContent(m.Content)
@@ -295,7 +295,7 @@ func encodeContent(parts []llm.Part) json.RawMessage {
 		textOnly = textOnly && p.Type == llm.PartText
 	}
 	if textOnly {
-		return mustJSON(llm.JoinText(parts))
+		return llm.AppendJSONString(nil, llm.JoinText(parts))
 	}
 	cps := make([]contentPart, 0, len(parts))
 	for _, p := range parts {
