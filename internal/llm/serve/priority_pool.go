@@ -50,6 +50,7 @@ type pools struct {
 	done                       chan struct{}      // closed when the pools stop
 	wg                         sync.WaitGroup
 	weighted                   []*tokenPool // the token pools, closed with the handler
+	shared                     []*SharedPool
 }
 
 // capacity is one deployment's pools; a call must pass each it has.
@@ -116,13 +117,16 @@ func (h *Handler) StartPools(o PoolOptions) error {
 				}
 				built = append(built, p)
 				c.pool = p
+				h.pools.share(m, d, "rpm", d.RPM, p, nil)
 			case d.RPM > 0:
 				c.requests = newTokenPool(float64(d.RPM), poolQueue, time.Now)
 				h.pools.weighted = append(h.pools.weighted, c.requests)
+				h.pools.share(m, d, "rpm", d.RPM, nil, c.requests)
 			}
 			if d.TPM > 0 {
 				c.tokens = newTokenPool(float64(d.TPM), poolQueue, time.Now)
 				h.pools.weighted = append(h.pools.weighted, c.tokens)
+				h.pools.share(m, d, "tpm", d.TPM, nil, c.tokens)
 			}
 			d.capacity = c
 			withCap = append(withCap, d)
@@ -195,6 +199,7 @@ func (cl Class) admit(ctx context.Context, d *Deployment) *llm.Error {
 	}
 	tier := cl.tier()
 	n := float64(max(cl.Tokens, 1))
+	c.arrive(n)
 	if c.pool == nil { // the token pools' fast path needs no wait context
 		if g, ok := c.fastTake(tier, n); ok {
 			holdTokens(ctx, c.tokens, g)
@@ -235,6 +240,17 @@ func (cl Class) admit(ctx context.Context, d *Deployment) *llm.Error {
 			retry = c.requests.retryIn(tier, 1)
 		}
 		return cl.refusal(ctx, d, "rpm", d.RPM, retry)
+	}
+}
+
+// arrive counts a call that came to d's token pools (the tps pool counts its own), for the
+// demand a cluster lease is sized by.
+func (c *capacity) arrive(n float64) {
+	if c.tokens != nil {
+		c.tokens.arrive(n)
+	}
+	if c.requests != nil {
+		c.requests.arrive(1)
 	}
 }
 
@@ -342,4 +358,79 @@ func refused(d *Deployment, cl Class, retry time.Duration, limit string, of int)
 	return &llm.Error{Status: 429, Type: llm.ErrRateLimit, Code: "rate_limit_exceeded", RetryAfter: retry,
 		Message: fmt.Sprintf("deployment %s on %s is at its %s (%d): this %s call waited for capacity and got none; retry later, or ask aya's operator for a higher priority",
 			d.Model, d.ProviderName, limit, of, cl.Tier())}
+}
+
+// SharedPool is one of a deployment's capacity pools whose limit several aya nodes share (a
+// cluster): each node runs it on the share its cluster lease gives it (SetShare), a lease sized
+// by the node's demand on it (Arrived). The serve package knows nothing of leases or Redis.
+type SharedPool struct {
+	// Key names the pool alike on every node running the same config, and across reloads:
+	// "llm:" + model + "/" + provider + "/" + the provider's model + ":rpm" or ":tpm".
+	Key string
+	// Model is aya's model name, Provider and ProviderModel the deployment's.
+	Model, Provider, ProviderModel string
+	// Limit is "rpm" or "tpm", PerMinute the deployment's value of it: the cluster's limit.
+	Limit     string
+	PerMinute float64
+
+	rps    *tps.Pool  // rpm of 60 or more
+	tokens *tokenPool // a token pool: tpm, or rpm under 60
+}
+
+// share records one of d's pools as shared.
+func (ps *pools) share(m *Model, d *Deployment, limit string, perMinute int, rps *tps.Pool, tokens *tokenPool) {
+	ps.shared = append(ps.shared, &SharedPool{
+		Key:   "llm:" + m.Name + "/" + d.ProviderName + "/" + d.Model + ":" + limit,
+		Model: m.Name, Provider: d.ProviderName, ProviderModel: d.Model,
+		Limit: limit, PerMinute: float64(perMinute), rps: rps, tokens: tokens,
+	})
+}
+
+// SharedPools are the handler's deployment pools with an rpm or a tpm, the same pointers for
+// the handler's life (a reload builds a new handler with new pools).
+func (h *Handler) SharedPools() []*SharedPool { return h.pools.shared }
+
+// Arrived is what came to the pool since it started, admitted or not: requests for an rpm,
+// estimated tokens for a tpm.
+func (p *SharedPool) Arrived() float64 {
+	if p.tokens != nil {
+		return float64(p.tokens.arrived.Load())
+	}
+	var n uint64
+	for _, s := range p.rps.Snapshot().Services {
+		n += s.Arrived
+	}
+	return float64(n)
+}
+
+// Used is what the pool admitted that the provider still counts in its minute (the current
+// second and the 60 before it), in the limit's unit; 0 for an rpm pool of 60 or more, which
+// admits by the sliding second (a lease's hold covers that).
+func (p *SharedPool) Used() float64 {
+	if p.tokens == nil {
+		return 0
+	}
+	return p.tokens.used()
+}
+
+// Window is how long what the pool admitted counts against its limit: a token pool's minute
+// window; 0 for an rpm pool of 60 or more.
+func (p *SharedPool) Window() time.Duration {
+	if p.tokens == nil {
+		return 0
+	}
+	return windowSlots * time.Second
+}
+
+// Tick is how often the pool decides; a lease need not change faster.
+func (*SharedPool) Tick() time.Duration { return poolTick }
+
+// SetShare runs the pool on perMinute of the deployment's limit (a lease); the deployment's
+// whole limit restores it.
+func (p *SharedPool) SetShare(perMinute float64) {
+	if p.tokens != nil {
+		p.tokens.setLimit(perMinute)
+		return
+	}
+	p.rps.SetCapacity(perMinute / 60)
 }

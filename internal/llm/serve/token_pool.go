@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,10 +47,15 @@ var errPushedOut = errors.New("pushed out of the deployment's full queue by a mo
 // Waiters block in their own goroutine on a channel; one timer per pool wakes the queue's head
 // when it will fit. Every decision looks at no more than the five tiers' heads and, when the
 // head does not fit, the window's 61 slots.
+//
+// In a cluster the pool runs on this node's share of the limit (setLimit, from a cluster lease):
+// both rules then use the share, while a call's weight is still bounded by the whole limit.
 type tokenPool struct {
-	limit, rate, burst float64
+	full               float64 // the deployment's limit, per minute
+	limit, rate, burst float64 // the limit the pool runs on now (full, or a cluster share)
 	queueMax           int
 	now                func() time.Time
+	arrived            atomic.Uint64 // weight of the calls that came to the pool (admitted or not)
 
 	mu      sync.Mutex
 	level   float64
@@ -85,12 +91,51 @@ type waiter struct {
 type waitList struct{ head, tail *waiter }
 
 func newTokenPool(perMinute float64, queueMax int, now func() time.Time) *tokenPool {
-	p := &tokenPool{limit: perMinute, rate: perMinute / 60, queueMax: queueMax, now: now}
-	p.burst = max(p.rate*tokenBurstSeconds, 1)
+	p := &tokenPool{full: perMinute, queueMax: queueMax, now: now}
+	p.size(perMinute)
 	p.level, p.last = p.burst, now()
 	p.win.init(p.last.Unix())
 	return p
 }
+
+func (p *tokenPool) size(perMinute float64) {
+	p.limit, p.rate = perMinute, perMinute/60
+	p.burst = max(p.rate*tokenBurstSeconds, 1)
+}
+
+// setLimit runs the pool on perMinute instead of the deployment's whole limit: a cluster
+// node's lease on it. The bucket refills at the new rate and holds tokenBurstSeconds of it (a
+// level above that is cut, one below is not raised: a share that grows is used as it refills).
+// The minute window keeps what was admitted and admits again only while it is under the new
+// limit: a node whose share shrank waits until its own admissions left the minute. That is the
+// node's half of the cluster's guarantee; the lease's other half (cluster.Usage) keeps the
+// other nodes' shares from counting on room this node's past admissions still take.
+func (p *tokenPool) setLimit(perMinute float64) {
+	if !(perMinute >= 0) || math.IsInf(perMinute, 0) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	p.refill(now) // what came at the old rate
+	p.size(perMinute)
+	p.level = min(p.level, p.burst)
+	if !p.closed {
+		p.dispatch(now) // a larger share may admit the head now; a smaller one moves its timer
+	}
+}
+
+// used is what the pool admitted in its window (the current second and the 60 before it).
+func (p *tokenPool) used() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.win.advance(p.now().Unix())
+	return p.win.sum
+}
+
+// arrive counts a call of weight n that came to the pool, for the demand a cluster lease is
+// sized by; it takes no lock.
+func (p *tokenPool) arrive(n float64) { p.arrived.Add(uint64(math.Round(max(n, 1)))) }
 
 // take admits a call of weight n in tier at once if it may go now: no call of its tier or a
 // more important one waits, and it fits. It takes the pool's mutex once and allocates nothing.
@@ -209,9 +254,10 @@ func (p *tokenPool) snapshot() [numTiers]tierStats {
 	return p.stats
 }
 
-// weight bounds a call's weight: at least one, and never above the minute, which an empty
-// window then admits (the rest of a larger call becomes debt when it is settled).
-func (p *tokenPool) weight(n float64) float64 { return min(max(n, 1), p.limit) }
+// weight bounds a call's weight: at least one, and never above the deployment's minute, which
+// an empty window then admits (the rest of a larger call becomes debt when it is settled). A
+// cluster share smaller than the call admits it only once the share grew to it.
+func (p *tokenPool) weight(n float64) float64 { return min(max(n, 1), p.full) }
 
 func (p *tokenPool) refill(now time.Time) {
 	if dt := now.Sub(p.last); dt > 0 {
@@ -273,12 +319,15 @@ func (p *tokenPool) dispatch(now time.Time) {
 func (p *tokenPool) readyIn(tier int, n float64, now time.Time) time.Duration {
 	var d time.Duration
 	if short := p.need(tier, n) - p.level; short > 0 {
-		d = time.Duration(math.Ceil(short / p.rate * float64(time.Second)))
+		d = maxReadyIn
+		if secs := short / p.rate; secs < maxReadyIn.Seconds() {
+			d = time.Duration(math.Ceil(secs * float64(time.Second)))
+		}
 	}
 	if at := p.win.roomAt(n, p.limit); at > now.Unix() {
 		d = max(d, time.Unix(at, 0).Sub(now))
 	}
-	return max(d, time.Millisecond)
+	return min(max(d, time.Millisecond), maxReadyIn)
 }
 
 func (p *tokenPool) wakeIn(d time.Duration) {
@@ -342,6 +391,12 @@ func (p *tokenPool) evictBelow(tier int) bool {
 	}
 	return false
 }
+
+// maxReadyIn bounds a wait the pool computes: on its whole limit none is longer (the bucket
+// refills in tokenBurstSeconds, the window empties in windowSlots seconds), while a cluster
+// share of 0, or one smaller than the call, admits only once setLimit gives more (which
+// reschedules the wait).
+const maxReadyIn = windowSlots * time.Second
 
 // windowSlots: the current second and the 60 before it, so that any 60 seconds of admissions
 // fall within the slots counted at the last of them.

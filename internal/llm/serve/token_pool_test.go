@@ -315,3 +315,148 @@ func BenchmarkTokenPoolTake(b *testing.B) {
 		p.settle(g, 400)
 	}
 }
+
+// TestTokenPoolSetLimit: a cluster share resizes the bucket (a level above the new size is
+// cut, one below is not raised), the minute window keeps what was admitted under a larger
+// share, a share of 0 admits nothing, a waiting call is admitted as soon as the share grows,
+// and a call larger than the share waits for a larger one.
+func TestTokenPoolSetLimit(t *testing.T) {
+	take := func(t *testing.T, p *fakePool, n float64, want bool) {
+		t.Helper()
+		if _, ok := p.take(tierMedium, n); ok != want {
+			t.Fatalf("take(%v) = %v, want %v", n, ok, want)
+		}
+	}
+	t.Run("bucket", func(t *testing.T) {
+		p := newFakePool(t, 600)
+		p.setLimit(300) // 5 a second, a bucket of 50
+		take(t, p, 50, true)
+		take(t, p, 1, false)
+		p.step(time.Second)
+		take(t, p, 5, true)
+		take(t, p, 1, false)
+		p.setLimit(600) // the level is not raised…
+		take(t, p, 1, false)
+		p.step(time.Second) // …it refills at the new rate
+		take(t, p, 10, true)
+	})
+	t.Run("window", func(t *testing.T) {
+		p := newFakePool(t, 600)
+		take(t, p, 100, true)
+		p.setLimit(60) // 1 a second; the 100 admitted stay in the minute
+		if u := p.used(); u != 100 {
+			t.Fatalf("used %v, want 100", u)
+		}
+		p.step(30 * time.Second)
+		take(t, p, 1, false)
+		p.step(31 * time.Second) // the second of the 100 left the window
+		take(t, p, 1, true)
+		if u := p.used(); u != 1 {
+			t.Fatalf("used %v, want 1", u)
+		}
+	})
+	t.Run("zero, then a waiter admitted when the share grows", func(t *testing.T) {
+		p := newFakePool(t, 600)
+		p.setLimit(0)
+		take(t, p, 1, false)
+		if d := p.retryIn(tierMedium, 1); d > maxReadyIn {
+			t.Fatalf("retryIn %v on a share of 0, want at most %v", d, maxReadyIn)
+		}
+		out := make(chan string, 1)
+		p.waitAsync(context.Background(), "waiter", tierMedium, 1, out)
+		p.queued(t, 1)
+		p.step(10 * time.Second)
+		none(t, out)
+		p.setLimit(600) // no step: the share's change admits it
+		if got := recv(t, out); got != "waiter" {
+			t.Fatalf("got %s", got)
+		}
+	})
+	t.Run("a call larger than the share", func(t *testing.T) {
+		p := newFakePool(t, 600)
+		p.setLimit(100)
+		out := make(chan string, 1)
+		p.waitAsync(context.Background(), "large", tierMedium, 500, out)
+		p.queued(t, 1)
+		p.step(time.Minute)
+		none(t, out)
+		p.setLimit(600)
+		p.step(10 * time.Second) // a full bucket admits a call larger than it
+		if got := recv(t, out); got != "large" {
+			t.Fatalf("got %s", got)
+		}
+	})
+	t.Run("arrivals", func(t *testing.T) {
+		p := newFakePool(t, 600)
+		p.arrive(0.2) // at least one
+		p.arrive(41.6)
+		if got := p.arrived.Load(); got != 43 {
+			t.Fatalf("arrived %d, want 43", got)
+		}
+	})
+}
+
+// TestTokenPoolSharesKeepTheMinute runs two nodes' token pools on shares that follow their
+// demand as cluster leases do (each node's share at most what the other's share and the other's
+// admissions in the minute leave, cluster.Usage), with the demand moving from one node to the
+// other every 20 s: what both admitted in any 60 s stays within the limit, and most of it is used.
+func TestTokenPoolSharesKeepTheMinute(t *testing.T) {
+	const limit = 6000.0
+	c := newFakeClock()
+	nodes := [2]*tokenPool{newTokenPool(limit, 100, c.now), newTokenPool(limit, 100, c.now)}
+	shares := [2]float64{limit / 2, limit / 2}
+	for i, p := range nodes {
+		t.Cleanup(p.close)
+		p.setLimit(shares[i])
+	}
+	type admission struct {
+		at time.Duration
+		n  float64
+	}
+	var log []admission
+	const step, renewEvery, total = 100 * time.Millisecond, 250 * time.Millisecond, 5 * time.Minute
+	for elapsed := time.Duration(0); elapsed < total; elapsed += step {
+		busy := int(elapsed/(20*time.Second)) % 2 // the node with the demand
+		for i, p := range nodes {
+			sizes := []float64{17, 90, 260}
+			if i != busy {
+				sizes = sizes[:1] // a trickle
+			}
+			for _, n := range sizes {
+				if _, ok := p.take(tierMedium, n); ok {
+					log = append(log, admission{elapsed, n})
+				}
+			}
+		}
+		if elapsed%renewEvery == 0 {
+			for i, p := range nodes {
+				o := 1 - i
+				want := limit * 0.1
+				if i == busy {
+					want = limit * 0.9
+				}
+				room := limit - max(shares[o], nodes[o].used())
+				shares[i] = max(0, min(want, room))
+				p.setLimit(shares[i])
+			}
+		}
+		c.advance(step)
+	}
+	var sum float64
+	for i, a := range log {
+		var in float64
+		for _, b := range log[i:] {
+			if b.at-a.at < time.Minute {
+				in += b.n
+			}
+		}
+		if in > limit {
+			t.Fatalf("%v admitted across both nodes in the minute from %v, above the limit %v", in, a.at, limit)
+		}
+		sum += a.n
+	}
+	if got, want := sum/total.Minutes(), 0.7*limit; got < want {
+		t.Fatalf("%.0f admitted a minute, want at least %.0f", got, want)
+	}
+	t.Logf("%.0f admitted a minute of %v", sum/total.Minutes(), limit)
+}
