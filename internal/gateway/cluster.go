@@ -36,7 +36,7 @@ type clusterState struct {
 	limiter *clusterLimiter
 	members *cluster.Membership
 	bus     *cluster.Bus     // spreads admin changes
-	leases  *tpsLeases       // this node's leases on the TPS pools' capacities; nil until joined
+	leases  *poolLeases      // this node's leases on the TPS and LLM pools' capacities; nil until joined
 	batched *batched.Limiter // sync: batched's token reservations; nil with sync: exact
 	started time.Time
 	log     *slog.Logger
@@ -139,9 +139,9 @@ func (g *Gateway) joinCluster(ctx context.Context, admin string) {
 		return
 	}
 	g.runClusterSync(ctx)
-	cs.leases = newTPSLeases(cs.client, cs.cfg.Node, cs.cfg.Timeout.D(), func() map[string]*tpsPool { return g.snap.Load().tps }, cs.log)
+	cs.leases = newPoolLeases(cs.client, cs.cfg.Node, cs.cfg.Timeout.D(), g.leasablePools, cs.log)
 	if err := g.metrics.Register(cs.leases); err != nil {
-		cs.log.Warn("TPS lease metrics are not exported", "error", err)
+		cs.log.Warn("cluster lease metrics are not exported", "error", err)
 	}
 	cs.leases.start()
 	m, err := cluster.Join(ctx, cs.client, cluster.Node{Name: cs.cfg.Node, Version: version(), Admin: admin, Started: cs.started},

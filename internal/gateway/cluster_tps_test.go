@@ -34,6 +34,11 @@ func testTPSPool(t testing.TB) *tpsPool {
 
 func effective(p *tpsPool) float64 { return p.pool.Snapshot().EffectiveCapacity }
 
+// leasableOf is a test pool as the leases see it, under its lease name.
+func leasableOf(p *tpsPool) map[string]leasable {
+	return map[string]leasable{"tps:partner": tpsLeasable{name: "partner", pool: p.pool, every: p.cfg.Tick.D()}}
+}
+
 // TestTPSLeasesFallback: with Redis unreachable a node runs its pools on capacity ÷ the nodes
 // it last saw (all of it when it never saw any), and says so.
 func TestTPSLeasesFallback(t *testing.T) {
@@ -46,7 +51,7 @@ func TestTPSLeasesFallback(t *testing.T) {
 	client := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	defer client.Close()
 	p := testTPSPool(t)
-	l := newTPSLeases(client, "n1", 50*time.Millisecond, func() map[string]*tpsPool { return map[string]*tpsPool{"partner": p} }, slog.New(slog.DiscardHandler))
+	l := newPoolLeases(client, "n1", 50*time.Millisecond, func() map[string]leasable { return leasableOf(p) }, slog.New(slog.DiscardHandler))
 
 	for _, tc := range []struct {
 		name      string
@@ -58,14 +63,14 @@ func TestTPSLeasesFallback(t *testing.T) {
 		{"last saw two", 2, 45},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if lp := l.leased["partner"]; lp != nil {
+			if lp := l.leased["tps:partner"]; lp != nil {
 				lp.nodes = tc.lastNodes
 			}
 			l.renew(context.Background())
 			if got := effective(p); math.Abs(got-tc.want) > 1e-9 {
 				t.Fatalf("effective capacity %v, want %v", got, tc.want)
 			}
-			v := l.view("partner")
+			v := l.view("tps:partner")
 			if v["from_redis"] != false || !l.down || l.errs == 0 {
 				t.Fatalf("view %v, down %v, errors %d: want the fallback reported", v, l.down, l.errs)
 			}
@@ -99,12 +104,12 @@ func TestTPSLeasesThroughRedis(t *testing.T) {
 		}
 	}
 
-	nodes := make([]*tpsLeases, 2)
+	nodes := make([]*poolLeases, 2)
 	pools := make([]*tpsPool, 2)
 	for i := range nodes {
 		p := testTPSPool(t)
 		pools[i] = p
-		nodes[i] = newTPSLeases(client, "n"+strconv.Itoa(i), time.Second, func() map[string]*tpsPool { return map[string]*tpsPool{"partner": p} }, slog.New(slog.DiscardHandler))
+		nodes[i] = newPoolLeases(client, "n"+strconv.Itoa(i), time.Second, func() map[string]leasable { return leasableOf(p) }, slog.New(slog.DiscardHandler))
 	}
 	// Both nodes see 200 arrivals per second, twice the capacity.
 	arrive := func(d time.Duration) {
@@ -148,9 +153,10 @@ func TestTPSLeasesThroughRedis(t *testing.T) {
 func BenchmarkTPSLeaseDemand(b *testing.B) {
 	p := testTPSPool(b)
 	lp := &leasedPool{}
+	src := leasableOf(p)["tps:partner"]
 	now := time.Now()
 	b.ReportAllocs()
 	for i := range b.N {
-		lp.demand(p.pool, now.Add(time.Duration(i)*time.Millisecond))
+		lp.demand(src, now.Add(time.Duration(i)*time.Millisecond))
 	}
 }
