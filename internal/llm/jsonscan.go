@@ -359,3 +359,41 @@ func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// Raw consumes any value and returns its bytes (valid as long as the scanned document).
+func (s *Scanner) Raw() ([]byte, bool) {
+	s.ws()
+	start := s.i
+	if !s.Skip() {
+		return nil, false
+	}
+	return s.b[start:s.i], true
+}
+
+// Float reads a number as encoding/json reads one into a float64.
+func (s *Scanner) Float() (float64, bool) {
+	s.ws()
+	start := s.i
+	if c := s.peek(); !(c == '-' || '0' <= c && c <= '9') || !s.number() {
+		s.i = start
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(s.b[start:s.i]), 64)
+	if err != nil {
+		s.i = start
+		return 0, false
+	}
+	return f, true
+}
+
+// Bool reads true or false.
+func (s *Scanner) Bool() (bool, bool) {
+	switch s.peek() {
+	case 't':
+		ok := s.literal("true")
+		return ok, ok
+	case 'f':
+		return false, s.literal("false")
+	}
+	return false, false
+}

@@ -81,3 +81,28 @@ func TestScannerIntAndSkip(t *testing.T) {
 		}
 	}
 }
+
+func TestScannerFloatBoolRaw(t *testing.T) {
+	for _, in := range []string{"0", "-1.5", "1e-3", "2.5E+2", "1e400", "01", "-", ".5", "true"} {
+		s := NewScanner([]byte(in))
+		got, ok := s.Float()
+		var want float64
+		err := json.Unmarshal([]byte(in), &want)
+		if ok != (err == nil) || ok && (got != want || !s.End()) {
+			t.Errorf("Float(%s) = %v, %v; encoding/json %v, %v", in, got, ok, want, err)
+		}
+	}
+	for _, in := range []string{"true", "false", "tru", "null", "1"} {
+		s := NewScanner([]byte(in))
+		got, ok := s.Bool()
+		var want bool
+		err := json.Unmarshal([]byte(in), &want)
+		if in != "null" && (ok != (err == nil) || got != want) {
+			t.Errorf("Bool(%s) = %v, %v; encoding/json %v, %v", in, got, ok, want, err)
+		}
+	}
+	s := NewScanner([]byte(` [1, {"a": "b"}] ,`))
+	if raw, ok := s.Raw(); !ok || string(raw) != `[1, {"a": "b"}]` {
+		t.Errorf("Raw = %q, %v", raw, ok)
+	}
+}

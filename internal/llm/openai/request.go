@@ -13,8 +13,11 @@ import (
 // shape the client's SDK reports, naming the field at fault.
 func DecodeRequest(body []byte) (*llm.Request, *llm.Error) {
 	var cr chatRequest
-	if err := json.Unmarshal(body, &cr); err != nil {
-		return nil, invalid("", "the request body is not valid JSON for a chat completion: %v", err)
+	if !scanRequest(body, &cr) {
+		cr = chatRequest{}
+		if err := json.Unmarshal(body, &cr); err != nil {
+			return nil, invalid("", "the request body is not valid JSON for a chat completion: %v", err)
+		}
 	}
 	if cr.Model == "" {
 		return nil, invalid("model", "you must provide a model parameter")
