@@ -21,6 +21,13 @@ import (
 // more admits by the sliding second, which the hold covers as for TPS pools.
 type llmLeasable struct{ p *serve.SharedPool }
 
+// addLLMLeasables adds h's deployment pools to out, by their lease names.
+func addLLMLeasables(out map[string]leasable, h *serve.Handler) {
+	for _, p := range h.SharedPools() {
+		out[p.Key] = llmLeasable{p}
+	}
+}
+
 func (l llmLeasable) capacity() float64 { return l.p.PerMinute / 60 }
 
 func (l llmLeasable) arrivals() (total, recent float64) { return l.p.Arrived(), 0 }

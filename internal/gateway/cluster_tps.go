@@ -215,9 +215,7 @@ func (g *Gateway) leasablePools() map[string]leasable {
 		out["tps:"+name] = tpsLeasable{name: name, pool: p.pool, every: p.cfg.Tick.D()}
 	}
 	if s.llm != nil {
-		for _, p := range s.llm.SharedPools() {
-			out[p.Key] = llmLeasable{p}
-		}
+		addLLMLeasables(out, s.llm)
 	}
 	return out
 }
