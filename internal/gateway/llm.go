@@ -150,7 +150,8 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 		h.SetCache(serve.NewCache(c.TTL.D(), c.MaxEntries), noCache)
 	}
 	h.SetPrompts(llmPrompts(l.Prompts))
-	if err := h.StartPools(serve.PoolOptions{QueueTimeout: l.QueueTimeout.D(), BatchTimeout: l.BatchTimeout.D()}); err != nil {
+	// With cluster: the nodes share the deployments' limits through leases (cluster_llm.go).
+	if err := h.StartPools(serve.PoolOptions{QueueTimeout: l.QueueTimeout.D(), BatchTimeout: l.BatchTimeout.D(), Shared: cfg.Cluster != nil}); err != nil {
 		h.Close()
 		return nil, fmt.Errorf("%s:%d: llm: %w", cfg.File, l.Line, err)
 	}

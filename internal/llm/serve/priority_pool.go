@@ -41,6 +41,12 @@ type PoolOptions struct {
 	// is skipped (0: DefaultQueueTimeout); BatchTimeout how long a batch call may wait in all
 	// unless it sends x-aya-deadline (0: DefaultBatchTimeout).
 	QueueTimeout, BatchTimeout time.Duration
+	// Shared says several aya nodes share the deployments' limits (a cluster), each node running
+	// its pools on a share of them (SharedPool.SetShare). Every rpm then gets a request pool
+	// (token_pool.go), never the TPS pool: a TPS pool admits whole requests per second, so a
+	// node's share of a small rpm (rpm 100 over two nodes: 0.83 a second) would admit nothing,
+	// and each node would lose the fraction of its share.
+	Shared bool
 }
 
 // pools runs the capacity pools of a handler's deployments.
@@ -56,7 +62,7 @@ type pools struct {
 // capacity is one deployment's pools; a call must pass each it has.
 type capacity struct {
 	pool     *tps.Pool       // rpm ≥ 60: requests per second, by the tiers' shares; nil: none
-	requests *tokenPool      // 0 < rpm < 60: requests as weights under the minute; nil: none
+	requests *tokenPool      // 0 < rpm < 60, or any rpm shared by a cluster: requests as weights under the minute; nil: none
 	tokens   *tokenPool      // tpm > 0: the calls' estimated tokens under the minute; nil: none
 	done     <-chan struct{} // closed when the handler's pools stop
 }
@@ -67,8 +73,9 @@ type capacity struct {
 //
 //   - rpm of 60 or more: the TPS balancer's pool of rpm/60 requests per second, shared by the
 //     tiers (waterfill allocator);
-//   - rpm below 60 (the TPS pool's least capacity is one request a second): a token pool
-//     (token_pool.go) with each request weighing one, so the rpm holds over every minute;
+//   - rpm below 60 (the TPS pool's least capacity is one request a second), or any rpm with
+//     o.Shared: a token pool (token_pool.go) with each request weighing one, so the rpm holds
+//     over every minute;
 //   - tpm: a token pool weighing each call by its estimated tokens (Class.Tokens), settled
 //     with the provider's reported usage after the call (SettleTokens).
 //
@@ -98,7 +105,7 @@ func (h *Handler) StartPools(o PoolOptions) error {
 			seen[d] = true
 			c := &capacity{}
 			switch {
-			case d.RPM >= 60:
+			case d.RPM >= 60 && !o.Shared:
 				alloc, err := tps.NewAllocator("waterfill")
 				if err != nil {
 					return err

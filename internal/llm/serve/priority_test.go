@@ -459,3 +459,39 @@ func TestPriorityHandler(t *testing.T) {
 		t.Fatalf("bad header: %d %s", w.status, w.body.String())
 	}
 }
+
+// TestSharedPools: with Shared (a cluster), every rpm gets a request pool, which takes a share
+// below one request a second; every pool is listed under a stable name, and its share admits.
+func TestSharedPools(t *testing.T) {
+	r, plan, _, h := poolEnv(t, 90, PoolOptions{Shared: true})
+	if len(h.PoolSnapshots()) != 0 || plan[0].capacity.requests == nil {
+		t.Fatal("a shared rpm of 90 got no request pool")
+	}
+	sp := h.SharedPools()
+	if len(sp) != 1 || sp[0].Key != "llm:m/demo/m-1:rpm" || sp[0].PerMinute != 90 || sp[0].Window() != windowSlots*time.Second {
+		t.Fatalf("shared pools %+v", sp)
+	}
+	call := func() *llm.Error {
+		_, _, _, e := r.Chat(WithClass(context.Background(), Class{Priority: PriorityHigh, Wait: 50 * time.Millisecond}), &llm.Request{}, plan)
+		return e
+	}
+	sp[0].SetShare(0)
+	if e := call(); e == nil || e.Status != 429 {
+		t.Fatalf("a share of 0 answered %v, want 429", e)
+	}
+	sp[0].SetShare(45) // 0.75 a second: a TPS pool would admit nothing
+	if e := call(); e != nil {
+		t.Fatalf("a share of 45 rpm: %v", e)
+	}
+	if got := sp[0].Arrived(); got != 2 {
+		t.Fatalf("arrived %v, want 2", got)
+	}
+	if got := sp[0].Used(); got != 1 {
+		t.Fatalf("used %v, want 1", got)
+	}
+	// Standalone, an rpm of 60 or more keeps its TPS pool, shared under the same name.
+	_, _, _, h = poolEnv(t, 90, PoolOptions{})
+	if sp := h.SharedPools(); len(h.PoolSnapshots()) != 1 || len(sp) != 1 || sp[0].Window() != 0 || sp[0].Used() != 0 {
+		t.Fatalf("standalone rpm 90: %d TPS pools, shared %+v", len(h.PoolSnapshots()), sp)
+	}
+}
