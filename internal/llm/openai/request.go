@@ -225,6 +225,15 @@ func decodeStop(raw json.RawMessage) ([]string, error) {
 // OpenAI-compatible provider. Streams always ask for usage (include_usage): aya accounts every
 // token, and the ingress codec drops the usage chunk when the client did not ask for it.
 func EncodeRequest(req *llm.Request, model string) ([]byte, error) {
+	cr := wireRequest(req, model)
+	if b, ok := appendRequest(make([]byte, 0, 256+len(req.System)), &cr); ok {
+		return b, nil
+	}
+	return json.Marshal(&cr)
+}
+
+// wireRequest is req in the chat request's wire shape.
+func wireRequest(req *llm.Request, model string) chatRequest {
 	cr := chatRequest{
 		Model:       model,
 		Temperature: req.Temperature,
@@ -264,7 +273,7 @@ func EncodeRequest(req *llm.Request, model string) ([]byte, error) {
 			cr.ResponseFormat.JSONSchema = &jsonSchema{Name: rf.Name, Schema: rf.Schema, Strict: rf.Strict}
 		}
 	}
-	return json.Marshal(&cr)
+	return cr
 }
 
 func encodeMessage(m llm.Message) message {
