@@ -37,7 +37,14 @@ func (l llmLeasable) usage() cluster.Usage {
 }
 
 func (l llmLeasable) setCapacity(c float64) { l.p.SetShare(c * 60) }
-func (l llmLeasable) tick() time.Duration   { return l.p.Tick() }
+
+func (l llmLeasable) inherit(old leasable) {
+	if o, ok := old.(llmLeasable); ok {
+		l.p.Inherit(o.p)
+	}
+}
+
+func (l llmLeasable) tick() time.Duration { return l.p.Tick() }
 
 // metric is the lease in the deployment limit's own unit, per minute.
 func (l llmLeasable) metric(lease float64) prometheus.Metric {

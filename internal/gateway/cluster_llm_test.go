@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
+	"aya/internal/cluster"
 	"aya/internal/config"
 	"aya/internal/llm/serve"
 )
@@ -172,4 +174,44 @@ func TestLLMLeasesThroughRedis(t *testing.T) {
 	}
 	t.Logf("n1 took n0's halves %v after n0 gave its leases back", time.Since(stopped).Round(time.Millisecond))
 	nodes[1].close()
+}
+
+// fakeLeasable records what the leases do to it.
+type fakeLeasable struct {
+	set       float64
+	inherited leasable
+}
+
+func (*fakeLeasable) capacity() float64                 { return 10 }
+func (*fakeLeasable) arrivals() (total, recent float64) { return 0, 0 }
+func (*fakeLeasable) usage() cluster.Usage              { return cluster.Usage{} }
+func (f *fakeLeasable) setCapacity(c float64)           { f.set = c }
+func (f *fakeLeasable) inherit(old leasable)            { f.inherited = old }
+func (*fakeLeasable) tick() time.Duration               { return 250 * time.Millisecond }
+func (*fakeLeasable) metric(float64) prometheus.Metric  { return nil }
+
+// TestLeasesInheritOnReload: a pool that replaces another under the same lease name (a reload)
+// takes over the old one's window before it gets its capacity; an unchanged pool does not.
+func TestLeasesInheritOnReload(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	client := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer client.Close()
+	old, next := &fakeLeasable{}, &fakeLeasable{}
+	cur := old
+	l := newPoolLeases(client, "n1", 50*time.Millisecond, func() map[string]leasable { return map[string]leasable{"llm:x": cur} }, slog.New(slog.DiscardHandler))
+	l.renew(context.Background())
+	l.renew(context.Background())
+	if old.inherited != nil || old.set != 10 {
+		t.Fatalf("unchanged pool: inherited %v, capacity %v", old.inherited, old.set)
+	}
+	cur = next
+	l.renew(context.Background())
+	if next.inherited != leasable(old) || next.set != 10 {
+		t.Fatalf("reloaded pool: inherited %v, capacity %v; want the old pool's, 10", next.inherited, next.set)
+	}
 }

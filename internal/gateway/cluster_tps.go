@@ -39,6 +39,9 @@ type leasable interface {
 	usage() cluster.Usage
 	// setCapacity runs the pool on a lease, per second.
 	setCapacity(float64)
+	// inherit takes over what old, the pool of the same name this one replaces after a reload,
+	// admitted that its upstream still counts.
+	inherit(old leasable)
 	tick() time.Duration
 	// metric is the lease's gauge.
 	metric(lease float64) prometheus.Metric
@@ -132,6 +135,9 @@ func (l *poolLeases) renew(ctx context.Context) time.Duration {
 			}
 			lp = &leasedPool{lease: lease}
 			l.leased[name] = lp
+		}
+		if lp.src != nil && lp.src != p {
+			p.inherit(lp.src)
 		}
 		capacity := p.capacity()
 		demand := lp.demand(p, time.Now())
@@ -241,7 +247,11 @@ func (p tpsLeasable) arrivals() (total, recent float64) {
 // usage is nothing: the TPS pools' upstreams count by the second, which leaseHold covers.
 func (tpsLeasable) usage() cluster.Usage    { return cluster.Usage{} }
 func (p tpsLeasable) setCapacity(c float64) { p.pool.SetCapacity(c) }
-func (p tpsLeasable) tick() time.Duration   { return p.every }
+
+// inherit is nothing: what a TPS pool admitted leaves its upstream's window within leaseHold.
+func (tpsLeasable) inherit(leasable) {}
+
+func (p tpsLeasable) tick() time.Duration { return p.every }
 func (p tpsLeasable) metric(lease float64) prometheus.Metric {
 	return prometheus.MustNewConstMetric(descTPSLease, prometheus.GaugeValue, lease, p.name)
 }

@@ -45,7 +45,8 @@ type PoolOptions struct {
 	// its pools on a share of them (SharedPool.SetShare). Every rpm then gets a request pool
 	// (token_pool.go), never the TPS pool: a TPS pool admits whole requests per second, so a
 	// node's share of a small rpm (rpm 100 over two nodes: 0.83 a second) would admit nothing,
-	// and each node would lose the fraction of its share.
+	// and each node would lose the fraction of its share. The pools also start on a share of 0:
+	// they admit nothing before the node's first lease (or its fallback) sets their share.
 	Shared bool
 }
 
@@ -127,11 +128,17 @@ func (h *Handler) StartPools(o PoolOptions) error {
 				h.pools.share(m, d, "rpm", d.RPM, p, nil)
 			case d.RPM > 0:
 				c.requests = newTokenPool(float64(d.RPM), poolQueue, time.Now)
+				if o.Shared {
+					c.requests.setLimit(0)
+				}
 				h.pools.weighted = append(h.pools.weighted, c.requests)
 				h.pools.share(m, d, "rpm", d.RPM, nil, c.requests)
 			}
 			if d.TPM > 0 {
 				c.tokens = newTokenPool(float64(d.TPM), poolQueue, time.Now)
+				if o.Shared {
+					c.tokens.setLimit(0)
+				}
 				h.pools.weighted = append(h.pools.weighted, c.tokens)
 				h.pools.share(m, d, "tpm", d.TPM, nil, c.tokens)
 			}
@@ -427,6 +434,15 @@ func (p *SharedPool) Window() time.Duration {
 		return 0
 	}
 	return windowSlots * time.Second
+}
+
+// Inherit takes over what old, the pool of the same Key that p replaces after a reload, admitted
+// in its minute (and its bucket's level), so that the minute holds across the reload. It does
+// nothing unless both are token pools.
+func (p *SharedPool) Inherit(old *SharedPool) {
+	if p.tokens != nil && old.tokens != nil && p != old {
+		p.tokens.inherit(old.tokens)
+	}
 }
 
 // Tick is how often the pool decides; a lease need not change faster.

@@ -460,8 +460,9 @@ func TestPriorityHandler(t *testing.T) {
 	}
 }
 
-// TestSharedPools: with Shared (a cluster), every rpm gets a request pool, which takes a share
-// below one request a second; every pool is listed under a stable name, and its share admits.
+// TestSharedPools: with Shared (a cluster), every rpm gets a request pool, which starts on a
+// share of 0 and takes a share below one request a second; every pool is listed under a stable
+// name, its share admits, and the pool that replaces it after a reload keeps its minute.
 func TestSharedPools(t *testing.T) {
 	r, plan, _, h := poolEnv(t, 90, PoolOptions{Shared: true})
 	if len(h.PoolSnapshots()) != 0 || plan[0].capacity.requests == nil {
@@ -475,9 +476,8 @@ func TestSharedPools(t *testing.T) {
 		_, _, _, e := r.Chat(WithClass(context.Background(), Class{Priority: PriorityHigh, Wait: 50 * time.Millisecond}), &llm.Request{}, plan)
 		return e
 	}
-	sp[0].SetShare(0)
 	if e := call(); e == nil || e.Status != 429 {
-		t.Fatalf("a share of 0 answered %v, want 429", e)
+		t.Fatalf("before its first share the pool answered %v, want 429", e)
 	}
 	sp[0].SetShare(45) // 0.75 a second: a TPS pool would admit nothing
 	if e := call(); e != nil {
@@ -488,6 +488,12 @@ func TestSharedPools(t *testing.T) {
 	}
 	if got := sp[0].Used(); got != 1 {
 		t.Fatalf("used %v, want 1", got)
+	}
+	_, _, _, reloaded := poolEnv(t, 90, PoolOptions{Shared: true})
+	next := reloaded.SharedPools()[0]
+	next.Inherit(sp[0])
+	if got := next.Used(); got != 1 {
+		t.Fatalf("the reloaded pool's minute holds %v, want the 1 admitted before the reload", got)
 	}
 	// Standalone, an rpm of 60 or more keeps its TPS pool, shared under the same name.
 	_, _, _, h = poolEnv(t, 90, PoolOptions{})

@@ -125,6 +125,25 @@ func (p *tokenPool) setLimit(perMinute float64) {
 	}
 }
 
+// inherit takes over old's minute window and bucket level (old is the pool p replaces after a
+// reload), so that what old admitted still counts in p's minute. The level is bounded by the
+// larger of the two buckets, not p's alone: a cluster's new pool runs on a share of 0 (a bucket
+// of one) until its lease comes, and the setLimit that brings it bounds the level by its bucket.
+func (p *tokenPool) inherit(old *tokenPool) {
+	old.mu.Lock()
+	win, level, burst := old.win, old.level, old.burst
+	old.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	p.refill(now)
+	win.advance(now.Unix())
+	p.win, p.level = win, min(level, max(p.burst, burst))
+	if !p.closed {
+		p.dispatch(now)
+	}
+}
+
 // used is what the pool admitted in its window (the current second and the 60 before it).
 func (p *tokenPool) used() float64 {
 	p.mu.Lock()

@@ -386,6 +386,24 @@ func TestTokenPoolSetLimit(t *testing.T) {
 			t.Fatalf("got %s", got)
 		}
 	})
+	t.Run("inherit", func(t *testing.T) {
+		old := newFakePool(t, 600)
+		take(t, old, 80, true)
+		p := &fakePool{newTokenPool(600, 100, old.clock.now), old.clock}
+		t.Cleanup(p.close)
+		p.setLimit(0) // a cluster's new pool, before its lease
+		p.inherit(old.tokenPool)
+		p.setLimit(120) // a bucket of 20, a minute of 120
+		if u := p.used(); u != 80 {
+			t.Fatalf("used %v after inheriting, want 80", u)
+		}
+		take(t, p, 20, true) // old's level of 20 fits the new bucket
+		take(t, p, 1, false)
+		p.step(10 * time.Second)
+		take(t, p, 20, true)
+		p.step(10 * time.Second)
+		take(t, p, 1, false) // the bucket refilled, but 80 + 20 + 20 fill the minute of 120
+	})
 	t.Run("arrivals", func(t *testing.T) {
 		p := newFakePool(t, 600)
 		p.arrive(0.2) // at least one
