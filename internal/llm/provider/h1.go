@@ -182,8 +182,12 @@ func asError(err error) error {
 	if !errors.As(err, &he) {
 		return err
 	}
-	if he.Timeout() {
-		return &llm.Error{Status: 504, Type: llm.ErrTimeout, Message: "the provider at " + he.Addr + " did not answer in time: " + he.Op + ": " + he.Err.Error()}
+	cause := he.Op + ": " + he.Err.Error()
+	switch {
+	case he.Timeout():
+		return &llm.Error{Status: 504, Type: llm.ErrTimeout, Message: "the provider at " + he.Addr + " did not answer in time: " + cause}
+	case he.Op == "read response body":
+		return &llm.Error{Status: 502, Type: llm.ErrServer, Message: "the provider's answer from " + he.Addr + " broke off: " + cause}
 	}
-	return &llm.Error{Status: 502, Type: llm.ErrServer, Message: "could not reach the provider at " + he.Addr + ": " + he.Op + ": " + he.Err.Error()}
+	return &llm.Error{Status: 502, Type: llm.ErrServer, Message: "could not reach the provider at " + he.Addr + ": " + cause}
 }

@@ -88,6 +88,15 @@ func TestH1Transport(t *testing.T) {
 	if !errors.As(err, &e) || e.Status != 429 || e.Message != "slow down" || e.RetryAfter != 7*time.Second {
 		t.Fatalf("got %#v", err)
 	}
+	// A reload closes the old client while calls that chose it may still start.
+	c.Close()
+	resp, cancel, err := c.Post(context.Background(), "/after-close", []byte("{}"), nil, decodeTestError)
+	if err != nil {
+		t.Fatalf("a call just after Close: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	cancel()
 }
 
 // TestH1TransportStreamAndCancel: a streamed body arrives event by event, not buffered, and a

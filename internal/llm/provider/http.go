@@ -65,13 +65,19 @@ func NewClient(o Options) *Client {
 	return &Client{opts: o, h1: newH1Transport(o), hc: &http.Client{Transport: tr}}
 }
 
-// Close releases idle connections.
+// Close releases the connections: idle ones at once (net/http) or after closeGrace (h1).
 func (c *Client) Close() {
 	if c.h1 != nil {
-		c.h1.c.Close()
+		// A reload closes the old providers as it swaps in the new ones, while calls that
+		// picked the old ones just before may not have sent yet: the h1 client refuses every
+		// call after its Close, so it closes after a grace, as the gateway's removed targets do.
+		time.AfterFunc(closeGrace, c.h1.c.Close)
 	}
 	c.hc.CloseIdleConnections()
 }
+
+// closeGrace is how long a closed Client still serves calls that chose it before its Close.
+const closeGrace = 30 * time.Second
 
 // ErrorDecoder reads a provider's error body with its status.
 type ErrorDecoder func(status int, body []byte) *llm.Error
