@@ -50,7 +50,9 @@ func newH1Transport(o Options) *h1Transport {
 	}
 	c := &h1.Client{
 		Addr:        net.JoinHostPort(u.Hostname(), port),
-		MaxIdle:     64,
+		// HTTP/1.1 carries one call per connection, and LLM calls are long: a burst of a few
+		// hundred concurrent calls should find its TLS connections again on the next one.
+		MaxIdle:     256,
 		IdleTimeout: 90 * time.Second,
 		DialTimeout: orNone(o.Connect),
 		// Connect covers TCP and TLS together, as net/http's dialer and handshake timeouts did.
