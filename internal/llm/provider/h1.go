@@ -49,7 +49,7 @@ func newH1Transport(o Options) *h1Transport {
 		}
 	}
 	c := &h1.Client{
-		Addr:        net.JoinHostPort(u.Hostname(), port),
+		Addr: net.JoinHostPort(u.Hostname(), port),
 		// HTTP/1.1 carries one call per connection, and LLM calls are long: a burst of a few
 		// hundred concurrent calls should find its TLS connections again on the next one.
 		MaxIdle:     256,
