@@ -55,7 +55,7 @@ func newH1Transport(o Options) *h1Transport {
 		MaxIdle:     256,
 		IdleTimeout: 90 * time.Second,
 		DialTimeout: orNone(o.Connect),
-		// Connect covers TCP and TLS together, as net/http's dialer and handshake timeouts did.
+		// Connect bounds the TCP connect and the TLS handshake each, as it did with net/http.
 		TLSHandshakeTimeout:   orNone(o.Connect),
 		ResponseHeaderTimeout: orNone(o.FirstByte),
 		// A stream may pause between events for as long as the model thinks: only Total
