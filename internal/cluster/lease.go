@@ -83,7 +83,11 @@ local mine = share[n] + math.max(rest, 0) / n
 mine = math.max(0, math.min(mine, cap - others))
 if heldUntil <= now then held, heldUntil = 0, 0 end
 if mine < old then held, heldUntil = math.max(held, old), now + hold end
-redis.call('HSET', KEYS[1], node, string.format('%.17g %.17g %d %.17g %d %.17g %d', demand, mine, now + ttl, held, heldUntil, used, now + window))
+-- Without a window the entry keeps the five fields a node before Usage reads (a rolling
+-- upgrade); such a node never shares a capacity that has one.
+local entry = string.format('%.17g %.17g %d %.17g %d', demand, mine, now + ttl, held, heldUntil)
+if window > 0 then entry = entry .. string.format(' %.17g %d', used, now + window) end
+redis.call('HSET', KEYS[1], node, entry)
 redis.call('PEXPIRE', KEYS[1], math.max(ttl, hold, window, keep))
 return {string.format('%.17g', mine), n}
 `)
@@ -101,7 +105,9 @@ for x in string.gmatch(v, '%S+') do f[#f+1] = tonumber(x) end
 local l, h, hu, u, uu = f[2] or 0, f[4] or 0, f[5] or 0, f[6] or 0, f[7] or 0
 if hu <= now then h = 0 end
 local hold = tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], ARGV[1], string.format('0 0 %d %.17g %d %.17g %d', now + hold, math.max(h, l), now + hold, u, uu))
+local entry = string.format('0 0 %d %.17g %d', now + hold, math.max(h, l), now + hold)
+if #f >= 7 then entry = entry .. string.format(' %.17g %d', u, uu) end
+redis.call('HSET', KEYS[1], ARGV[1], entry)
 return 1
 `)
 

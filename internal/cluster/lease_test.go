@@ -237,3 +237,38 @@ func TestLeaseUsageCounts(t *testing.T) {
 		t.Fatalf("plain renewal: %v %v", g, err)
 	}
 }
+
+// TestLeaseEntryFormat: a lease without a window keeps the five fields nodes without Usage read
+// (a rolling upgrade), also once released; one with a window adds its used and its end.
+func TestLeaseEntryFormat(t *testing.T) {
+	c := startRedis(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		u      Usage
+		fields int
+	}{
+		{"no window", Usage{}, 5},
+		{"window", Usage{Used: 3, Window: time.Second}, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, _ := NewLease(c, "format-"+strconv.Itoa(tc.fields), "n1", LeaseOptions{})
+			for _, release := range []bool{false, true} {
+				if release {
+					if err := l.Release(ctx); err != nil {
+						t.Fatal(err)
+					}
+				} else if _, err := l.RenewUsage(ctx, 100, 10, tc.u); err != nil {
+					t.Fatal(err)
+				}
+				v, err := c.HGet(ctx, l.key, "n1").Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := len(strings.Fields(v)); n != tc.fields {
+					t.Fatalf("released %v: entry %q has %d fields, want %d", release, v, n, tc.fields)
+				}
+			}
+		})
+	}
+}
