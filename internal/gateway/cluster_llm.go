@@ -17,8 +17,9 @@ import (
 // until it has left the window, whether this node's lease shrank, was given back or lapsed. The
 // pool admits only while its own window is within its lease × 60 s (token_pool.go's setLimit).
 // Together: for each node, what it admitted in the last minute is at most the larger of its
-// lease × 60 and what it reported, and those add up to at most the limit. An rpm pool of 60 or
-// more admits by the sliding second, which the hold covers as for TPS pools.
+// lease × 60 and what it reported, and those add up to at most the limit. In a cluster every
+// rpm is such a pool too (serve.PoolOptions.Shared), so a share under one request a second
+// still admits.
 type llmLeasable struct{ p *serve.SharedPool }
 
 // addLLMLeasables adds h's deployment pools to out, by their lease names.
