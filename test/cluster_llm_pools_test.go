@@ -104,12 +104,12 @@ type poolRun struct {
 // each in front of its own local provider enforcing the same limit (it answers 429 past it): a
 // tpm of 30000 and an rpm of 600. Low calls are sent to both nodes at about twice each limit's
 // rate, with a trickle of critical calls. The providers must answer no 429 and serve at least
-// 80% of the limit's rate once the nodes' buckets drained — but not much more: two nodes that
+// 80% of the limit's rate once the leases settled — but not much more: two nodes that
 // each applied the whole limit would send twice its rate. Every critical call is answered.
 func TestClusterLLMPools(t *testing.T) {
 	const (
 		load        = 15 * time.Second
-		steadyAfter = 6 * time.Second // a node's 10 s bucket (of its half) has drained by then
+		steadyAfter = 6 * time.Second // the leases settled (the pools start on none, with empty buckets)
 	)
 	runs := []*poolRun{
 		// ~27 tokens a call: ~1000 tokens a second on each node, twice the tpm's 500/s.
