@@ -10,7 +10,8 @@ import (
 // (model: the provider's model id, provider) and tier: for a tpm pool the tokens admitted,
 // queued (that had to wait, counted when they began to) and refused (the wait ended, the
 // client left, pushed out of a full queue, the pools stopped), as aya_llm_pool_*_tokens_total;
-// for a pool of an rpm under 60, the same in requests, as aya_llm_pool_*_requests_total. It is
+// for a request pool (an rpm under 60, or any rpm in a cluster), the same in requests, as
+// aya_llm_pool_*_requests_total. It is
 // read at scrape time: admissions only add to the pool's own counters under the lock they
 // already hold. One collector is registered once and follows the handler Track last gave it,
 // so a reload (a new handler with fresh pools) restarts the counters, which Prometheus'
@@ -32,7 +33,7 @@ func NewPoolCollector() *PoolCollector {
 		} {
 			what := "Estimated tokens of LLM calls "
 			if unit == "requests" {
-				what = "LLM calls to a deployment under 60 rpm "
+				what = "LLM calls to a deployment whose rpm is a request pool (under 60 rpm, or any rpm in a cluster) "
 			}
 			c.descs[u][o] = prometheus.NewDesc("aya_llm_pool_"+outcome.name+"_"+unit+"_total",
 				what+outcome.help+", by deployment model, provider and tier (critical, high, medium, low, batch).", labels, nil)
