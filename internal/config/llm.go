@@ -90,6 +90,9 @@ type LLMProvider struct {
 	APIKeys  []string          `yaml:"api_keys" secret:"true"`
 	Headers  map[string]string `yaml:"headers"`
 	Timeouts LLMTimeouts       `yaml:"timeouts"`
+	// TLS is how an https base_url is verified (a private CA, a client certificate), as for
+	// upstreams; nil: the system roots.
+	TLS *UpstreamTLS `yaml:"tls"`
 	// Metrics is where the server's Prometheus metrics are scraped for least_loaded. Absent on
 	// an openai_compatible provider that a least_loaded model uses: base_url without /v1, plus
 	// /metrics, every second.
@@ -287,6 +290,9 @@ func (v *validator) llm(cfg *Config) {
 			p.BaseURL = strings.TrimSuffix(p.BaseURL, "/")
 		}
 		v.llmAPIKeys(p, path, ctx)
+		if p.TLS != nil {
+			v.upstreamTLS(p.TLS, path+".tls", ctx)
+		}
 		v.positiveTimeouts(p.Timeouts, path+".timeouts", ctx, p.Line)
 		if m := p.Metrics; m != nil {
 			v.llmMetrics(m, path+".metrics", ctx, p.Line)

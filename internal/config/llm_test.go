@@ -72,6 +72,8 @@ func TestLLMBad(t *testing.T) {
 		{"llm:\n  cache: {max_entries: -1}\n", `llm: cache.max_entries must be above 0`},
 		{"llm:\n  providers:\n    - {name: x, type: openai, metrics: {url: \"10.0.0.1/metrics\"}}\n", `aya.yaml:3: llm provider "x": metrics.url "10.0.0.1/metrics"`},
 		{"llm:\n  providers:\n    - {name: x, type: openai, metrics: {url: \"http://h/metrics\", interval: -1s}}\n", `interval: invalid duration "-1s": must not be negative`},
+		{"llm:\n  providers:\n    - name: x\n      type: openai\n      tls: {ca: /nonexistent/ca.pem}\n", `aya.yaml:5: llm provider "x": ca: `},
+		{"llm:\n  providers:\n    - name: x\n      type: openai\n      tls: {key: k.pem}\n", `aya.yaml:5: llm provider "x": key without cert`},
 	}
 	for _, tt := range tests {
 		_, err := parse("aya.yaml", []byte(tt.yaml), noEnv)

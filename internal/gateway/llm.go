@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,11 +23,19 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 	loads := map[string]*serve.Load{}
 	var scrapers []*serve.Scraper
 	for _, p := range l.Providers {
+		var tc *tls.Config
+		if p.TLS != nil {
+			var err error
+			// The server name defaults to the base URL's (or the metrics URL's) host.
+			if tc, err = clientTLS(p.TLS, fmt.Sprintf("llm provider %q", p.Name), "", log); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", cfg.File, p.TLS.Line, err)
+			}
+		}
 		if m := p.Metrics; m != nil {
 			ld := serve.NewLoad(m.Interval.D())
 			loads[p.Name] = ld
 			scrapers = append(scrapers, &serve.Scraper{URL: m.URL, Interval: m.Interval.D(), Load: ld,
-				Client: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 1}},
+				Client: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 1, TLSClientConfig: tc}},
 				Log:    log.With("component", "llm", "provider", p.Name)})
 		}
 		o := provider.Options{
@@ -34,6 +43,7 @@ func buildLLM(cfg *config.Config, st *llmState, log *slog.Logger) (*serve.Handle
 			Connect:   p.Timeouts.Connect.D(),
 			FirstByte: p.Timeouts.FirstToken.D(),
 			Total:     p.Timeouts.Total.D(),
+			TLS:       tc,
 		}
 		for _, f := range sortedFields(p.Headers) {
 			o.Headers = append(o.Headers, provider.Header{Name: f.Name, Value: f.Value})

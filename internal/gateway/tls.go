@@ -134,33 +134,39 @@ func serverTLS(l *config.Listener, store *certStore) (*tls.Config, error) {
 
 // upstreamTLS builds the client tls.Config for https and h2 targets.
 func upstreamTLS(u *config.Upstream, host string, log *slog.Logger) (*tls.Config, error) {
+	return clientTLS(u.TLS, fmt.Sprintf("upstream %q", u.Name), host, log)
+}
+
+// clientTLS builds a client tls.Config from t (nil: system roots) for what ("upstream
+// \"app\"", "llm provider \"openai\""); host is the SNI and verified name unless t names one.
+func clientTLS(t *config.UpstreamTLS, what, host string, log *slog.Logger) (*tls.Config, error) {
 	c := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	if u.TLS == nil {
+	if t == nil {
 		return c, nil
 	}
-	if u.TLS.ServerName != "" {
-		c.ServerName = u.TLS.ServerName
+	if t.ServerName != "" {
+		c.ServerName = t.ServerName
 	}
-	if u.TLS.CA != "" {
-		pem, err := os.ReadFile(u.TLS.CA)
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
 		if err != nil {
-			return nil, fmt.Errorf("upstream %q: tls.ca: %w", u.Name, err)
+			return nil, fmt.Errorf("%s: tls.ca: %w", what, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("upstream %q: tls.ca %s: no PEM certificates found", u.Name, u.TLS.CA)
+			return nil, fmt.Errorf("%s: tls.ca %s: no PEM certificates found", what, t.CA)
 		}
 		c.RootCAs = pool
 	}
-	if u.TLS.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(u.TLS.Cert, u.TLS.Key)
+	if t.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
 		if err != nil {
-			return nil, fmt.Errorf("upstream %q: client certificate: %w", u.Name, err)
+			return nil, fmt.Errorf("%s: client certificate: %w", what, err)
 		}
 		c.Certificates = []tls.Certificate{cert}
 	}
-	if u.TLS.InsecureSkipVerify {
-		log.Warn("upstream TLS verification is disabled; traffic to it can be intercepted", "upstream", u.Name)
+	if t.InsecureSkipVerify {
+		log.Warn("TLS verification is disabled; traffic to it can be intercepted", "to", what)
 		c.InsecureSkipVerify = true
 	}
 	return c, nil

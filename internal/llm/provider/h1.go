@@ -63,7 +63,14 @@ func newH1Transport(o Options) *h1Transport {
 		ReadTimeout: -1,
 	}
 	if u.Scheme == "https" {
-		c.TLS = &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}
+		c.TLS = &tls.Config{}
+		if o.TLS != nil {
+			c.TLS = o.TLS.Clone()
+		}
+		if c.TLS.ServerName == "" {
+			c.TLS.ServerName = u.Hostname()
+		}
+		c.TLS.NextProtos = []string{"http/1.1"}
 	}
 	return &h1Transport{c: c, host: u.Host, prefix: strings.TrimSuffix(u.Path, "/"), query: u.RawQuery}
 }

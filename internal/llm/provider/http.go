@@ -8,6 +8,7 @@ package provider
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -30,6 +31,9 @@ type Options struct {
 	Connect   time.Duration
 	FirstByte time.Duration
 	Total     time.Duration
+	// TLS verifies an https provider (roots, client certificate, server name); nil: the
+	// system roots and the base URL's host.
+	TLS *tls.Config
 }
 
 // Header is one header field.
@@ -60,6 +64,7 @@ func NewClient(o Options) *Client {
 		ResponseHeaderTimeout: o.FirstByte,
 		// Compression would make the transport buffer and inflate; SSE must flow as written.
 		DisableCompression: true,
+		TLSClientConfig:    o.TLS,
 	}
 	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
 	return &Client{opts: o, h1: newH1Transport(o), hc: &http.Client{Transport: tr}}
