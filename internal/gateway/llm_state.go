@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +40,22 @@ type llmState struct {
 	duration  *prometheus.HistogramVec
 	pools     *serve.PoolCollector // the live handler's token pools
 	collector []prometheus.Collector
+	// series caches each label combination's metric children (a callSeriesKey's), so that
+	// recording a call hashes its labels once instead of six times; the combinations are
+	// bounded as the series themselves are (config names, statuses).
+	series sync.Map
+}
+
+type callSeriesKey struct {
+	model, provider, key string
+	status               int
+	stream               bool
+}
+
+// callSeries is one label combination's metric children.
+type callSeries struct {
+	requests, input, output, cost prometheus.Counter
+	ttft, duration                prometheus.Observer
 }
 
 // adminKey is a virtual key created through the admin API; only its secret's hash is kept.
@@ -97,21 +114,43 @@ func newLLMState() *llmState {
 // RecordCall feeds the call log and the metrics.
 func (st *llmState) RecordCall(c *serve.Call) {
 	st.calls.RecordCall(c)
-	model := c.Model
+	k := callSeriesKey{model: c.Model, provider: c.Provider, key: c.Key, status: c.Status, stream: c.Stream}
 	if c.Provider == "" {
-		model = "" // refused before routing: the name may be anything a client sent
+		k.model = "" // refused before routing: the name may be anything a client sent
 	}
-	st.requests.WithLabelValues(model, c.Provider, strconv.Itoa(c.Status)).Inc()
+	s := st.seriesOf(k)
+	s.requests.Inc()
 	if c.Provider == "" || c.CacheHit {
 		return // refused before routing, or answered from aya's cache: no provider tokens or latency
 	}
-	st.tokens.WithLabelValues(model, c.Provider, c.Key, "input").Add(float64(c.InputTokens))
-	st.tokens.WithLabelValues(model, c.Provider, c.Key, "output").Add(float64(c.OutputTokens))
-	st.cost.WithLabelValues(model, c.Provider, c.Key).Add(c.CostUSD)
+	s.input.Add(float64(c.InputTokens))
+	s.output.Add(float64(c.OutputTokens))
+	s.cost.Add(c.CostUSD)
 	if c.Stream && c.TTFT > 0 {
-		st.ttft.WithLabelValues(model, c.Provider).Observe(c.TTFT.Seconds())
+		s.ttft.Observe(c.TTFT.Seconds())
 	}
-	st.duration.WithLabelValues(model, c.Provider, strconv.FormatBool(c.Stream)).Observe(c.Duration.Seconds())
+	s.duration.Observe(c.Duration.Seconds())
+}
+
+// seriesOf returns k's metric children, creating them on first use.
+func (st *llmState) seriesOf(k callSeriesKey) *callSeries {
+	if s, ok := st.series.Load(k); ok {
+		return s.(*callSeries)
+	}
+	// The call's strings may point into memory the handler reuses; the cache keeps copies.
+	k.model, k.provider, k.key = strings.Clone(k.model), strings.Clone(k.provider), strings.Clone(k.key)
+	s := &callSeries{requests: st.requests.WithLabelValues(k.model, k.provider, strconv.Itoa(k.status))}
+	if k.provider != "" { // only routed calls have the others: no empty series for refusals
+		s.input = st.tokens.WithLabelValues(k.model, k.provider, k.key, "input")
+		s.output = st.tokens.WithLabelValues(k.model, k.provider, k.key, "output")
+		s.cost = st.cost.WithLabelValues(k.model, k.provider, k.key)
+		s.duration = st.duration.WithLabelValues(k.model, k.provider, strconv.FormatBool(k.stream))
+		if k.stream {
+			s.ttft = st.ttft.WithLabelValues(k.model, k.provider)
+		}
+	}
+	v, _ := st.series.LoadOrStore(k, s)
+	return v.(*callSeries)
 }
 
 // keyOf builds the serve.Key of a spec over its usage in the ledger. aliases maps alias
