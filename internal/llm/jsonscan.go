@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"unicode/utf16"
@@ -396,4 +397,25 @@ func (s *Scanner) Bool() (bool, bool) {
 		return false, s.literal("false")
 	}
 	return false, false
+}
+
+// OptString reads a string into *dst; null leaves *dst as it is, as encoding/json does.
+func (s *Scanner) OptString(dst *string) bool {
+	if s.Null() {
+		return true
+	}
+	v, ok := s.String()
+	*dst = v
+	return ok
+}
+
+// FoldsTo reports whether key matches one of names only case-insensitively: encoding/json would
+// take it for that field, so a scanner path must leave the document to encoding/json.
+func FoldsTo(key []byte, names ...string) bool {
+	for _, n := range names {
+		if len(key) == len(n) && bytes.EqualFold(key, []byte(n)) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,6 @@
 package anthropic
 
 import (
-	"bytes"
 	"strconv"
 
 	"aya/internal/llm"
@@ -18,7 +17,7 @@ func scanEvent(data []byte, ev *streamEvent) bool {
 	ok := s.Object(func(key []byte) bool {
 		switch string(key) {
 		case "type":
-			return optString(&s, &ev.Type)
+			return s.OptString(&ev.Type)
 		case "index":
 			if s.Null() {
 				return true
@@ -38,13 +37,13 @@ func scanEvent(data []byte, ev *streamEvent) bool {
 			return s.Object(func(key []byte) bool {
 				switch string(key) {
 				case "type":
-					return optString(&s, &d.Type)
+					return s.OptString(&d.Type)
 				case "text":
-					return optString(&s, &d.Text)
+					return s.OptString(&d.Text)
 				case "partial_json":
-					return optString(&s, &d.PartialJSON)
+					return s.OptString(&d.PartialJSON)
 				case "stop_reason":
-					return optString(&s, &d.StopReason)
+					return s.OptString(&d.StopReason)
 				case "stop_sequence":
 					if s.Null() {
 						d.StopSequence = nil
@@ -54,34 +53,13 @@ func scanEvent(data []byte, ev *streamEvent) bool {
 					d.StopSequence = &v
 					return ok
 				}
-				return !foldsTo(key, "type", "text", "partial_json", "stop_reason", "stop_sequence") && s.Skip()
+				return !llm.FoldsTo(key, "type", "text", "partial_json", "stop_reason", "stop_sequence") && s.Skip()
 			})
 		}
 		// message, content_block, usage and error are left to encoding/json.
-		return !foldsTo(key, "type", "index", "delta", "message", "content_block", "usage", "error") && s.Skip()
+		return !llm.FoldsTo(key, "type", "index", "delta", "message", "content_block", "usage", "error") && s.Skip()
 	})
 	return ok && s.End()
-}
-
-// optString reads a string into *dst; null leaves *dst as it is, as encoding/json does.
-func optString(s *llm.Scanner, dst *string) bool {
-	if s.Null() {
-		return true
-	}
-	v, ok := s.String()
-	*dst = v
-	return ok
-}
-
-// foldsTo reports whether key matches one of names only case-insensitively: encoding/json
-// would take it for that field, so the scanner must leave the event to it.
-func foldsTo(key []byte, names ...string) bool {
-	for _, n := range names {
-		if len(key) == len(n) && bytes.EqualFold(key, []byte(n)) {
-			return true
-		}
-	}
-	return false
 }
 
 // appendTextDelta appends a text delta event's data as encoding/json writes the map the

@@ -59,7 +59,7 @@ func scanChunk(data []byte, c *chunkIn, ids bool) bool {
 		case "created":
 			ok = s.Null() || skipInt(&s)
 		default:
-			ok = !foldsTo(key, "id", "model", "choices", "usage", "error", "object", "system_fingerprint", "created") && s.Skip()
+			ok = !llm.FoldsTo(key, "id", "model", "choices", "usage", "error", "object", "system_fingerprint", "created") && s.Skip()
 		}
 		return ok
 	})
@@ -93,7 +93,7 @@ func scanChoice(s *llm.Scanner, ch *chunkChoice) bool {
 				case "tool_calls":
 					return s.Null()
 				}
-				return !foldsTo(key, "role", "content", "tool_calls") && s.Skip()
+				return !llm.FoldsTo(key, "role", "content", "tool_calls") && s.Skip()
 			})
 		case "finish_reason":
 			if s.Null() {
@@ -106,7 +106,7 @@ func scanChoice(s *llm.Scanner, ch *chunkChoice) bool {
 		case "logprobs":
 			ok = s.Skip()
 		default:
-			ok = !foldsTo(key, "index", "delta", "finish_reason", "logprobs") && s.Skip()
+			ok = !llm.FoldsTo(key, "index", "delta", "finish_reason", "logprobs") && s.Skip()
 		}
 		return ok
 	})

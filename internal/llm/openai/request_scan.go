@@ -14,9 +14,9 @@ func scanRequest(data []byte, cr *chatRequest) bool {
 	ok := s.Object(func(key []byte) bool {
 		switch string(key) {
 		case "model":
-			return optString(&s, &cr.Model)
+			return s.OptString(&cr.Model)
 		case "user":
-			return optString(&s, &cr.User)
+			return s.OptString(&cr.User)
 		case "messages":
 			if s.Null() {
 				cr.Messages = nil
@@ -78,12 +78,12 @@ func scanRequest(data []byte, cr *chatRequest) bool {
 					so.IncludeUsage = v
 					return ok
 				}
-				return !foldsTo(key, "include_usage") && s.Skip()
+				return !llm.FoldsTo(key, "include_usage") && s.Skip()
 			})
 		case "tools", "response_format":
 			return s.Null() // left to encoding/json
 		}
-		return !foldsTo(key, "model", "user", "messages", "tool_choice", "stop", "temperature", "top_p", "max_tokens",
+		return !llm.FoldsTo(key, "model", "user", "messages", "tool_choice", "stop", "temperature", "top_p", "max_tokens",
 			"max_completion_tokens", "n", "seed", "stream", "stream_options", "tools", "response_format") && s.Skip()
 	})
 	return ok && s.End()
@@ -93,17 +93,17 @@ func scanMessage(s *llm.Scanner, m *message) bool {
 	return s.Object(func(key []byte) bool {
 		switch string(key) {
 		case "role":
-			return optString(s, &m.Role)
+			return s.OptString(&m.Role)
 		case "name":
-			return optString(s, &m.Name)
+			return s.OptString(&m.Name)
 		case "tool_call_id":
-			return optString(s, &m.ToolCallID)
+			return s.OptString(&m.ToolCallID)
 		case "content":
 			return optRaw(s, &m.Content)
 		case "tool_calls":
 			return s.Null() // left to encoding/json
 		}
-		return !foldsTo(key, "role", "name", "tool_call_id", "content", "tool_calls") && s.Skip()
+		return !llm.FoldsTo(key, "role", "name", "tool_call_id", "content", "tool_calls") && s.Skip()
 	})
 }
 

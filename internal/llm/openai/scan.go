@@ -1,8 +1,6 @@
 package openai
 
 import (
-	"bytes"
-
 	"aya/internal/llm"
 )
 
@@ -16,11 +14,11 @@ func scanResponse(data []byte, cr *chatResponse) bool {
 	ok := s.Object(func(key []byte) bool {
 		switch string(key) {
 		case "id":
-			return optString(&s, &cr.ID)
+			return s.OptString(&cr.ID)
 		case "object":
-			return optString(&s, &cr.Object)
+			return s.OptString(&cr.Object)
 		case "model":
-			return optString(&s, &cr.Model)
+			return s.OptString(&cr.Model)
 		case "created":
 			return s.Null() || skipInt(&s)
 		case "system_fingerprint":
@@ -45,7 +43,7 @@ func scanResponse(data []byte, cr *chatResponse) bool {
 				return scanRespChoice(&s, &cr.Choices[len(cr.Choices)-1])
 			})
 		}
-		return !foldsTo(key, "id", "object", "model", "created", "system_fingerprint", "usage", "choices") && s.Skip()
+		return !llm.FoldsTo(key, "id", "object", "model", "created", "system_fingerprint", "usage", "choices") && s.Skip()
 	})
 	return ok && s.End()
 }
@@ -56,7 +54,7 @@ func scanRespChoice(s *llm.Scanner, c *choice) bool {
 		case "index":
 			return s.Null() || scanInt(s, &c.Index)
 		case "finish_reason":
-			return optString(s, &c.FinishReason)
+			return s.OptString(&c.FinishReason)
 		case "logprobs":
 			return s.Skip()
 		case "message":
@@ -64,7 +62,7 @@ func scanRespChoice(s *llm.Scanner, c *choice) bool {
 				m := &c.Message
 				switch string(key) {
 				case "role":
-					return optString(s, &m.Role)
+					return s.OptString(&m.Role)
 				case "content":
 					return optStringPtr(s, &m.Content)
 				case "refusal":
@@ -72,10 +70,10 @@ func scanRespChoice(s *llm.Scanner, c *choice) bool {
 				case "tool_calls":
 					return s.Null() // tool calls are left to encoding/json
 				}
-				return !foldsTo(key, "role", "content", "refusal", "tool_calls") && s.Skip()
+				return !llm.FoldsTo(key, "role", "content", "refusal", "tool_calls") && s.Skip()
 			})
 		}
-		return !foldsTo(key, "index", "finish_reason", "logprobs", "message") && s.Skip()
+		return !llm.FoldsTo(key, "index", "finish_reason", "logprobs", "message") && s.Skip()
 	})
 }
 
@@ -111,7 +109,7 @@ func scanUsage(s *llm.Scanner, u **usage) bool {
 				if string(key) == "cached_tokens" {
 					return s.Null() || scanInt(s, &d.CachedTokens)
 				}
-				return !foldsTo(key, "cached_tokens") && s.Skip()
+				return !llm.FoldsTo(key, "cached_tokens") && s.Skip()
 			})
 		case "completion_tokens_details":
 			if s.Null() {
@@ -126,10 +124,10 @@ func scanUsage(s *llm.Scanner, u **usage) bool {
 				if string(key) == "reasoning_tokens" {
 					return s.Null() || scanInt(s, &d.ReasoningTokens)
 				}
-				return !foldsTo(key, "reasoning_tokens") && s.Skip()
+				return !llm.FoldsTo(key, "reasoning_tokens") && s.Skip()
 			})
 		}
-		return !foldsTo(key, "prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details") && s.Skip()
+		return !llm.FoldsTo(key, "prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details") && s.Skip()
 	})
 }
 
@@ -141,16 +139,6 @@ func grow[T any](s []T) []T {
 	}
 	var zero T
 	return append(s, zero)
-}
-
-// optString reads a string into *dst; null leaves *dst as it is, as encoding/json does.
-func optString(s *llm.Scanner, dst *string) bool {
-	if s.Null() {
-		return true
-	}
-	v, ok := s.String()
-	*dst = v
-	return ok
 }
 
 // optStringPtr reads a string or null into a *string field.
@@ -178,15 +166,4 @@ func skipString(s *llm.Scanner) bool {
 func skipInt(s *llm.Scanner) bool {
 	_, ok := s.Int()
 	return ok
-}
-
-// foldsTo reports whether key matches one of names only case-insensitively: encoding/json
-// would take it for that field, so the scanner must leave the document to it.
-func foldsTo(key []byte, names ...string) bool {
-	for _, n := range names {
-		if len(key) == len(n) && bytes.EqualFold(key, []byte(n)) {
-			return true
-		}
-	}
-	return false
 }
