@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -104,28 +103,7 @@ func TestLLMLeasesFallback(t *testing.T) {
 // TestLLMLeasesThroughRedis runs two nodes' LLM pools on one redis-server: they share every
 // deployment limit in halves, never above it, and a node that stops gives its half back.
 func TestLLMLeasesThroughRedis(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed (apt-get install -y redis-server): the lease test needs a real Redis")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + port})
-	defer client.Close()
-	for deadline := time.Now().Add(10 * time.Second); client.Ping(context.Background()).Err() != nil; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not answer within 10s")
-		}
-	}
+	client := startTestRedis(t)
 	var nodes [2]*poolLeases
 	var handlers [2]*serve.Handler
 	for i := range nodes {

@@ -81,28 +81,7 @@ func TestTPSLeasesFallback(t *testing.T) {
 // TestTPSLeasesThroughRedis runs two nodes' leases on one redis-server: equal demand splits
 // the capacity in halves, and a node that stops gives its half back to the other.
 func TestTPSLeasesThroughRedis(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed (apt-get install -y redis-server): the lease test needs a real Redis")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + port})
-	defer client.Close()
-	for deadline := time.Now().Add(10 * time.Second); client.Ping(context.Background()).Err() != nil; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not answer within 10s")
-		}
-	}
+	client := startTestRedis(t)
 
 	nodes := make([]*poolLeases, 2)
 	pools := make([]*tpsPool, 2)
@@ -159,4 +138,33 @@ func BenchmarkTPSLeaseDemand(b *testing.B) {
 	for i := range b.N {
 		lp.demand(src, now.Add(time.Duration(i)*time.Millisecond))
 	}
+}
+
+// startTestRedis runs a redis-server on a free loopback port for the test (skipping it when
+// none is installed) and returns a client of it; both end with the test.
+func startTestRedis(t *testing.T) *goredis.Client {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed (apt-get install -y redis-server): the lease test needs a real Redis")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + port})
+	t.Cleanup(func() { client.Close() })
+	for deadline := time.Now().Add(10 * time.Second); client.Ping(context.Background()).Err() != nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server did not answer within 10s")
+		}
+	}
+	return client
 }
