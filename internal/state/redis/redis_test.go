@@ -95,13 +95,19 @@ func TestKeysExpire(t *testing.T) {
 	c := startRedis(t)
 	s := New(c, "aya:rl:")
 	ctx := context.Background()
-	l := state.Limit{Algorithm: state.GCRA, Count: 1000, Period: time.Second, Burst: 1}
+	// The bucket refills in 100 ms: the key must carry about that TTL (not none, not the
+	// period), and be gone once it has passed. The bounds leave room for a slow machine.
+	l := state.Limit{Algorithm: state.GCRA, Count: 10, Period: time.Second, Burst: 1}
 	if _, err := s.Allow(ctx, "exp", l, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	ttl, err := c.PTTL(ctx, "aya:rl:exp").Result()
-	if err != nil || ttl <= 0 || ttl > 10*time.Millisecond {
-		t.Fatalf("TTL %v %v, want a few ms (the bucket refills in 1ms)", ttl, err)
+	if err != nil || ttl <= 0 || ttl > 200*time.Millisecond {
+		t.Fatalf("TTL %v %v, want about 100ms (the bucket refills in 100ms)", ttl, err)
+	}
+	time.Sleep(ttl + 200*time.Millisecond)
+	if n, err := c.Exists(ctx, "aya:rl:exp").Result(); err != nil || n != 0 {
+		t.Fatalf("the key is still there %v after its TTL (%v)", ttl+200*time.Millisecond, err)
 	}
 }
 
