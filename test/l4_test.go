@@ -15,33 +15,19 @@ import (
 	"github.com/pires/go-proxyproto"
 
 	"aya/internal/demo"
+	"aya/internal/l4/l4test"
 )
 
 // tcpBackend serves on a free loopback port: each connection gets greet(conn) as its first
 // line, then an echo of what it sends.
 func tcpBackend(t *testing.T, greet func(c net.Conn, br *bufio.Reader) string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(20 * time.Second))
-				br := bufio.NewReader(c)
-				io.WriteString(c, greet(c, br)+"\n")
-				io.Copy(c, br)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return l4test.Serve(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(c)
+		io.WriteString(c, greet(c, br)+"\n")
+		io.Copy(c, br)
+	})
 }
 
 func named(name string) func(net.Conn, *bufio.Reader) string {

@@ -12,31 +12,8 @@ import (
 	"time"
 
 	"aya/internal/config"
+	"aya/internal/l4/l4test"
 )
-
-// nameServer writes name on every connection, then echoes.
-func nameServer(t *testing.T, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.WriteString(c, name+"\n")
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 const l4Config = `
 listeners:
@@ -49,7 +26,7 @@ admin: {address: "127.0.0.1:0"}
 // TestL4ReloadKeepsListener: a reload that changes only the upstream keeps the tcp
 // listener's socket and open connections, and sends new connections to the new targets.
 func TestL4ReloadKeepsListener(t *testing.T) {
-	a, b := nameServer(t, "a"), nameServer(t, "b")
+	a, b := l4test.NameEcho(t, "a"), l4test.NameEcho(t, "b")
 	cfg, err := config.Parse("aya.yaml", []byte(fmt.Sprintf(l4Config, a)))
 	if err != nil {
 		t.Fatal(err)

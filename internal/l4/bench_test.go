@@ -5,33 +5,20 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"aya/internal/l4/l4test"
 )
 
 // pingServer answers the first byte of every connection and discards the rest.
 func pingServer(b *testing.B) string {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var one [1]byte
-				if _, err := io.ReadFull(c, one[:]); err == nil {
-					c.Write(one[:])
-				}
-				io.Copy(io.Discard, c)
-			}()
+	return l4test.Serve(b, func(c net.Conn) {
+		var one [1]byte
+		if _, err := io.ReadFull(c, one[:]); err == nil {
+			c.Write(one[:])
 		}
-	}()
-	return ln.Addr().String()
+		io.Copy(io.Discard, c)
+	})
 }
 
 // BenchmarkTCPConnection is one short connection through the proxy: accept, balance,

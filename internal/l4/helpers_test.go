@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"aya/internal/balance"
+	"aya/internal/l4/l4test"
 	"aya/internal/upstream"
 )
 
@@ -67,28 +68,7 @@ func resolver(pools map[string]Pool) Resolver {
 }
 
 // echoServer answers every connection with its name, then echoes what it reads.
-func echoServer(t testing.TB, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.WriteString(c, name+"\n")
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
+func echoServer(t testing.TB, name string) string { return l4test.NameEcho(t, name) }
 
 // deadAddr is a loopback address nothing listens on.
 func deadAddr(t testing.TB) string {
