@@ -247,28 +247,7 @@ admin: {address: "{{ADMIN}}"}
 	c := client()
 
 	t.Run("sse flushed per event", func(t *testing.T) {
-		start := time.Now()
-		resp, err := c.Get("http://" + web + "/sse?n=4&interval=300ms")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		br := bufio.NewReader(resp.Body)
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The whole stream takes 1.2 s; the first event must arrive well before it ends.
-		if d := time.Since(start); d > 900*time.Millisecond {
-			t.Fatalf("first event after %v: buffered", d)
-		}
-		if !strings.HasPrefix(line, "data: ") {
-			t.Fatalf("first line %q", line)
-		}
-		rest, _ := io.ReadAll(br)
-		if n := strings.Count(string(rest), "data: "); n != 3 {
-			t.Fatalf("got %d more events, want 3", n)
-		}
+		checkSSEFlushed(t, c, "http://"+web+"/sse?n=4&interval=300ms")
 	})
 
 	t.Run("large download", func(t *testing.T) {
@@ -532,4 +511,32 @@ admin: {address: "{{ADMIN}}"}
 		t.Fatalf("after errors: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// checkSSEFlushed reads url, an SSE stream of 4 events 300 ms apart (the demo backend's
+// /sse?n=4&interval=300ms): the first must arrive well before the stream ends, then the rest.
+func checkSSEFlushed(t *testing.T, c *http.Client, url string) {
+	t.Helper()
+	start := time.Now()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The whole stream takes 1.2 s; the first event must arrive well before it ends.
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Fatalf("first event after %v: buffered", d)
+	}
+	if !strings.HasPrefix(line, "data: ") {
+		t.Fatalf("first line %q", line)
+	}
+	rest, _ := io.ReadAll(br)
+	if n := strings.Count(string(rest), "data: "); n != 3 {
+		t.Fatalf("got %d more events, want 3", n)
+	}
 }
