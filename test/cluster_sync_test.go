@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -42,17 +41,12 @@ llm:
 func startLLMCluster(t *testing.T, n int, budget int, backend string) []clusterNode {
 	t.Helper()
 	redis := startRedisServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	_, oaAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, oaAddr := startProvider(t, llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
 	nodes := make([]clusterNode, n)
 	for i := range nodes {
 		web := freePort(t)
 		cfg := strings.NewReplacer("{{WEB}}", web, "{{REDIS}}", redis.addr(), "{{NODE}}", fmt.Sprintf("n%d", i+1),
-			"{{LLM}}", oaAddr.String(), "{{CAP}}", fmt.Sprint(budget), "{{BACKEND}}", backend).Replace(clusterLLMConfig)
+			"{{LLM}}", oaAddr, "{{CAP}}", fmt.Sprint(budget), "{{BACKEND}}", backend).Replace(clusterLLMConfig)
 		nodes[i] = clusterNode{proc: startAya(t, cfg), web: web}
 	}
 	return nodes

@@ -37,10 +37,7 @@ llm:
 func TestLLMAdminKeysCallLogAndMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, oaAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, oaAddr := startProvider(t, llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
 	web := freePort(t)
 	p := startAya(t, fmt.Sprintf(llmAdminConfig, web, oaAddr, ""))
 	admin := "http://" + p.Admin
@@ -225,10 +222,7 @@ func grepLines(s, prefix string) string {
 func TestLLMKeysAndSpendSurviveRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, oaAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, oaAddr := startProvider(t, llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
 	web := freePort(t)
 	data := t.TempDir()
 	cfg := fmt.Sprintf(llmAdminConfig, web, oaAddr, "") + "data_dir: " + data + "\n"

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,12 +21,7 @@ import (
 // included, and temperature > 0 is never cached. A temperature-0 prompt endpoint is cached
 // the same way.
 func TestLLMCache(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	oa, addr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	oa, addr := startProvider(t, llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
 	web := freePort(t)
 	startAya(t, fmt.Sprintf(`
 listeners: [{name: web, address: "%s"}]

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,12 +19,7 @@ import (
 // 500, and through the outer aya's Anthropic API — is billed by both gateways exactly as the
 // provider reported it: the same prompt and completion tokens, to the token.
 func TestLLMChainedUsage(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	prov, provAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prov, provAddr := startProvider(t, llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
 	innerWeb := freePort(t)
 	inner := startAya(t, fmt.Sprintf(`
 listeners: [{name: web, address: "%s"}]
@@ -55,7 +49,7 @@ llm:
 `, outerWeb, innerWeb))
 
 	// What the provider itself reports for the call (its generation is seeded by the request).
-	direct := openai.NewClient(option.WithBaseURL("http://"+provAddr.String()+"/v1/"), option.WithAPIKey("sk-upstream"), option.WithMaxRetries(0))
+	direct := openai.NewClient(option.WithBaseURL("http://"+provAddr+"/v1/"), option.WithAPIKey("sk-upstream"), option.WithMaxRetries(0))
 	want, err := direct.Chat.Completions.New(ctxTimeout(t, 10*time.Second), oaParams("gpt-4o"))
 	if err != nil {
 		t.Fatal(err)

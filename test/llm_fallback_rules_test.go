@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,14 +15,12 @@ import (
 	llmdemo "aya/internal/demo/llm"
 )
 
-func startDemo(t *testing.T, ctx context.Context, kind llmdemo.Kind, o llmdemo.Options) string {
+// startDemo is startProvider unpaced, for tests that only need the provider's address.
+func startDemo(t *testing.T, kind llmdemo.Kind, o llmdemo.Options) string {
 	t.Helper()
 	o.TokensPerSecond = -1
-	_, addr, err := llmdemo.Start(ctx, "127.0.0.1:0", kind, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr.String()
+	_, addr := startProvider(t, kind, o)
+	return addr
 }
 
 // TestLLMFallbackRules, through the binary with openai-go: a prompt too long for a
@@ -32,16 +29,14 @@ func startDemo(t *testing.T, ctx context.Context, kind llmdemo.Kind, o llmdemo.O
 // Claude's stop_reason refusal) is answered by the content_policy_fallbacks model; and classes
 // a model does not fall back on reach the client with the provider's code.
 func TestLLMFallbackRules(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	blocked := llmdemo.Options{BlockedWords: []string{"forbidden"}}
-	tiny := startDemo(t, ctx, llmdemo.OpenAI, llmdemo.Options{ContextWindow: 300})
-	big := startDemo(t, ctx, llmdemo.Anthropic, llmdemo.Options{})
-	oaPolicy := startDemo(t, ctx, llmdemo.OpenAI, blocked)
-	anPolicy := startDemo(t, ctx, llmdemo.Anthropic, blocked)
-	gmPolicy := startDemo(t, ctx, llmdemo.Gemini, blocked)
-	safe := startDemo(t, ctx, llmdemo.OpenAI, llmdemo.Options{})
-	broke := startDemo(t, ctx, llmdemo.OpenAI, llmdemo.Options{InsufficientQuota: true})
+	tiny := startDemo(t, llmdemo.OpenAI, llmdemo.Options{ContextWindow: 300})
+	big := startDemo(t, llmdemo.Anthropic, llmdemo.Options{})
+	oaPolicy := startDemo(t, llmdemo.OpenAI, blocked)
+	anPolicy := startDemo(t, llmdemo.Anthropic, blocked)
+	gmPolicy := startDemo(t, llmdemo.Gemini, blocked)
+	safe := startDemo(t, llmdemo.OpenAI, llmdemo.Options{})
+	broke := startDemo(t, llmdemo.OpenAI, llmdemo.Options{InsufficientQuota: true})
 	web := freePort(t)
 	p := startAya(t, fmt.Sprintf(`
 listeners: [{name: web, address: "%s"}]

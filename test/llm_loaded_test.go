@@ -22,11 +22,7 @@ func TestLLMLeastLoaded(t *testing.T) {
 	var addrs [2]string
 	var srvs [2]*llmdemo.Server
 	for i := range srvs {
-		s, a, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAICompatible, llmdemo.Options{Name: fmt.Sprintf("v%d", i), TokensPerSecond: 20, MaxRunning: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srvs[i], addrs[i] = s, a.String()
+		srvs[i], addrs[i] = startProvider(t, llmdemo.OpenAICompatible, llmdemo.Options{Name: fmt.Sprintf("v%d", i), TokensPerSecond: 20, MaxRunning: 2})
 	}
 	web := freePort(t)
 	startAya(t, fmt.Sprintf(`

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -21,12 +20,7 @@ import (
 // lows that cannot be served within queue_timeout get 429 rate_limit_exceeded with Retry-After;
 // batch calls are never refused and come after every high call.
 func TestLLMPriority(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	_, addr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, addr := startProvider(t, llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: -1})
 	web := freePort(t)
 	startAya(t, fmt.Sprintf(`
 listeners: [{name: web, address: "%s"}]

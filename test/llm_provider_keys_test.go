@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,17 +21,9 @@ import (
 // a key's 429 cools only that key and the same deployment answers at once with the other; the
 // admin API shows which key sits out, by label.
 func TestLLMProviderKeys(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	o := llmdemo.Options{RPM: 3, LimitPerKey: true, TokensPerSecond: -1}
-	spread, spreadAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, withKeys(o, "sk-spread-aaaa", "sk-spread-bbbb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	retry, retryAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, withKeys(o, "sk-retry-cccc", "sk-retry-dddd"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	spread, spreadAddr := startProvider(t, llmdemo.OpenAI, withKeys(o, "sk-spread-aaaa", "sk-spread-bbbb"))
+	retry, retryAddr := startProvider(t, llmdemo.OpenAI, withKeys(o, "sk-retry-cccc", "sk-retry-dddd"))
 	web := freePort(t)
 	p := startAya(t, fmt.Sprintf(`
 listeners: [{name: web, address: "%s"}]
@@ -58,7 +49,7 @@ llm:
 
 	// Another client takes two of the first key's three requests.
 	for range 2 {
-		req, _ := http.NewRequest("POST", "http://"+retryAddr.String()+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+		req, _ := http.NewRequest("POST", "http://"+retryAddr+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
 		req.Header.Set("Authorization", "Bearer sk-retry-cccc")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

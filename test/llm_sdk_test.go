@@ -27,20 +27,9 @@ type llmGateway struct {
 
 func startLLMGateway(t *testing.T, tokensPerSecond float64) *llmGateway {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	oa, oaAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: tokensPerSecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	an, anAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.Anthropic, llmdemo.Options{TokensPerSecond: tokensPerSecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, geAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.Gemini, llmdemo.Options{TokensPerSecond: tokensPerSecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	oa, oaAddr := startProvider(t, llmdemo.OpenAI, llmdemo.Options{TokensPerSecond: tokensPerSecond})
+	an, anAddr := startProvider(t, llmdemo.Anthropic, llmdemo.Options{TokensPerSecond: tokensPerSecond})
+	_, geAddr := startProvider(t, llmdemo.Gemini, llmdemo.Options{TokensPerSecond: tokensPerSecond})
 	web := freePort(t)
 	startAya(t, fmt.Sprintf(`
 listeners: [{name: web, address: "%s"}]
@@ -250,4 +239,17 @@ func TestLLMSDKToolsAndEmbeddings(t *testing.T) {
 	if err != nil || len(emb.Data) != 3 || emb.Data[2].Index != 2 || len(emb.Data[0].Embedding) == 0 {
 		t.Fatalf("embeddings: %v %+v", err, emb)
 	}
+}
+
+// startProvider runs a local LLM provider of kind on a free loopback port until the test
+// ends, and returns it with its host:port.
+func startProvider(t *testing.T, kind llmdemo.Kind, o llmdemo.Options) (*llmdemo.Server, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s, addr, err := llmdemo.Start(ctx, "127.0.0.1:0", kind, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, addr.String()
 }

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -16,16 +15,8 @@ import (
 // first_token: 300ms aya gives up on it and the other provider answers — streamed or not, the
 // client sees no error and waits well under the slow provider's delay.
 func TestLLMSDKTimeoutFallback(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	_, slowAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.OpenAI, llmdemo.Options{TimeToFirstToken: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, fastAddr, err := llmdemo.Start(ctx, "127.0.0.1:0", llmdemo.Anthropic, llmdemo.Options{TokensPerSecond: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, slowAddr := startProvider(t, llmdemo.OpenAI, llmdemo.Options{TimeToFirstToken: 5 * time.Second})
+	_, fastAddr := startProvider(t, llmdemo.Anthropic, llmdemo.Options{TokensPerSecond: -1})
 	web := freePort(t)
 	startAya(t, fmt.Sprintf(`
 listeners: [{name: web, address: "%s"}]
