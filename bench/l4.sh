@@ -26,59 +26,8 @@ ADMIN_PORT=19902
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tmp=$(mktemp -d /tmp/aya-l4bench.XXXXXX)
 pids=()
-
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
-
-stop_pid() {
-	local pid=$1 i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-
-# Every process started here is stopped on exit, whatever the reason.
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		stop_pid "$p"
-	done
-	if [[ $KEEP_TMP == 1 ]]; then log "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_port() {
-	local port=$1 name=$2 pid=$3 i
-	for ((i = 0; i < 200; i++)); do
-		port_open "$port" && return 0
-		kill -0 "$pid" 2>/dev/null || die "$name exited before listening on $port: $(tail -n 5 "$tmp/$name.out")"
-		sleep 0.05
-	done
-	die "$name did not listen on $port within 10 s; see $tmp/$name.out (KEEP_TMP=1 keeps it)"
-}
-
-# cpu_ticks PID: user+system clock ticks of PID and its children.
-cpu_ticks() {
-	local total=0 p line f
-	for p in "$1" $(pgrep -P "$1" || true); do
-		{ line=$(<"/proc/$p/stat"); } 2>/dev/null || continue
-		read -ra f <<<"${line##*) }"
-		total=$((total + f[11] + f[12]))
-	done
-	echo "$total"
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 install_tools() {
 	local missing=()

@@ -36,32 +36,10 @@ tmp=
 pids=()
 last_pid=
 failed=()
-
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+source "$bench/lib.sh"
 
 # --- processes -------------------------------------------------------------------------------
-
-# Every process this script starts is stopped on exit, whatever the reason (failure, Ctrl-C).
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		stop_pid "$p"
-	done
-	if [[ -n $tmp && -d $tmp ]]; then
-		if [[ $KEEP_TMP == 1 ]]; then
-			log "kept $tmp"
-		else
-			rm -rf "$tmp"
-		fi
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # start_bg CORE NAME CMD...: runs CMD pinned to CORE in the background; sets last_pid.
 start_bg() {
@@ -70,21 +48,6 @@ start_bg() {
 	taskset -c "$core" "$@" >"$tmp/$name.out" 2>&1 &
 	last_pid=$!
 	pids+=("$last_pid")
-}
-
-# stop_pid PID: TERM the process, then KILL it and any children left after 5 s.
-stop_pid() {
-	local pid=$1 kids i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kids=$(pgrep -P "$pid" || true)
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	# shellcheck disable=SC2086 # kids is a list of pids
-	kill -KILL "$pid" $kids 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
 }
 
 # load OUT CMD...: runs the load generator CMD pinned to LOAD_CORE, output to OUT, and fails
@@ -122,33 +85,6 @@ stop_last() {
 	unset 'pids[${#pids[@]}-1]'
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_port PORT NAME: waits until PORT accepts, failing fast if the process died.
-wait_port() {
-	local port=$1 name=$2 i
-	for ((i = 0; i < 200; i++)); do
-		port_open "$port" && return 0
-		if ! kill -0 "$last_pid" 2>/dev/null; then
-			cat "$tmp/$name.out" >&2 || true
-			die "$name exited before listening on $port (its output is above)"
-		fi
-		sleep 0.05
-	done
-	die "$name did not listen on 127.0.0.1:$port within 10 s; see $tmp/$name.out (KEEP_TMP=1 keeps it)"
-}
-
-# cpu_ticks PID: user+system clock ticks of PID and its children (nginx's master and worker).
-cpu_ticks() {
-	local total=0 p line f
-	for p in "$1" $(pgrep -P "$1" || true); do
-		{ line=$(<"/proc/$p/stat"); } 2>/dev/null || continue
-		# Fields after "(comm) " start at field 3; utime and stime are fields 14 and 15.
-		read -ra f <<<"${line##*) }"
-		total=$((total + f[11] + f[12]))
-	done
-	echo "$total"
-}
 
 # --- setup -----------------------------------------------------------------------------------
 
@@ -213,7 +149,7 @@ check_ports_free() {
 
 start_backend() {
 	start_bg "$LOAD_CORE" backend nginx -e "$tmp/backend/error.log" -p "$tmp/backend" -c "$tmp/nginx-backend.conf" -g 'daemon off;'
-	wait_port $BACKEND_PORT backend
+	wait_port $BACKEND_PORT backend "$last_pid"
 }
 
 # start_proxy NAME PROTO: starts NAME pinned to PROXY_CORE and waits until it serves PROTO.
@@ -235,9 +171,9 @@ start_proxy() {
 	*) die "unknown proxy $name in PROXIES (known: aya nginx haproxy)" ;;
 	esac
 	if [[ $proto == h2 ]]; then
-		wait_port $TLS_PORT "$name"
+		wait_port $TLS_PORT "$name" "$last_pid"
 	else
-		wait_port $PROXY_PORT "$name"
+		wait_port $PROXY_PORT "$name" "$last_pid"
 	fi
 	check_proxy "$name" "$proto"
 }
