@@ -130,25 +130,35 @@ func (h *Handler) fail(w httpx.ResponseWriter, a api, e *llm.Error) {
 	w.Write(a.encodeErr(e))
 }
 
-func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
+// accept is the start every POST endpoint shares: the method, the caller's key, the call-log
+// entry and the body (bounded). ok is false when it already answered with the error.
+func (h *Handler) accept(w httpx.ResponseWriter, r *httpx.Request, a api) (key *Key, c *Call, body []byte, ok bool) {
 	if r.Method != "POST" {
 		w.Header().Set("Allow", "POST")
 		h.fail(w, a, llm.Errorf(405, llm.ErrInvalidRequest, "use POST for %s", r.Path))
-		return
+		return nil, nil, nil, false
 	}
 	key, e := h.keys.Find(r)
 	if e != nil {
 		h.fail(w, a, e)
-		return
+		return nil, nil, nil, false
 	}
-	c := h.newCall(r, key, a.name)
+	c = h.newCall(r, key, a.name)
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
+	switch {
+	case err != nil:
 		h.failCall(w, a, c, llm.Errorf(400, llm.ErrInvalidRequest, "reading the request body: %v", err))
-		return
-	}
-	if len(body) > maxBody {
+		return nil, nil, nil, false
+	case len(body) > maxBody:
 		h.failCall(w, a, c, llm.Errorf(413, llm.ErrRequestTooBig, "the request body is larger than %d bytes", maxBody))
+		return nil, nil, nil, false
+	}
+	return key, c, body, true
+}
+
+func (h *Handler) chat(w httpx.ResponseWriter, r *httpx.Request, a api) {
+	key, c, body, ok := h.accept(w, r, a)
+	if !ok {
 		return
 	}
 	req, e := a.decode(body)

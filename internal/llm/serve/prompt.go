@@ -3,7 +3,6 @@ package serve
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -143,24 +142,8 @@ func article(t string) string {
 // prompt answers a prompt endpoint.
 func (h *Handler) prompt(w httpx.ResponseWriter, r *httpx.Request, p *Prompt) {
 	a := api{name: "prompt", encodeErr: openai.EncodeError, notFound: openaiNotFound, encode: p.encode}
-	if r.Method != "POST" {
-		w.Header().Set("Allow", "POST")
-		h.fail(w, a, llm.Errorf(405, llm.ErrInvalidRequest, "use POST for %s", r.Path))
-		return
-	}
-	key, e := h.keys.Find(r)
-	if e != nil {
-		h.fail(w, a, e)
-		return
-	}
-	c := h.newCall(r, key, "prompt")
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	switch {
-	case err != nil:
-		h.failCall(w, a, c, llm.Errorf(400, llm.ErrInvalidRequest, "reading the request body: %v", err))
-		return
-	case len(body) > maxBody:
-		h.failCall(w, a, c, llm.Errorf(413, llm.ErrRequestTooBig, "the request body is larger than %d bytes", maxBody))
+	key, c, body, ok := h.accept(w, r, a)
+	if !ok {
 		return
 	}
 	var in map[string]any
