@@ -106,25 +106,13 @@ func ctxDone() context.Context {
 func tlsServer(t testing.TB, name string) (*x509.CertPool, string) {
 	t.Helper()
 	cert, pool := selfSigned(t, name)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				io.WriteString(c, name+"\n")
-			}()
-		}
-	}()
-	return pool, ln.Addr().String()
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	return pool, l4test.Serve(t, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		defer tc.Close()
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(tc, name+"\n")
+	})
 }
 
 func selfSigned(t testing.TB, name string) (tls.Certificate, *x509.CertPool) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pires/go-proxyproto"
 
+	"aya/internal/l4/l4test"
 	"aya/internal/upstream"
 )
 
@@ -72,31 +73,17 @@ func TestTCPNoTarget(t *testing.T) {
 
 func TestTCPProxyProtocol(t *testing.T) {
 	// The backend reads a PROXY header and answers with the source it names.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				h, err := proxyproto.Read(br)
-				if err != nil {
-					io.WriteString(c, "no header: "+err.Error()+"\n")
-					return
-				}
-				io.WriteString(c, h.SourceAddr.String()+" v"+string('0'+h.Version)+"\n")
-				io.Copy(c, br)
-			}()
+	backend := l4test.Serve(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		h, err := proxyproto.Read(br)
+		if err != nil {
+			io.WriteString(c, "no header: "+err.Error()+"\n")
+			return
 		}
-	}()
-	pool := newTestPool(t, "round_robin", ln.Addr().String())
+		io.WriteString(c, h.SourceAddr.String()+" v"+string('0'+h.Version)+"\n")
+		io.Copy(c, br)
+	})
+	pool := newTestPool(t, "round_robin", backend)
 	for _, tc := range []struct {
 		name   string
 		cfg    TCPConfig
