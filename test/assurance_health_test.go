@@ -75,22 +75,19 @@ admin: {address: "{{ADMIN}}"}
 	time.Sleep(time.Second)
 	p1.stop()
 	waitState(t, p.Admin, "app", p1.url(), "unhealthy", 3*interval*2)
-	l.counts()
-	time.Sleep(time.Second)
+	settle(l)
 	if c := l.counts(); c["k1"] != 0 || c["p2"] == 0 {
 		t.Fatalf("with one primary up: %v", c)
 	}
 	p2.stop()
 	took := waitState(t, p.Admin, "app", p2.url(), "unhealthy", 3*interval*2)
-	l.counts()
-	time.Sleep(time.Second)
+	settle(l)
 	if c := l.counts(); c["k1"] == 0 || c["p1"]+c["p2"] != 0 {
 		t.Fatalf("with every primary down: %v", c)
 	}
 	p2.start()
 	waitState(t, p.Admin, "app", p2.url(), "healthy", 3*interval*2)
-	l.counts()
-	time.Sleep(time.Second)
+	settle(l)
 	l.end()
 	if c := l.counts(); c["k1"] != 0 || c["p2"] == 0 {
 		t.Fatalf("after a primary came back: %v", c)
@@ -99,4 +96,14 @@ admin: {address: "{{ADMIN}}"}
 	if n := l.failed.Load(); n != 0 {
 		t.Fatalf("%d client errors (first: %v)", n, l.firstErr.Load())
 	}
+}
+
+// settle starts a fresh count once the change just seen has reached every request: the
+// requests in flight when it happened (and their retries) land in a discarded window, then
+// one second of traffic is counted.
+func settle(l *load) {
+	l.counts()
+	time.Sleep(250 * time.Millisecond)
+	l.counts()
+	time.Sleep(time.Second)
 }
