@@ -345,8 +345,16 @@ func (g *Gateway) retire(old, next *snapshot, ls []*listener) {
 		for _, l := range ls {
 			l.shutdown(ctx)
 		}
-		// Idle pooled connections of dropped upstreams can go at once; busy ones close when
-		// their exchange ends.
+		// A request that loaded the old snapshot just before the swap may not have sent yet,
+		// and a closed pool refuses it (with no other target to retry on, as its siblings are
+		// closed too): the replaced pools close after the same grace as a removed target, or
+		// at once when the gateway stops.
+		t := time.NewTimer(upstream.RemovedTargetGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-g.stopped:
+		}
 		closePoolsNotIn(old, next)
 	}()
 }

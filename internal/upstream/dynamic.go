@@ -9,9 +9,10 @@ import (
 	"aya/internal/config"
 )
 
-// removedTargetGrace is how long a target taken out of a pool (admin API, discovery) keeps its
-// transport for the requests that chose it before; an upstream's timeouts end them sooner.
-const removedTargetGrace = 30 * time.Second
+// RemovedTargetGrace is how long a target taken out of a pool (admin API, discovery, a reload
+// that replaced its pool) keeps its transport for the requests that chose it before; an
+// upstream's timeouts end them sooner.
+const RemovedTargetGrace = 30 * time.Second
 
 // TargetFactory builds a target, transport included, from its config. The gateway provides
 // it, since only the gateway knows how an upstream's timeouts and TLS make a transport.
@@ -93,7 +94,7 @@ func (p *Pool) apply(specs []config.Target) error {
 	for _, t := range byURL {
 		// Requests that chose the target just before the change are still on their way to it
 		// (or about to dial it): its connections close after a grace period, not under them.
-		time.AfterFunc(removedTargetGrace, t.Transport.Close)
+		time.AfterFunc(RemovedTargetGrace, t.Transport.Close)
 	}
 	p.refresh()
 	return errors.Join(errs...)
